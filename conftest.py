@@ -1,0 +1,72 @@
+"""Fixtures every test suite shares: a separate PostgreSQL database, one transaction per test.
+
+Tests never touch the database of a running `make run` system: they use TEST_DATABASE_URL
+(default: the `efficient_test` database), and refuse a database whose name does not end in
+`_test`.
+"""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+from sqlalchemy.schema import DropSchema
+
+from shared.migrations import upgrade
+
+DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/efficient_test"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    """The test database, created when missing."""
+    url = make_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL))
+    if not (url.database or "").endswith("_test"):
+        pytest.exit(f"refusing to test on {url.database!r}: use a database named *_test")
+    admin = create_engine(
+        url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        exists = connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}
+        )
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{url.database}"'))
+    admin.dispose()
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def migrate_fresh(engine: Engine, *, schema: str, service_dir: Path) -> None:
+    """Drop the schema and rebuild it through the service's own migrations."""
+    with engine.begin() as connection:
+        connection.execute(DropSchema(schema, cascade=True, if_exists=True))
+    upgrade(service_dir, engine.url.render_as_string(hide_password=False))
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    """A session whose commits are savepoints inside the test's transaction."""
+    with Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    ) as session:
+        yield session

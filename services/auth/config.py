@@ -1,0 +1,39 @@
+"""Auth service settings, read once from the environment."""
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+
+from shared.settings import ServiceSettings
+
+PLACEHOLDER_PASSWORDS = {"changeme", "change-me", "admin", "password", "secret"}
+
+
+class AuthSettings(ServiceSettings):
+    """Token lifetimes, the signing key, password hashing cost and the bootstrap admin."""
+
+    access_token_expire_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_expire_days: int = Field(default=14, ge=1, le=365)
+    jwt_private_key: SecretStr | None = None
+    jwt_private_key_file: Path | None = None
+    jwt_generated_key_path: Path = Path(".local/auth-signing-key.pem")
+    # OWASP's minimum for Argon2id is m=19 MiB, t=2, p=1: never weaker.
+    password_hash_memory_kib: int = Field(default=19 * 1024, ge=19 * 1024)
+    password_hash_time_cost: int = Field(default=2, ge=2)
+    password_hash_parallelism: int = Field(default=1, ge=1)
+    admin_username: str | None = None
+    admin_email: str | None = None
+    admin_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _check_secrets(self) -> "AuthSettings":
+        has_key = self.jwt_private_key is not None or self.jwt_private_key_file is not None
+        if self.environment == "production" and not has_key:
+            raise ValueError("JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE is required in production")
+        if self.admin_username:
+            password = self.admin_password.get_secret_value() if self.admin_password else ""
+            if len(password) < 12 or password.lower() in PLACEHOLDER_PASSWORDS:
+                raise ValueError(
+                    "ADMIN_PASSWORD must be set, at least 12 characters, not a placeholder"
+                )
+        return self

@@ -1,0 +1,47 @@
+"""Dependencies of the auth routes, as `Annotated` aliases."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from services.auth.passwords import Passwords
+from services.auth.schemas import LoginRequest
+from services.auth.service import Credentials
+from shared.errors import InvalidJSONError
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def get_credentials(request: Request) -> Credentials:
+    credentials: Credentials = request.app.state.credentials
+    return credentials
+
+
+def get_passwords(request: Request) -> Passwords:
+    return get_credentials(request).passwords
+
+
+async def read_login(request: Request) -> LoginRequest:
+    """Login credentials from a JSON body or from the OAuth2 password form."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(FORM_TYPES):
+        form = await request.form()
+        data: object = {key: form.get(key) for key in ("username", "password") if key in form}
+    else:
+        try:
+            data = await request.json()
+        except ValueError as exc:
+            raise InvalidJSONError() from exc
+    try:
+        return LoginRequest.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from exc
+
+
+CredentialsDep = Annotated[Credentials, Depends(get_credentials)]
+PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
+LoginDep = Annotated[LoginRequest, Depends(read_login)]

@@ -1,0 +1,50 @@
+"""The auth service's app: `uvicorn services.auth.main:create_app --factory`."""
+
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from services.auth.config import AuthSettings
+from services.auth.keys import load_signing_key
+from services.auth.passwords import Passwords
+from services.auth.router import router
+from services.auth.service import Credentials
+from services.auth.tokens import TokenIssuer
+from shared.app import create_service_app
+from shared.db import Database
+from shared.logging import configure_logging
+from shared.security import StaticKeySource, TokenVerifier
+
+
+def create_app(settings: AuthSettings | None = None) -> FastAPI:
+    """Build the auth app from settings (the environment by default)."""
+    settings = settings or AuthSettings()
+    configure_logging(service="auth", level=settings.log_level, json=settings.log_json)
+    signing_key = load_signing_key(settings)
+    app = create_service_app(
+        title="Efficient System: auth",
+        settings=settings,
+        database=Database(settings.database_url, pool_size=settings.db_pool_size),
+        token_verifier=TokenVerifier(
+            keys=StaticKeySource(signing_key.jwks()),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        ),
+        routers=[router],
+    )
+    app.state.signing_key = signing_key
+    app.state.credentials = Credentials(
+        passwords=Passwords(
+            memory_kib=settings.password_hash_memory_kib,
+            time_cost=settings.password_hash_time_cost,
+            parallelism=settings.password_hash_parallelism,
+        ),
+        issuer=TokenIssuer(
+            signing_key,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            access_ttl=timedelta(minutes=settings.access_token_expire_minutes),
+        ),
+        refresh_ttl=timedelta(days=settings.refresh_token_expire_days),
+    )
+    return app

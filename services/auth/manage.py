@@ -1,0 +1,79 @@
+"""Deploy-time commands of the auth service.
+
+python -m services.auth.manage prestart       # wait for the database, migrate, bootstrap admin
+python -m services.auth.manage create-admin --username NAME --email ADDRESS
+                                              # password from ADMIN_PASSWORD or a prompt
+"""
+
+import argparse
+import getpass
+import os
+from pathlib import Path
+
+from services.auth import service
+from services.auth.config import AuthSettings
+from services.auth.passwords import Passwords
+from shared.db import Database
+from shared.migrations import upgrade, wait_for_database
+
+SERVICE_DIR = Path(__file__).parent
+
+
+def _passwords(settings: AuthSettings) -> Passwords:
+    return Passwords(
+        memory_kib=settings.password_hash_memory_kib,
+        time_cost=settings.password_hash_time_cost,
+        parallelism=settings.password_hash_parallelism,
+    )
+
+
+def create_admin(settings: AuthSettings, *, username: str, email: str, password: str) -> None:
+    """Create (or promote) the admin user."""
+    database = Database(settings.database_url, pool_size=1)
+    try:
+        with database.sessionmaker() as session:
+            service.ensure_admin(
+                session,
+                username=username,
+                email=email,
+                password=password,
+                passwords=_passwords(settings),
+            )
+    finally:
+        database.dispose()
+
+
+def prestart(settings: AuthSettings) -> None:
+    """Wait for the database, apply migrations, and create the configured admin if any."""
+    wait_for_database(settings.database_url)
+    upgrade(SERVICE_DIR, settings.database_url)
+    if settings.admin_username and settings.admin_password:
+        create_admin(
+            settings,
+            username=settings.admin_username,
+            email=settings.admin_email or f"{settings.admin_username}@localhost.localdomain",
+            password=settings.admin_password.get_secret_value(),
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m services.auth.manage")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("prestart", help="wait for the database, migrate, bootstrap the admin")
+    admin = commands.add_parser("create-admin", help="create or promote an admin user")
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--email", required=True)
+    args = parser.parse_args()
+    settings = AuthSettings()
+    if args.command == "prestart":
+        prestart(settings)
+    else:
+        password = os.environ.get("ADMIN_PASSWORD") or getpass.getpass("Admin password: ")
+        if len(password) < 12:
+            parser.error("the admin password must be at least 12 characters")
+        create_admin(settings, username=args.username, email=args.email, password=password)
+        print(f"{args.username} is an admin.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,7 @@
+"""Alembic environment of the `auth` schema."""
+
+from services.auth.config import AuthSettings
+from services.auth.models import Base
+from shared.migrations import run_migrations
+
+run_migrations(Base.metadata, AuthSettings().database_url)

@@ -1,0 +1,113 @@
+"""Thin HTTP endpoints of the auth service: parse, call one service function, answer."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from services.auth import service
+from services.auth.deps import CredentialsDep, LoginDep, PasswordsDep
+from services.auth.schemas import (
+    LoginRequest,
+    RefreshRequest,
+    TokenPair,
+    UserCreate,
+    UserRead,
+    UserSummary,
+)
+from shared.db import SessionDep
+from shared.errors import ErrorResponse
+from shared.pagination import Page, PageDep
+from shared.security import CurrentUser
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+_login_form_schema = {
+    "type": "object",
+    "required": ["username", "password"],
+    "properties": {
+        "grant_type": {"type": "string", "enum": ["password"]},
+        "username": {"type": "string"},
+        "password": {"type": "string", "format": "password"},
+    },
+}
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    responses={409: {"model": ErrorResponse, "description": "Username or email taken"}},
+)
+def register(data: UserCreate, session: SessionDep, passwords: PasswordsDep) -> Any:
+    """Create an account with the `user` role."""
+    return service.register(session, data=data, passwords=passwords)
+
+
+@router.post(
+    "/login",
+    response_model=TokenPair,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": LoginRequest.model_json_schema()},
+                "application/x-www-form-urlencoded": {"schema": _login_form_schema},
+            },
+        }
+    },
+)
+def login(credentials_in: LoginDep, session: SessionDep, credentials: CredentialsDep) -> TokenPair:
+    """Exchange a username and password (JSON or OAuth2 form) for tokens."""
+    return service.login(
+        session,
+        username=credentials_in.username,
+        password=credentials_in.password,
+        credentials=credentials,
+    )
+
+
+@router.post("/refresh", response_model=TokenPair)
+def refresh(data: RefreshRequest, session: SessionDep, credentials: CredentialsDep) -> TokenPair:
+    """Trade a refresh token for a new pair; the old refresh token stops working."""
+    return service.refresh(session, refresh_token=data.refresh_token, credentials=credentials)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(data: RefreshRequest, session: SessionDep) -> Response:
+    """Revoke the refresh token (and the sign-in session it belongs to)."""
+    service.logout(session, refresh_token=data.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", response_model=UserRead)
+def me(user: CurrentUser, session: SessionDep) -> Any:
+    """The signed-in user."""
+    return service.get_user(session, user_id=user.id)
+
+
+@router.get("/users", response_model=Page[UserSummary])
+def list_users(
+    _: CurrentUser,
+    session: SessionDep,
+    page: PageDep,
+    ids: Annotated[
+        list[int] | None, Query(alias="id", max_length=200, description="Only these user ids.")
+    ] = None,
+) -> Page[UserSummary]:
+    """Users (id and username), e.g. for an assignee picker."""
+    return service.list_users(session, ids=ids, params=page)
+
+
+@router.get("/users/{user_id}", response_model=UserSummary)
+def get_user(user_id: int, _: CurrentUser, session: SessionDep) -> Any:
+    """One user (id and username)."""
+    return service.get_user(session, user_id=user_id)
+
+
+@router.get("/.well-known/jwks.json")
+def jwks(request: Request, response: Response) -> dict[str, Any]:
+    """The public keys that verify access tokens."""
+    response.headers["Cache-Control"] = "public, max-age=300"
+    signing_key = request.app.state.signing_key
+    result: dict[str, Any] = signing_key.jwks()
+    return result

@@ -1,0 +1,64 @@
+"""Request and response bodies of the auth API."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from shared.security import Role
+
+Username = Annotated[
+    str, StringConstraints(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
+]
+Password = Annotated[str, Field(min_length=8, max_length=128, repr=False)]
+
+
+class UserCreate(BaseModel):
+    """A registration. Only these fields are accepted: a client cannot choose its role."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: Username
+    email: Annotated[EmailStr, Field(max_length=254)]
+    password: Password
+
+
+class UserRead(BaseModel):
+    """A user as they see themselves (never the password hash)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    email: str
+    role: Role
+    created_at: datetime
+
+
+class UserSummary(BaseModel):
+    """A user as others see them, e.g. in an assignee picker."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+
+
+class LoginRequest(BaseModel):
+    """Credentials, as JSON or as the OAuth2 password form."""
+
+    username: Annotated[str, Field(min_length=1, max_length=254)]
+    password: Annotated[str, Field(min_length=1, max_length=128, repr=False)]
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    refresh_token: str

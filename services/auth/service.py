@@ -1,0 +1,154 @@
+"""Auth use cases. Each one is a single transaction, committed here."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.auth import repository
+from services.auth.models import User
+from services.auth.passwords import Passwords
+from services.auth.schemas import TokenPair, UserCreate, UserSummary
+from services.auth.tokens import TokenIssuer, hash_refresh_token, new_refresh_token
+from shared.errors import ConflictError, NotFoundError, UnauthorizedError
+from shared.pagination import Page, PageParams
+from shared.security import Role
+
+INVALID_CREDENTIALS = "Incorrect username or password."
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What the service needs to check passwords and issue tokens."""
+
+    passwords: Passwords
+    issuer: TokenIssuer
+    refresh_ttl: timedelta
+
+
+def register(session: Session, *, data: UserCreate, passwords: Passwords) -> User:
+    """Create a user with the `user` role; 409 if the username or email is taken."""
+    email = data.email.lower()
+    taken = repository.find_taken(session, username=data.username, email=email)
+    if taken:
+        raise ConflictError(f"That {' and '.join(taken)} is already registered.")
+    user = repository.add_user(
+        session,
+        username=data.username,
+        email=email,
+        password_hash=passwords.hash(data.password),
+        role=Role.USER.value,
+    )
+    try:
+        session.commit()
+    except IntegrityError as exc:  # a concurrent registration won the race
+        session.rollback()
+        raise ConflictError("That username or email is already registered.") from exc
+    return user
+
+
+def login(session: Session, *, username: str, password: str, credentials: Credentials) -> TokenPair:
+    """Tokens for valid credentials; one and the same 401 for a wrong password or unknown user."""
+    user = repository.get_user_by_username(session, username=username)
+    if user is None:
+        credentials.passwords.verify_dummy(password)
+        raise UnauthorizedError(INVALID_CREDENTIALS, code="invalid_credentials")
+    valid, new_hash = credentials.passwords.verify(password, user.password_hash)
+    if not valid:
+        raise UnauthorizedError(INVALID_CREDENTIALS, code="invalid_credentials")
+    if new_hash:
+        user.password_hash = new_hash
+    pair = _issue(session, user=user, family_id=uuid.uuid4(), credentials=credentials)
+    session.commit()
+    return pair
+
+
+def refresh(session: Session, *, refresh_token: str, credentials: Credentials) -> TokenPair:
+    """Rotate a refresh token. Presenting a revoked one revokes its whole session (reuse)."""
+    now = datetime.now(UTC)
+    token = repository.get_refresh_token_for_update(
+        session, token_hash=hash_refresh_token(refresh_token)
+    )
+    if token is None:
+        raise UnauthorizedError("The refresh token is not valid.", code="invalid_refresh_token")
+    if token.revoked_at is not None:
+        repository.revoke_family(session, family_id=token.family_id, at=now)
+        session.commit()
+        raise UnauthorizedError("The refresh token was already used.", code="invalid_refresh_token")
+    if token.expires_at <= now:
+        raise UnauthorizedError("The refresh token has expired.", code="refresh_token_expired")
+    token.revoked_at = now
+    pair = _issue(session, user=token.user, family_id=token.family_id, credentials=credentials)
+    session.commit()
+    return pair
+
+
+def logout(session: Session, *, refresh_token: str) -> None:
+    """Revoke the session the refresh token belongs to; unknown tokens are ignored."""
+    token = repository.get_refresh_token_for_update(
+        session, token_hash=hash_refresh_token(refresh_token)
+    )
+    if token is not None:
+        repository.revoke_family(session, family_id=token.family_id, at=datetime.now(UTC))
+        session.commit()
+
+
+def get_user(session: Session, *, user_id: int) -> User:
+    """The user with this id; 404 if there is none."""
+    user = repository.get_user(session, user_id=user_id)
+    if user is None:
+        raise NotFoundError("No user has this id.")
+    return user
+
+
+def list_users(
+    session: Session, *, ids: Sequence[int] | None, params: PageParams
+) -> Page[UserSummary]:
+    """A page of users (id and username), optionally only those with the given ids."""
+    users, total = repository.list_users(
+        session, ids=ids, offset=params.offset, limit=params.page_size
+    )
+    items = [UserSummary.model_validate(user) for user in users]
+    return Page[UserSummary].build(items, total=total, params=params)
+
+
+def ensure_admin(
+    session: Session, *, username: str, email: str, password: str, passwords: Passwords
+) -> User:
+    """Create the admin, or give an existing user of that name the admin role."""
+    user = repository.get_user_by_username(session, username=username)
+    if user is None:
+        user = repository.add_user(
+            session,
+            username=username,
+            email=email.lower(),
+            password_hash=passwords.hash(password),
+            role=Role.ADMIN.value,
+        )
+    else:
+        user.role = Role.ADMIN.value
+    session.commit()
+    return user
+
+
+def _issue(
+    session: Session, *, user: User, family_id: uuid.UUID, credentials: Credentials
+) -> TokenPair:
+    now = datetime.now(UTC)
+    refresh_token = new_refresh_token()
+    repository.add_refresh_token(
+        session,
+        user_id=user.id,
+        token_hash=hash_refresh_token(refresh_token),
+        family_id=family_id,
+        expires_at=now + credentials.refresh_ttl,
+    )
+    issuer = credentials.issuer
+    return TokenPair(
+        access_token=issuer.access_token(user_id=user.id, role=Role(user.role), now=now),
+        expires_in=int(issuer.access_ttl.total_seconds()),
+        refresh_token=refresh_token,
+    )

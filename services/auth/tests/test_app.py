@@ -1,0 +1,79 @@
+import uuid
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from services.auth.config import AuthSettings
+from services.auth.manage import create_admin
+from services.auth.models import User
+
+
+def test_health_probes(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_request_id_is_echoed_or_generated(client: TestClient) -> None:
+    given = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    generated = client.get("/healthz")
+
+    assert given.headers["X-Request-ID"] == "abc-123"
+    assert uuid.UUID(generated.headers["X-Request-ID"])
+
+
+def test_errors_carry_the_request_id(client: TestClient) -> None:
+    response = client.get("/auth/me", headers={"X-Request-ID": "trace-me"})
+
+    assert response.json()["request_id"] == "trace-me"
+
+
+def test_unknown_route_is_404_in_the_common_shape(client: TestClient) -> None:
+    response = client.get("/auth/nothing-here")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert response.json()["message"]
+
+
+def test_wrong_method_is_405_in_the_common_shape(client: TestClient) -> None:
+    response = client.get("/auth/register")
+
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+
+
+def test_body_over_the_limit_is_413(client: TestClient) -> None:
+    response = client.post(
+        "/auth/register",
+        content=b'{"username": "' + b"a" * (1024 * 1024) + b'"}',
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "content_too_large"
+
+
+def test_create_admin_creates_or_promotes(settings: AuthSettings, engine: Engine) -> None:
+    username = f"admin_{uuid.uuid4().hex[:8]}"
+    try:
+        create_admin(
+            settings,
+            username=username,
+            email=f"{username}@example.com",
+            password="a-long-admin-password",
+        )
+        create_admin(
+            settings,
+            username=username,
+            email=f"{username}@example.com",
+            password="a-long-admin-password",
+        )
+        with Session(bind=engine) as session:
+            users = session.scalars(select(User).where(User.username == username)).all()
+            assert [user.role for user in users] == ["admin"]
+    finally:
+        with Session(bind=engine) as session:
+            session.query(User).filter(User.username == username).delete()
+            session.commit()

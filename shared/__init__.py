@@ -1,0 +1,1 @@
+"""Code every Efficient System service imports: settings, database, errors, logging, auth."""

@@ -1,0 +1,172 @@
+"""Domain errors carry their HTTP status; one set of handlers renders every error alike.
+
+Every error body has the same shape::
+
+    {"code": "validation_error", "message": "...", "request_id": "...",
+     "errors": [{"field": "username", "location": "body", "message": "...", "type": "..."}]}
+
+`errors` appears only on validation errors.
+"""
+
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from asgi_correlation_id import correlation_id
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = structlog.get_logger(__name__)
+
+
+class FieldError(BaseModel):
+    """One invalid input: where it is, and what is wrong with it."""
+
+    field: str
+    location: str
+    message: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    """The one JSON error shape of every service (and of the gateway)."""
+
+    code: str
+    message: str
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class AppError(Exception):
+    """Base of every domain error; subclasses set the status and the code."""
+
+    status_code: int = 400
+    code: str = "bad_request"
+    message: str = "The request could not be processed."
+
+    def __init__(self, message: str | None = None, *, headers: Mapping[str, str] | None = None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.headers = dict(headers or {})
+
+
+class NotFoundError(AppError):
+    status_code = 404
+    code = "not_found"
+    message = "The resource was not found."
+
+
+class ConflictError(AppError):
+    status_code = 409
+    code = "conflict"
+    message = "The resource already exists."
+
+
+class UnauthorizedError(AppError):
+    status_code = 401
+    code = "not_authenticated"
+    message = "Authentication is required."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+        if code:
+            self.code = code
+
+
+class ForbiddenError(AppError):
+    status_code = 403
+    code = "forbidden"
+    message = "You are not allowed to do this."
+
+
+class PreconditionFailedError(AppError):
+    status_code = 412
+    code = "precondition_failed"
+    message = "The resource has changed since you read it."
+
+
+class ServiceUnavailableError(AppError):
+    status_code = 503
+    code = "service_unavailable"
+    message = "A service this request depends on is unavailable."
+
+
+class InvalidJSONError(AppError):
+    status_code = 400
+    code = "invalid_json"
+    message = "The request body is not valid JSON."
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    *,
+    errors: list[FieldError] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """Render an error in the common shape."""
+    body = ErrorResponse(code=code, message=message, request_id=correlation_id.get(), errors=errors)
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status_code, headers=dict(headers or {})
+    )
+
+
+def field_errors(raw: Sequence[Any]) -> list[FieldError]:
+    """Turn pydantic's error list into named fields."""
+    result = []
+    for error in raw:
+        loc = [str(part) for part in error.get("loc", ())]
+        location = (
+            loc[0] if loc and loc[0] in {"body", "query", "path", "header", "cookie"} else "body"
+        )
+        field_parts = loc[1:] if loc and loc[0] == location else loc
+        result.append(
+            FieldError(
+                field=".".join(field_parts) or location,
+                location=location,
+                message=str(error.get("msg", "Invalid value")),
+                type=str(error.get("type", "value_error")),
+            )
+        )
+    return result
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return error_response(exc.status_code, exc.code, exc.message, headers=exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    raw = list(exc.errors())
+    if any(error.get("type") == "json_invalid" for error in raw):
+        return error_response(400, InvalidJSONError.code, InvalidJSONError.message)
+    errors = field_errors(raw)
+    names = ", ".join(dict.fromkeys(error.field for error in errors))
+    return error_response(422, "validation_error", f"Invalid input: {names}.", errors=errors)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = HTTPStatus(exc.status_code)
+    code = status.phrase.lower().replace(" ", "_").replace("-", "_")
+    message = exc.detail if isinstance(exc.detail, str) else status.description
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled_error", path=request.url.path)
+    return error_response(500, "internal_error", "An unexpected error occurred.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render domain, validation, HTTP and unexpected errors in the common shape."""
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unhandled_error)

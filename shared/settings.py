@@ -1,0 +1,28 @@
+"""Settings every service shares, read from the environment (and a local `.env`)."""
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/efficient"
+
+
+class ServiceSettings(BaseSettings):
+    """Configuration common to all services; each service subclasses it."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_ignore_empty=True, extra="ignore", frozen=True
+    )
+
+    environment: Literal["local", "test", "production"] = "local"
+    database_url: str = DEFAULT_DATABASE_URL
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+    jwt_issuer: str = "efficient-system-auth"
+    jwt_audience: str = "efficient-system"
+    auth_jwks_url: str = "http://127.0.0.1:8001/auth/.well-known/jwks.json"
+    http_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

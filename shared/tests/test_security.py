@@ -1,0 +1,195 @@
+"""The shared token check, used as the tasks, logs and KPI services use it: JWKS over HTTP."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from services.auth.keys import SigningKey, generate_pem
+from services.auth.tests.factories import create_access_token, create_foreign_key
+from shared.errors import install_error_handlers
+from shared.security import CurrentUser, JWKSKeySource, Principal, Role, TokenVerifier
+
+JWKS_URL = "http://auth.test/auth/.well-known/jwks.json"
+
+
+class FakeAuth:
+    """The auth service's JWKS endpoint, served by `httpx.MockTransport`."""
+
+    def __init__(self, key: SigningKey) -> None:
+        self.key = key
+        self.requests = 0
+        self.up = True
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        if not self.up:
+            raise httpx.ConnectError("connection refused", request=request)
+        assert request.url == JWKS_URL
+        return httpx.Response(200, json=self.key.jwks())
+
+
+@pytest.fixture
+def auth_key() -> SigningKey:
+    return SigningKey.from_pem(generate_pem())
+
+
+@pytest.fixture
+def fake_auth(auth_key: SigningKey) -> FakeAuth:
+    return FakeAuth(auth_key)
+
+
+@pytest.fixture
+def verifier(fake_auth: FakeAuth) -> Iterator[TokenVerifier]:
+    source = JWKSKeySource(
+        JWKS_URL, client=httpx.Client(transport=httpx.MockTransport(fake_auth.handle))
+    )
+    yield TokenVerifier(keys=source, issuer="efficient-system-auth", audience="efficient-system")
+    source.close()
+
+
+def _error_code(verifier: TokenVerifier, token: str) -> str:
+    with pytest.raises(Exception) as caught:  # noqa: PT011 - the code is asserted below
+        verifier.verify(token)
+    return str(getattr(caught.value, "code", type(caught.value).__name__))
+
+
+def test_accepts_a_token_from_the_auth_service(
+    verifier: TokenVerifier, auth_key: SigningKey
+) -> None:
+    principal = verifier.verify(create_access_token(auth_key, user_id=42))
+
+    assert principal == Principal(id=42, role=Role.USER)
+
+
+def test_keys_are_cached(
+    verifier: TokenVerifier, auth_key: SigningKey, fake_auth: FakeAuth
+) -> None:
+    for _ in range(5):
+        verifier.verify(create_access_token(auth_key))
+
+    assert fake_auth.requests == 1
+
+
+def test_cached_keys_keep_working_while_auth_is_down(
+    verifier: TokenVerifier, auth_key: SigningKey, fake_auth: FakeAuth
+) -> None:
+    verifier.verify(create_access_token(auth_key))
+    fake_auth.up = False
+
+    assert verifier.verify(create_access_token(auth_key, user_id=7)).id == 7
+
+
+def test_auth_down_with_no_cached_key_is_503(
+    verifier: TokenVerifier, auth_key: SigningKey, fake_auth: FakeAuth
+) -> None:
+    fake_auth.up = False
+
+    assert _error_code(verifier, create_access_token(auth_key)) == "service_unavailable"
+
+
+def test_a_rotated_key_is_fetched_once_then_rate_limited(
+    verifier: TokenVerifier, auth_key: SigningKey, fake_auth: FakeAuth
+) -> None:
+    verifier.verify(create_access_token(auth_key))
+    stranger = create_foreign_key()
+
+    for _ in range(3):
+        assert _error_code(verifier, create_access_token(stranger)) == "invalid_token"
+
+    # The first unknown kid may refetch only after the minimum interval: no refetch yet.
+    assert fake_auth.requests == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"issued_at": datetime.now(UTC) - timedelta(hours=1)}, "token_expired"),
+        ({"audience": "another-system"}, "invalid_token"),
+        ({"issuer": "another-issuer"}, "invalid_token"),
+    ],
+    ids=["expired", "wrong-aud", "wrong-iss"],
+)
+def test_rejects_tokens_with_wrong_claims(
+    verifier: TokenVerifier, auth_key: SigningKey, change: dict[str, object], code: str
+) -> None:
+    token = create_access_token(auth_key, **change)  # type: ignore[arg-type]
+
+    assert _error_code(verifier, token) == code
+
+
+def test_rejects_a_forged_signature_under_the_real_kid(
+    verifier: TokenVerifier, auth_key: SigningKey
+) -> None:
+    forger = create_foreign_key()
+    forged = create_access_token(SigningKey(private_key=forger.private_key, kid=auth_key.kid))
+
+    assert _error_code(verifier, forged) == "invalid_token"
+
+
+def test_rejects_alg_none(verifier: TokenVerifier, auth_key: SigningKey) -> None:
+    token = jwt.encode(
+        {"sub": "1", "role": "admin"}, "", algorithm="none", headers={"kid": auth_key.kid}
+    )
+
+    assert _error_code(verifier, token) == "invalid_token"
+
+
+def test_rejects_hs256_signed_with_the_public_key(
+    verifier: TokenVerifier, auth_key: SigningKey
+) -> None:
+    public_x = auth_key.public_jwk()["x"].encode()
+    claims = {
+        "sub": "1",
+        "role": "admin",
+        "iss": "efficient-system-auth",
+        "aud": "efficient-system",
+        "iat": 1,
+        "exp": 4_000_000_000,
+    }
+    token = jwt.encode(claims, public_x, algorithm="HS256", headers={"kid": auth_key.kid})
+
+    assert _error_code(verifier, token) == "invalid_token"
+
+
+def test_rejects_a_token_without_a_role(verifier: TokenVerifier, auth_key: SigningKey) -> None:
+    now = int(datetime.now(UTC).timestamp())
+    claims = {
+        "sub": "1",
+        "iss": "efficient-system-auth",
+        "aud": "efficient-system",
+        "iat": now,
+        "exp": now + 60,
+    }
+    token = jwt.encode(
+        claims, auth_key.private_key, algorithm="EdDSA", headers={"kid": auth_key.kid}
+    )
+
+    assert _error_code(verifier, token) == "invalid_token"
+
+
+def test_current_user_dependency_in_another_service(
+    verifier: TokenVerifier, auth_key: SigningKey
+) -> None:
+    app = FastAPI()
+    app.state.token_verifier = verifier
+    install_error_handlers(app)
+
+    @app.get("/whoami")
+    def whoami(user: CurrentUser) -> dict[str, object]:
+        return {"id": user.id, "admin": user.is_admin}
+
+    client = TestClient(app)
+    token = create_access_token(auth_key, user_id=5, role=Role.ADMIN)
+
+    assert client.get("/whoami", headers={"Authorization": f"Bearer {token}"}).json() == {
+        "id": 5,
+        "admin": True,
+    }
+    assert client.get("/whoami").status_code == 401
+    forged = create_access_token(create_foreign_key())
+    assert client.get("/whoami", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
