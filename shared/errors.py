@@ -95,6 +95,19 @@ class ServiceUnavailableError(AppError):
     message = "A service this request depends on is unavailable."
 
 
+class InvalidFieldError(AppError):
+    """422 for a well-formed value that the service rejects (e.g. an unknown user id)."""
+
+    status_code = 422
+    code = "validation_error"
+
+    def __init__(self, *, field: str, message: str, location: str = "body") -> None:
+        super().__init__(f"Invalid input: {field}.")
+        self.errors = [
+            FieldError(field=field, location=location, message=message, type="value_error")
+        ]
+
+
 class InvalidJSONError(AppError):
     status_code = 400
     code = "invalid_json"
@@ -138,7 +151,10 @@ def field_errors(raw: Sequence[Any]) -> list[FieldError]:
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return error_response(exc.status_code, exc.code, exc.message, headers=exc.headers)
+    errors = exc.errors if isinstance(exc, InvalidFieldError) else None
+    return error_response(
+        exc.status_code, exc.code, exc.message, errors=errors, headers=exc.headers
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -66,3 +66,9 @@ def wait_for_database(database_url: str, *, timeout_seconds: float = 60.0) -> No
                 time.sleep(1)
     finally:
         engine.dispose()
+
+
+def prestart(service_dir: Path, database_url: str) -> None:
+    """The deploy step before a service starts: wait for the database, then migrate."""
+    wait_for_database(database_url)
+    upgrade(service_dir, database_url)

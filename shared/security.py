@@ -14,9 +14,10 @@ import jwt
 import structlog
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.errors import ForbiddenError, ServiceUnavailableError, UnauthorizedError
+from shared.settings import ServiceSettings
 
 ALGORITHM = "EdDSA"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "role"]
@@ -34,6 +35,7 @@ class Principal(BaseModel):
 
     id: int
     role: Role
+    token: str = Field(default="", repr=False, exclude=True)
 
     @property
     def is_admin(self) -> bool:
@@ -141,7 +143,7 @@ class TokenVerifier:
                 issuer=self.issuer,
                 options={"require": REQUIRED_CLAIMS},
             )
-            return Principal(id=int(claims["sub"]), role=Role(claims["role"]))
+            return Principal(id=int(claims["sub"]), role=Role(claims["role"]), token=token)
         except jwt.ExpiredSignatureError as exc:
             raise UnauthorizedError("The access token has expired.", code="token_expired") from exc
         except (jwt.InvalidTokenError, ValueError) as exc:
@@ -171,3 +173,12 @@ def require_admin(user: CurrentUser) -> Principal:
 
 
 AdminUser = Annotated[Principal, Depends(require_admin)]
+
+
+def jwks_verifier(settings: ServiceSettings) -> TokenVerifier:
+    """The verifier of a service other than auth: keys from auth's JWKS over HTTP."""
+    return TokenVerifier(
+        keys=JWKSKeySource(settings.auth_jwks_url, timeout_seconds=settings.http_timeout_seconds),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )

@@ -14,7 +14,7 @@ from services.auth import service
 from services.auth.config import AuthSettings
 from services.auth.passwords import Passwords
 from shared.db import Database
-from shared.migrations import upgrade, wait_for_database
+from shared.migrations import prestart as migrate
 
 SERVICE_DIR = Path(__file__).parent
 
@@ -45,8 +45,7 @@ def create_admin(settings: AuthSettings, *, username: str, email: str, password:
 
 def prestart(settings: AuthSettings) -> None:
     """Wait for the database, apply migrations, and create the configured admin if any."""
-    wait_for_database(settings.database_url)
-    upgrade(SERVICE_DIR, settings.database_url)
+    migrate(SERVICE_DIR, settings.database_url)
     if settings.admin_username and settings.admin_password:
         create_admin(
             settings,

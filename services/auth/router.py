@@ -16,6 +16,7 @@ from services.auth.schemas import (
 )
 from shared.db import SessionDep
 from shared.errors import ErrorResponse
+from shared.ids import Id, PathId
 from shared.pagination import Page, PageDep
 from shared.security import CurrentUser
 
@@ -91,7 +92,7 @@ def list_users(
     session: SessionDep,
     page: PageDep,
     ids: Annotated[
-        list[int] | None, Query(alias="id", max_length=200, description="Only these user ids.")
+        list[Id] | None, Query(alias="id", max_length=200, description="Only these user ids.")
     ] = None,
 ) -> Page[UserSummary]:
     """Users (id and username), e.g. for an assignee picker."""
@@ -99,7 +100,7 @@ def list_users(
 
 
 @router.get("/users/{user_id}", response_model=UserSummary)
-def get_user(user_id: int, _: CurrentUser, session: SessionDep) -> Any:
+def get_user(user_id: PathId, _: CurrentUser, session: SessionDep) -> Any:
     """One user (id and username)."""
     return service.get_user(session, user_id=user_id)
 

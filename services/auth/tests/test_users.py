@@ -134,6 +134,7 @@ def test_users_can_be_filtered_by_id(client: TestClient, session: Session, token
         ({"page": 0}, "page"),
         ({"page": "x"}, "page"),
         ({"id": "x"}, "id.0"),
+        ({"id": 2**63}, "id.0"),
     ],
 )
 def test_bad_paging_is_422_naming_the_parameter(
@@ -157,11 +158,13 @@ def test_one_user_by_id(client: TestClient, session: Session, token: str) -> Non
     found = client.get(f"/auth/users/{user.id}", headers=_headers(token))
     missing = client.get("/auth/users/999999", headers=_headers(token))
     bad = client.get("/auth/users/abc", headers=_headers(token))
+    too_big = client.get(f"/auth/users/{2**63}", headers=_headers(token))
 
     assert found.json() == {"id": user.id, "username": "single"}
     assert missing.status_code == 404
     assert missing.json()["code"] == "not_found"
     assert bad.status_code == 422
+    assert too_big.status_code == 422
 
 
 def test_jwks_publishes_only_the_public_key(client: TestClient, app: FastAPI) -> None:

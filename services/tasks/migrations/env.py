@@ -1,0 +1,7 @@
+"""Alembic environment of the `tasks` schema."""
+
+from services.tasks.config import TasksSettings
+from services.tasks.models import Base
+from shared.migrations import run_migrations
+
+run_migrations(Base.metadata, TasksSettings().database_url)

@@ -1,0 +1,98 @@
+"""Request and response bodies of the tasks API."""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from shared.events import TaskStatus
+from shared.ids import Id
+
+
+def _as_utc(value: datetime) -> datetime:
+    """A naive datetime means UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[str, Field(max_length=10_000)]
+DueDate = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+class TaskCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    description: Description | None = None
+    status: TaskStatus = TaskStatus.TODO
+    assignee_id: Id | None = None
+    due_date: DueDate | None = None
+
+
+class TaskUpdate(BaseModel):
+    """The fields to change; a field left out stays as it is, `null` clears an optional one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: Description | None = None
+    status: TaskStatus | None = None
+    assignee_id: Id | None = None
+    due_date: DueDate | None = None
+
+    @field_validator("title", "status")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Defaults are not validated, so this only refuses an explicit null.
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+    def changes(self) -> dict[str, object]:
+        """Only the fields the client sent."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class TaskRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    description: str | None
+    status: TaskStatus
+    assignee_id: int | None
+    creator_id: int
+    due_date: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    version: int
+
+
+class SortField(StrEnum):
+    CREATED_AT = "created_at"
+    DUE_DATE = "due_date"
+    UPDATED_AT = "updated_at"
+
+
+class SortOrder(StrEnum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+class TaskFilters(BaseModel):
+    """List filters and ordering, besides the month and the page."""
+
+    status: TaskStatus | None = None
+    assignee_id: int | None = None
+    creator_id: int | None = None
+    sort: SortField = SortField.CREATED_AT
+    order: SortOrder = SortOrder.DESC

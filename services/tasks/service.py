@@ -1,0 +1,181 @@
+"""Task use cases. Each is one transaction, committed here, with its event in the outbox."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from services.tasks import policy, repository
+from services.tasks.models import Task
+from services.tasks.schemas import TaskCreate, TaskFilters, TaskRead, TaskUpdate
+from services.tasks.users import UserDirectory
+from shared.errors import NotFoundError, PreconditionFailedError
+from shared.events import FieldChange, TaskEvent, TaskEventType, TaskSnapshot, TaskStatus
+from shared.months import MonthRange
+from shared.pagination import Page, PageParams
+from shared.security import Principal
+
+# Bookkeeping that changes on every write; not reported as a changed field.
+_UNREPORTED = {"updated_at", "version"}
+
+
+def create_task(
+    session: Session, *, data: TaskCreate, actor: Principal, users: UserDirectory
+) -> Task:
+    """Create a task owned by `actor`."""
+    if data.assignee_id is not None:
+        users.ensure_exists(data.assignee_id, field="assignee_id", token=actor.token)
+    now = datetime.now(UTC)
+    task = repository.add_task(
+        session,
+        task=Task(
+            title=data.title,
+            description=data.description,
+            status=data.status.value,
+            assignee_id=data.assignee_id,
+            creator_id=actor.id,
+            due_date=data.due_date,
+            created_at=now,
+            updated_at=now,
+            completed_at=now if data.status is TaskStatus.DONE else None,
+            version=1,
+        ),
+    )
+    snapshot = _snapshot(task)
+    _record(session, TaskEventType.CREATED, snapshot=snapshot, version=1, actor=actor, at=now)
+    session.commit()
+    return task
+
+
+def get_task(session: Session, *, task_id: int) -> Task:
+    """The task; 404 if there is none."""
+    task = repository.get_task(session, task_id=task_id)
+    if task is None:
+        raise NotFoundError("No task has this id.")
+    return task
+
+
+def list_tasks(
+    session: Session, *, month: MonthRange, filters: TaskFilters, params: PageParams
+) -> Page[TaskRead]:
+    """A page of the tasks created in `month` that match `filters`."""
+    tasks, total = repository.list_tasks(
+        session, month=month, filters=filters, offset=params.offset, limit=params.page_size
+    )
+    items = [TaskRead.model_validate(task) for task in tasks]
+    return Page[TaskRead].build(items, total=total, params=params)
+
+
+def update_task(
+    session: Session,
+    *,
+    task_id: int,
+    data: TaskUpdate,
+    actor: Principal,
+    expected_version: int | None,
+    users: UserDirectory,
+) -> Task:
+    """Change the fields given. A request that changes nothing is not a write (no event)."""
+    changes: dict[str, Any] = data.changes()
+    if changes.get("assignee_id") is not None:
+        users.ensure_exists(changes["assignee_id"], field="assignee_id", token=actor.token)
+    task = _get_for_write(session, task_id=task_id)
+    policy.ensure_can_update(actor, task)
+    _check_version(task, expected_version)
+    before = _snapshot(task)
+    now = datetime.now(UTC)
+    for name, value in changes.items():
+        setattr(task, name, value.value if isinstance(value, TaskStatus) else value)
+    if "status" in changes and task.status != before.status:
+        task.completed_at = now if task.status == TaskStatus.DONE else None
+    diff = _diff(before, _snapshot(task))
+    if not diff:
+        session.rollback()
+        return task
+    task.updated_at = now
+    task.version += 1
+    session.flush()
+    _record(
+        session,
+        TaskEventType.UPDATED,
+        snapshot=_snapshot(task),
+        version=task.version,
+        actor=actor,
+        at=now,
+        changes=diff,
+    )
+    session.commit()
+    return task
+
+
+def delete_task(
+    session: Session, *, task_id: int, actor: Principal, expected_version: int | None
+) -> None:
+    """Delete the task; its event carries the task as it was, and the next version."""
+    task = _get_for_write(session, task_id=task_id)
+    policy.ensure_can_delete(actor, task)
+    _check_version(task, expected_version)
+    snapshot = _snapshot(task)
+    repository.delete_task(session, task=task)
+    _record(
+        session,
+        TaskEventType.DELETED,
+        snapshot=snapshot,
+        version=snapshot.version + 1,
+        actor=actor,
+        at=datetime.now(UTC),
+    )
+    session.commit()
+
+
+def _get_for_write(session: Session, *, task_id: int) -> Task:
+    """The task, locked until commit so concurrent writes apply one after the other."""
+    task = repository.get_task(session, task_id=task_id, for_update=True)
+    if task is None:
+        raise NotFoundError("No task has this id.")
+    return task
+
+
+def _check_version(task: Task, expected_version: int | None) -> None:
+    """412 when the client's `If-Match` names an older version."""
+    if expected_version is not None and task.version != expected_version:
+        raise PreconditionFailedError(
+            f"The task is at version {task.version}, not {expected_version}: read it again."
+        )
+
+
+def _snapshot(task: Task) -> TaskSnapshot:
+    return TaskSnapshot.model_validate(task, from_attributes=True)
+
+
+def _diff(before: TaskSnapshot, after: TaskSnapshot) -> dict[str, FieldChange]:
+    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
+    return {
+        name: FieldChange(old=old[name], new=new[name])
+        for name in new
+        if name not in _UNREPORTED and old[name] != new[name]
+    }
+
+
+def _record(
+    session: Session,
+    event_type: TaskEventType,
+    *,
+    snapshot: TaskSnapshot,
+    version: int,
+    actor: Principal,
+    at: datetime,
+    changes: dict[str, FieldChange] | None = None,
+) -> None:
+    event = TaskEvent(
+        event_id=uuid.uuid4(),
+        event_type=event_type,
+        occurred_at=at,
+        actor_id=actor.id,
+        task_id=snapshot.id,
+        version=version,
+        task=snapshot,
+        changes=changes or {},
+    )
+    repository.add_outbox_event(session, event=event)

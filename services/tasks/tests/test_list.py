@@ -1,0 +1,150 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from services.tasks.tests.factories import create_task
+from shared.events import TaskStatus
+from tests.tokens import TestSigner
+
+
+def _list(client: TestClient, signer: TestSigner, **params: object) -> dict[str, object]:
+    response = client.get("/tasks/", params=params, headers=signer.headers(1))  # type: ignore[arg-type]
+    assert response.status_code == 200, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+def _titles(page: dict[str, object]) -> list[str]:
+    items = page["items"]
+    assert isinstance(items, list)
+    return [item["title"] for item in items]
+
+
+def test_month_boundaries_are_utc(client: TestClient, signer: TestSigner, session: Session) -> None:
+    create_task(
+        session,
+        title="last second of November",
+        created_at=datetime(2025, 11, 30, 23, 59, 59, tzinfo=UTC),
+    )
+    create_task(
+        session,
+        title="first second of December",
+        created_at=datetime(2025, 12, 1, 0, 0, 0, tzinfo=UTC),
+    )
+    create_task(
+        session,
+        title="last second of December",
+        created_at=datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    )
+    create_task(session, title="new year", created_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+    november = _list(client, signer, year=2025, month=11)
+    december = _list(client, signer, year=2025, month=12, order="asc")
+
+    assert _titles(november) == ["last second of November"]
+    assert _titles(december) == ["first second of December", "last second of December"]
+    assert december["total"] == 2
+
+
+def test_no_month_means_the_current_month(
+    client: TestClient, signer: TestSigner, session: Session
+) -> None:
+    create_task(session, title="now")
+    create_task(session, title="long ago", created_at=datetime(2001, 1, 1, tzinfo=UTC))
+
+    assert _titles(_list(client, signer)) == ["now"]
+
+
+def test_filters(client: TestClient, signer: TestSigner, session: Session) -> None:
+    create_task(session, title="a", status=TaskStatus.DONE, creator_id=1, assignee_id=2)
+    create_task(session, title="b", status=TaskStatus.TODO, creator_id=1, assignee_id=3)
+    create_task(session, title="c", status=TaskStatus.DONE, creator_id=5, assignee_id=3)
+
+    assert sorted(_titles(_list(client, signer, status="done"))) == ["a", "c"]
+    assert sorted(_titles(_list(client, signer, assignee_id=3))) == ["b", "c"]
+    assert sorted(_titles(_list(client, signer, creator_id=1))) == ["a", "b"]
+    assert _titles(_list(client, signer, status="done", assignee_id=3)) == ["c"]
+
+
+def test_sorting(client: TestClient, signer: TestSigner, session: Session) -> None:
+    now = datetime.now(UTC).replace(day=1, hour=12)
+    create_task(session, title="old, due late", created_at=now, due_date=now + timedelta(days=9))
+    create_task(
+        session,
+        title="new, due soon",
+        created_at=now + timedelta(hours=1),
+        due_date=now + timedelta(days=1),
+    )
+    create_task(session, title="newest, no due date", created_at=now + timedelta(hours=2))
+
+    assert _titles(_list(client, signer)) == [
+        "newest, no due date",
+        "new, due soon",
+        "old, due late",
+    ]
+    assert _titles(_list(client, signer, sort="created_at", order="asc")) == [
+        "old, due late",
+        "new, due soon",
+        "newest, no due date",
+    ]
+    assert _titles(_list(client, signer, sort="due_date", order="asc")) == [
+        "new, due soon",
+        "old, due late",
+        "newest, no due date",
+    ]
+    assert _titles(_list(client, signer, sort="due_date", order="desc"))[:2] == [
+        "old, due late",
+        "new, due soon",
+    ]
+
+
+def test_pagination_tells_the_next_page(
+    client: TestClient, signer: TestSigner, session: Session
+) -> None:
+    for number in range(5):
+        create_task(
+            session,
+            title=f"t{number}",
+            created_at=datetime.now(UTC).replace(day=1) + timedelta(minutes=number),
+        )
+
+    first = _list(client, signer, page_size=2, order="asc")
+    third = _list(client, signer, page_size=2, page=3, order="asc")
+
+    assert (_titles(first), first["total"], first["next_page"]) == (["t0", "t1"], 5, 2)
+    assert (_titles(third), third["next_page"]) == (["t4"], None)
+
+
+def test_default_page_size_is_50(client: TestClient, signer: TestSigner) -> None:
+    assert _list(client, signer)["page_size"] == 50
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"year": 2025}, "month"),
+        ({"month": 5}, "year"),
+        ({"year": 2025, "month": 13}, "month"),
+        ({"year": 2025, "month": 0}, "month"),
+        ({"year": 1969, "month": 1}, "year"),
+        ({"year": "abc", "month": 1}, "year"),
+        ({"status": "finished"}, "status"),
+        ({"page_size": 201}, "page_size"),
+        ({"page_size": 0}, "page_size"),
+        ({"page": 0}, "page"),
+        ({"sort": "title"}, "sort"),
+        ({"order": "up"}, "order"),
+        ({"assignee_id": -1}, "assignee_id"),
+        ({"creator_id": 2**63}, "creator_id"),
+    ],
+)
+def test_invalid_parameters_are_422_naming_them(
+    client: TestClient, signer: TestSigner, params: dict[str, object], field: str
+) -> None:
+    response = client.get("/tasks/", params=params, headers=signer.headers(1))  # type: ignore[arg-type]
+
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert [(e["field"], e["location"]) for e in errors] == [(field, "query")]

@@ -1,0 +1,342 @@
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from services.tasks.models import Task
+from services.tasks.tests.conftest import FakeAuthUsers
+from services.tasks.tests.factories import create_task, outbox_events
+from shared.events import TaskEvent, TaskStatus
+from tests.tokens import TestSigner
+
+
+def _create(client: TestClient, signer: TestSigner, user_id: int = 1, **body: Any) -> Any:
+    body.setdefault("title", "Plan the sprint")
+    return client.post("/tasks/", json=body, headers=signer.headers(user_id))
+
+
+def test_create_returns_the_task(client: TestClient, signer: TestSigner) -> None:
+    response = _create(
+        client,
+        signer,
+        user_id=7,
+        description="Two weeks",
+        assignee_id=8,
+        due_date="2030-01-31T12:00:00Z",
+    )
+
+    assert response.status_code == 201
+    task = response.json()
+    assert task["title"] == "Plan the sprint"
+    assert task["description"] == "Two weeks"
+    assert task["status"] == "todo"
+    assert (task["creator_id"], task["assignee_id"]) == (7, 8)
+    assert task["due_date"] == "2030-01-31T12:00:00Z"
+    assert task["completed_at"] is None
+    assert task["version"] == 1
+    assert task["created_at"] == task["updated_at"]
+    assert response.headers["ETag"] == '"1"'
+    assert response.headers["Location"] == f"/tasks/{task['id']}"
+
+
+def test_create_writes_its_event_in_the_outbox(
+    client: TestClient, signer: TestSigner, session: Session
+) -> None:
+    task = _create(client, signer, user_id=3).json()
+
+    [row] = outbox_events(session, task_id=task["id"])
+    event = TaskEvent.model_validate(row.payload)
+    assert event.event_type == "task.created"
+    assert (event.actor_id, event.task_id, event.version) == (3, task["id"], 1)
+    assert event.task.model_dump(mode="json") == task
+    assert event.changes == {}
+    assert row.published_at is None
+
+
+def test_create_done_sets_completed_at(client: TestClient, signer: TestSigner) -> None:
+    task = _create(client, signer, status="done").json()
+
+    assert task["completed_at"] == task["created_at"]
+
+
+def test_naive_due_date_means_utc(client: TestClient, signer: TestSigner) -> None:
+    task = _create(client, signer, due_date="2030-05-01T08:30:00").json()
+
+    assert task["due_date"] == "2030-05-01T08:30:00Z"
+
+
+def test_due_date_with_offset_is_stored_in_utc(client: TestClient, signer: TestSigner) -> None:
+    task = _create(client, signer, due_date="2030-05-01T08:30:00+02:00").json()
+
+    assert task["due_date"] == "2030-05-01T06:30:00Z"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"title": ""}, "title"),
+        ({"title": "   "}, "title"),
+        ({"title": "x" * 201}, "title"),
+        ({"title": 5}, "title"),
+        ({"description": "d" * 10_001}, "description"),
+        ({"status": "finished"}, "status"),
+        ({"due_date": "next tuesday"}, "due_date"),
+        ({"due_date": "2030-02-30T00:00:00Z"}, "due_date"),
+        ({"assignee_id": 0}, "assignee_id"),
+        ({"assignee_id": 2**63}, "assignee_id"),
+        ({"assignee_id": "abc"}, "assignee_id"),
+        ({"creator_id": 5}, "creator_id"),
+        ({"version": 9}, "version"),
+    ],
+)
+def test_invalid_create_is_422_naming_the_field(
+    client: TestClient, signer: TestSigner, session: Session, body: dict[str, Any], field: str
+) -> None:
+    response = _create(client, signer, **body)
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == [field]
+    assert outbox_events(session) == []
+
+
+def test_missing_title_is_422(client: TestClient, signer: TestSigner) -> None:
+    response = client.post("/tasks/", json={}, headers=signer.headers(1))
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "title"
+
+
+def test_malformed_json_is_400(client: TestClient, signer: TestSigner) -> None:
+    response = client.post(
+        "/tasks/",
+        content=b'{"title": "a"',
+        headers={**signer.headers(1), "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_json"
+
+
+def test_unknown_assignee_is_422(
+    client: TestClient, signer: TestSigner, session: Session, fake_auth: FakeAuthUsers
+) -> None:
+    response = _create(client, signer, assignee_id=5000)
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "assignee_id"
+    assert "5000" in response.json()["errors"][0]["message"]
+    assert outbox_events(session) == []
+
+
+def test_auth_down_is_503_and_nothing_is_written(
+    client: TestClient, signer: TestSigner, session: Session, fake_auth: FakeAuthUsers
+) -> None:
+    fake_auth.up = False
+
+    response = _create(client, signer, assignee_id=2)
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+    assert session.scalar(select(func.count()).select_from(Task)) == 0
+
+
+def test_task_without_assignee_needs_no_auth_call(
+    client: TestClient, signer: TestSigner, fake_auth: FakeAuthUsers
+) -> None:
+    fake_auth.up = False
+
+    assert _create(client, signer).status_code == 201
+
+
+def test_get_returns_the_task_with_its_etag(
+    client: TestClient, signer: TestSigner, session: Session
+) -> None:
+    task = create_task(session, title="Read me")
+
+    response = client.get(f"/tasks/{task.id}", headers=signer.headers(50))
+
+    assert response.status_code == 200
+    assert response.json()["title"] == "Read me"
+    assert response.headers["ETag"] == '"1"'
+
+
+@pytest.mark.parametrize(
+    ("task_id", "status"), [("999999", 404), ("0", 422), ("abc", 422), (str(2**63), 422)]
+)
+def test_get_unknown_or_bad_id(
+    client: TestClient, signer: TestSigner, task_id: str, status: int
+) -> None:
+    assert client.get(f"/tasks/{task_id}", headers=signer.headers(1)).status_code == status
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_update_changes_only_the_given_fields(
+    client: TestClient, signer: TestSigner, session: Session, method: str
+) -> None:
+    task = create_task(session, title="Old", description="Keep me", creator_id=1)
+
+    response = client.request(
+        method, f"/tasks/{task.id}", json={"title": "New"}, headers=signer.headers(1)
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["title"], body["description"], body["version"]) == ("New", "Keep me", 2)
+    assert response.headers["ETag"] == '"2"'
+    [row] = outbox_events(session, task_id=task.id)
+    event = TaskEvent.model_validate(row.payload)
+    assert event.event_type == "task.updated"
+    assert event.version == 2
+    assert {name: (c.old, c.new) for name, c in event.changes.items()} == {"title": ("Old", "New")}
+
+
+def test_status_done_sets_and_leaving_done_clears_completed_at(
+    client: TestClient, signer: TestSigner, session: Session
+) -> None:
+    task = create_task(session, creator_id=1)
+
+    done = client.patch(f"/tasks/{task.id}", json={"status": "done"}, headers=signer.headers(1))
+    reopened = client.patch(
+        f"/tasks/{task.id}", json={"status": "in_progress"}, headers=signer.headers(1)
+    )
+
+    assert done.json()["completed_at"] == done.json()["updated_at"]
+    assert reopened.json()["completed_at"] is None
+    events = [TaskEvent.model_validate(row.payload) for row in outbox_events(session)]
+    assert set(events[0].changes) == {"status", "completed_at"}
+    assert events[0].changes["status"].new == TaskStatus.DONE
+
+
+def test_null_clears_optional_fields_but_not_required_ones(
+    client: TestClient, signer: TestSigner, session: Session
+) -> None:
+    task = create_task(session, description="x", assignee_id=2, creator_id=1)
+
+    cleared = client.patch(
+        f"/tasks/{task.id}",
+        json={"description": None, "assignee_id": None},
+        headers=signer.headers(1),
+    )
+    null_title = client.patch(f"/tasks/{task.id}", json={"title": None}, headers=signer.headers(1))
+    null_status = client.patch(
+        f"/tasks/{task.id}", json={"status": None}, headers=signer.headers(1)
+    )
+
+    assert (cleared.json()["description"], cleared.json()["assignee_id"]) == (None, None)
+    assert null_title.status_code == 422
+    assert null_title.json()["errors"][0]["field"] == "title"
+    assert null_status.status_code == 422
+
+
+def test_update_that_changes_nothing_writes_no_event(
+    client: TestClient, signer: TestSigner, session: Session
+) -> None:
+    task = create_task(session, title="Same", creator_id=1)
+
+    response = client.patch(f"/tasks/{task.id}", json={"title": "Same"}, headers=signer.headers(1))
+
+    assert response.status_code == 200
+    assert response.json()["version"] == 1
+    assert outbox_events(session) == []
+
+
+def test_reassigning_to_an_unknown_user_is_422(
+    client: TestClient, signer: TestSigner, session: Session
+) -> None:
+    task = create_task(session, creator_id=1)
+
+    response = client.patch(
+        f"/tasks/{task.id}", json={"assignee_id": 4242}, headers=signer.headers(1)
+    )
+
+    assert response.status_code == 422
+    assert outbox_events(session) == []
+
+
+def test_stale_if_match_is_412_and_changes_nothing(
+    client: TestClient, signer: TestSigner, session: Session
+) -> None:
+    task = create_task(session, title="v1", creator_id=1)
+    client.patch(f"/tasks/{task.id}", json={"title": "v2"}, headers=signer.headers(1))
+
+    stale = client.patch(
+        f"/tasks/{task.id}", json={"title": "v3"}, headers={**signer.headers(1), "If-Match": '"1"'}
+    )
+    stale_delete = client.delete(
+        f"/tasks/{task.id}", headers={**signer.headers(1), "If-Match": '"1"'}
+    )
+    current = client.patch(
+        f"/tasks/{task.id}",
+        json={"title": "v3"},
+        headers={**signer.headers(1), "If-Match": 'W/"2"'},
+    )
+
+    assert stale.status_code == 412
+    assert stale.json()["code"] == "precondition_failed"
+    assert stale_delete.status_code == 412
+    assert current.status_code == 200
+    assert current.json()["title"] == "v3"
+    assert len(outbox_events(session)) == 2
+
+
+@pytest.mark.parametrize("value", ['"abc"', "1.5", '"1", "2"'])
+def test_malformed_if_match_is_422(
+    client: TestClient, signer: TestSigner, session: Session, value: str
+) -> None:
+    task = create_task(session, creator_id=1)
+
+    response = client.patch(
+        f"/tasks/{task.id}", json={"title": "x"}, headers={**signer.headers(1), "If-Match": value}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "If-Match"
+
+
+def test_delete_removes_the_task_and_records_it_as_it_was(
+    client: TestClient, signer: TestSigner, session: Session
+) -> None:
+    task = create_task(session, title="Doomed", creator_id=1)
+
+    response = client.delete(f"/tasks/{task.id}", headers=signer.headers(1))
+
+    assert response.status_code == 204
+    assert client.get(f"/tasks/{task.id}", headers=signer.headers(1)).status_code == 404
+    assert client.delete(f"/tasks/{task.id}", headers=signer.headers(1)).status_code == 404
+    [row] = outbox_events(session, task_id=task.id)
+    event = TaskEvent.model_validate(row.payload)
+    assert event.event_type == "task.deleted"
+    assert event.task.title == "Doomed"
+    assert (event.task.version, event.version) == (1, 2)
+
+
+def test_write_and_event_roll_back_together(
+    client: TestClient, signer: TestSigner, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.tasks import service
+
+    real_record = service._record
+
+    def record_then_fail(*args: Any, **kwargs: Any) -> None:
+        real_record(*args, **kwargs)
+        raise RuntimeError("the process dies before commit")
+
+    monkeypatch.setattr(service, "_record", record_then_fail)
+
+    with pytest.raises(RuntimeError):
+        _create(client, signer)
+
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Task)) == 0
+    assert outbox_events(session) == []
+
+
+def test_created_at_is_utc_now(client: TestClient, signer: TestSigner) -> None:
+    before = datetime.now(UTC)
+
+    created = datetime.fromisoformat(_create(client, signer).json()["created_at"])
+
+    assert before <= created <= datetime.now(UTC)

@@ -1,0 +1,56 @@
+"""The `year`/`month` filter: both or neither (the current month), UTC, half-open interval."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+
+MIN_YEAR, MAX_YEAR = 1970, 9999
+
+
+class MonthRange(BaseModel):
+    """One calendar month in UTC: `start` <= t < `end`."""
+
+    year: int
+    month: int
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def of(cls, year: int, month: int) -> "MonthRange":
+        start = datetime(year, month, 1, tzinfo=UTC)
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+        return cls(year=year, month=month, start=start, end=end)
+
+    @classmethod
+    def containing(cls, moment: datetime) -> "MonthRange":
+        moment = moment.astimezone(UTC)
+        return cls.of(moment.year, moment.month)
+
+
+def month_range(
+    year: Annotated[
+        int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="With `month`.")
+    ] = None,
+    month: Annotated[int | None, Query(ge=1, le=12, description="With `year`.")] = None,
+) -> MonthRange:
+    """The requested month, or the current one when neither `year` nor `month` is given."""
+    if year is None and month is None:
+        return MonthRange.containing(datetime.now(UTC))
+    if year is None or month is None:
+        missing = "year" if year is None else "month"
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", missing),
+                    "msg": "year and month must be given together",
+                    "type": "missing",
+                }
+            ]
+        )
+    return MonthRange.of(year, month)
+
+
+MonthDep = Annotated[MonthRange, Depends(month_range)]
