@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from services.auth.keys import SigningKey, generate_pem
 from services.auth.tests.factories import create_access_token, create_foreign_key
 from shared.errors import install_error_handlers
-from shared.security import CurrentUser, JWKSKeySource, Principal, Role, TokenVerifier
+from shared.security import CurrentUser, JWKSKeySource, Role, TokenVerifier
 
 JWKS_URL = "http://auth.test/auth/.well-known/jwks.json"
 
@@ -61,9 +61,11 @@ def _error_code(verifier: TokenVerifier, token: str) -> str:
 def test_accepts_a_token_from_the_auth_service(
     verifier: TokenVerifier, auth_key: SigningKey
 ) -> None:
-    principal = verifier.verify(create_access_token(auth_key, user_id=42))
+    token = create_access_token(auth_key, user_id=42)
 
-    assert principal == Principal(id=42, role=Role.USER)
+    principal = verifier.verify(token)
+
+    assert (principal.id, principal.role, principal.token) == (42, Role.USER, token)
 
 
 def test_keys_are_cached(
