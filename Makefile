@@ -6,7 +6,7 @@ SHELL := bash
 VENV := .venv
 BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
-SERVICES := auth
+SERVICES := auth tasks
 export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: help install run test lint fmt migrate admin clean

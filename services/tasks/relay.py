@@ -42,6 +42,7 @@ class OutboxListener:
         url = make_url(database_url).set(drivername="postgresql")
         self._dsn = url.render_as_string(hide_password=False)
         self._connection: psycopg2.extensions.connection | None = None
+        self._fd = -1
         self._woken = asyncio.Event()
 
     def _connect(self) -> None:
@@ -49,7 +50,8 @@ class OutboxListener:
         connection.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
         with connection.cursor() as cursor:
             cursor.execute(f"LISTEN {OUTBOX_CHANNEL}")  # a constant: LISTEN takes no parameter
-        asyncio.get_running_loop().add_reader(connection.fileno(), self._on_readable)
+        self._fd = connection.fileno()
+        asyncio.get_running_loop().add_reader(self._fd, self._on_readable)
         self._connection = connection
 
     def _on_readable(self) -> None:
@@ -61,21 +63,22 @@ class OutboxListener:
             self.close()  # reconnect on the next wait; the poll interval covers the gap
         self._woken.set()
 
-    async def wait(self, seconds: float) -> None:
-        """Sleep until a NOTIFY arrives or `seconds` pass."""
+    async def wait(self, seconds: float, stop: asyncio.Event) -> None:
+        """Sleep until a NOTIFY arrives, `stop` is set, or `seconds` pass."""
         if self._connection is None:
             try:
                 self._connect()
             except psycopg2.Error as exc:
                 logger.warning("outbox_listen_failed", error=str(exc))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._woken.wait(), seconds)
+        waiters = [asyncio.ensure_future(self._woken.wait()), asyncio.ensure_future(stop.wait())]
+        _, pending = await asyncio.wait(waiters, timeout=seconds, return_when="FIRST_COMPLETED")
+        for waiter in pending:
+            waiter.cancel()
         self._woken.clear()
 
     def close(self) -> None:
         if self._connection is not None:
-            with contextlib.suppress(ValueError, OSError):
-                asyncio.get_running_loop().remove_reader(self._connection.fileno())
+            asyncio.get_running_loop().remove_reader(self._fd)
             self._connection.close()
             self._connection = None
 
@@ -105,7 +108,7 @@ class OutboxRelay:
                     await _sleep_unless(stop, self.settings.relay_retry_seconds)
                     continue
                 if published < self.settings.relay_batch_size:
-                    await listener.wait(self.settings.relay_poll_seconds)
+                    await listener.wait(self.settings.relay_poll_seconds, stop)
         finally:
             listener.close()
             if connection is not None:

@@ -1,0 +1,275 @@
+"""The outbox relay against the real PostgreSQL and RabbitMQ, with committed data."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+
+import aio_pika
+import httpx
+import pytest
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from sqlalchemy import select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from services.tasks import service
+from services.tasks.config import TasksSettings
+from services.tasks.models import OutboxEvent
+from services.tasks.relay import OutboxRelay
+from services.tasks.schemas import TaskCreate, TaskUpdate
+from services.tasks.users import UserDirectory
+from shared.events import TaskEvent, TaskStatus
+from shared.messaging import declare_events_exchange, unrouted_name
+from shared.security import Principal, Role
+from tests.proxy import TcpProxy
+
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+ACTOR = Principal(id=1, role=Role.USER)
+_unused_users = UserDirectory("http://unused.test", client=httpx.Client())
+
+
+@pytest.fixture
+def committed(engine: Engine, tasks_schema: None) -> Iterator[Session]:
+    """A session whose commits are real (the relay runs in its own connections)."""
+
+    def truncate() -> None:
+        with engine.begin() as connection:
+            connection.execute(text("TRUNCATE tasks.task, tasks.outbox RESTART IDENTITY"))
+
+    truncate()
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+    truncate()
+
+
+@pytest.fixture
+def relay_settings(settings: TasksSettings) -> TasksSettings:
+    """A broker exchange of this test's own, never the one `make run` uses."""
+    return settings.model_copy(
+        update={
+            "events_exchange": f"test.tasks.events.{uuid.uuid4().hex[:8]}",
+            "amqp_url": AMQP_URL,
+            "relay_poll_seconds": 0.2,
+            "relay_retry_seconds": 0.2,
+        }
+    )
+
+
+def create_tasks(session: Session, count: int) -> list[int]:
+    """Create tasks through the service (each with its event); their ids."""
+    return [
+        service.create_task(
+            session, data=TaskCreate(title=f"task {n}"), actor=ACTOR, users=_unused_users
+        ).id
+        for n in range(count)
+    ]
+
+
+def outbox_ids(session: Session) -> list[uuid.UUID]:
+    return list(session.scalars(select(OutboxEvent.event_id).order_by(OutboxEvent.id)))
+
+
+@asynccontextmanager
+async def broker(exchange_name: str) -> AsyncIterator[tuple[AbstractChannel, AbstractQueue]]:
+    """A queue bound to the test exchange for every task event; the exchange is removed after."""
+    connection = await aio_pika.connect(AMQP_URL)
+    channel = await connection.channel()
+    exchange = await declare_events_exchange(channel, exchange_name)
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(exchange, routing_key="task.*")
+    try:
+        yield channel, queue
+    finally:
+        await channel.exchange_delete(exchange_name)
+        await channel.exchange_delete(unrouted_name(exchange_name))
+        await channel.queue_delete(unrouted_name(exchange_name))
+        await connection.close()
+
+
+async def receive(
+    queue: AbstractQueue, count: int, *, within: float = 15.0
+) -> list[AbstractIncomingMessage]:
+    """Poll the queue until `count` messages arrived or the deadline passed."""
+    messages: list[AbstractIncomingMessage] = []
+    deadline = time.monotonic() + within
+    while len(messages) < count and time.monotonic() < deadline:
+        message = await queue.get(fail=False)
+        if message is None:
+            await asyncio.sleep(0.02)
+            continue
+        await message.ack()
+        messages.append(message)
+    return messages
+
+
+def event_ids(messages: list[AbstractIncomingMessage]) -> list[uuid.UUID]:
+    return [TaskEvent.model_validate_json(message.body).event_id for message in messages]
+
+
+@asynccontextmanager
+async def running(*relays: OutboxRelay) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(relay.run(stop)) for relay in relays]
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(scenario())  # type: ignore[arg-type]
+
+
+def test_publishes_every_event_once_in_order(
+    committed: Session, relay_settings: TasksSettings
+) -> None:
+    [first, *_] = create_tasks(committed, 10)
+    service.update_task(
+        committed,
+        task_id=first,
+        data=TaskUpdate(status=TaskStatus.DONE),
+        actor=ACTOR,
+        expected_version=None,
+        users=_unused_users,
+    )
+    service.delete_task(committed, task_id=first, actor=ACTOR, expected_version=None)
+    expected = outbox_ids(committed)
+
+    async def scenario() -> None:
+        async with broker(relay_settings.events_exchange) as (_, queue):
+            async with running(OutboxRelay(relay_settings)):
+                messages = await receive(queue, len(expected))
+                create_tasks(committed, 1)  # one more cycle: earlier rows must not come again
+                messages += await receive(queue, 1)
+            messages += await receive(queue, 1, within=0.5)
+
+            assert event_ids(messages) == outbox_ids(committed)
+            assert event_ids(messages)[: len(expected)] == expected
+            kinds = [message.routing_key for message in messages]
+            assert kinds == ["task.created"] * 10 + ["task.updated", "task.deleted", "task.created"]
+            for message in messages:
+                assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+                assert message.content_type == "application/json"
+                event = TaskEvent.model_validate_json(message.body)
+                assert message.message_id == str(event.event_id)
+
+    run(scenario)
+    published = committed.scalars(select(OutboxEvent.published_at)).all()
+    assert len(published) == 13
+    assert all(at is not None for at in published)
+
+
+def test_wakes_on_notify_instead_of_waiting_for_the_poll(
+    committed: Session, relay_settings: TasksSettings
+) -> None:
+    slow_poll = relay_settings.model_copy(update={"relay_poll_seconds": 30.0})
+
+    async def scenario() -> None:
+        async with (
+            broker(slow_poll.events_exchange) as (_, queue),
+            running(OutboxRelay(slow_poll)),
+        ):
+            create_tasks(committed, 1)
+            assert len(await receive(queue, 1, within=5)) == 1  # the first, idle, cycle
+            started = time.monotonic()
+            create_tasks(committed, 1)
+            assert len(await receive(queue, 1, within=5)) == 1
+            assert time.monotonic() - started < 5  # not the 30 s poll
+
+    run(scenario)
+
+
+def test_events_written_while_the_broker_is_unreachable_arrive_after(
+    committed: Session, relay_settings: TasksSettings
+) -> None:
+    async def scenario() -> None:
+        proxy = TcpProxy("127.0.0.1", 5672)
+        await proxy.start()
+        via_proxy = relay_settings.model_copy(
+            update={"amqp_url": f"amqp://guest:guest@127.0.0.1:{proxy.port}/"}
+        )
+        async with broker(via_proxy.events_exchange) as (_, queue):
+            async with running(OutboxRelay(via_proxy)):
+                create_tasks(committed, 1)
+                assert len(await receive(queue, 1)) == 1
+                await proxy.cut()
+                written_during_outage = create_tasks(committed, 5)  # writes do not need RabbitMQ
+                assert len(written_during_outage) == 5
+                await asyncio.sleep(0.5)
+                assert await queue.get(fail=False) is None
+                await proxy.start()
+                messages = await receive(queue, 5, within=30)
+            await proxy.cut()
+
+        assert set(event_ids(messages)) == set(outbox_ids(committed)[1:])
+
+    run(scenario)
+    assert (
+        committed.scalar(select(OutboxEvent.id).where(OutboxEvent.published_at.is_(None))) is None
+    )
+
+
+def test_recovers_when_its_database_connections_are_killed(
+    committed: Session, relay_settings: TasksSettings, engine: Engine
+) -> None:
+    async def scenario() -> None:
+        async with (
+            broker(relay_settings.events_exchange) as (_, queue),
+            running(OutboxRelay(relay_settings)),
+        ):
+            create_tasks(committed, 1)
+            assert len(await receive(queue, 1)) == 1
+            with engine.connect() as connection:
+                killed = connection.scalar(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                        "AND backend_type = 'client backend'"
+                    )
+                )
+            assert killed
+            committed.close()
+            create_tasks(committed, 3)
+            messages = await receive(queue, 3, within=20)
+
+        assert set(event_ids(messages)) == set(outbox_ids(committed)[1:])
+
+    run(scenario)
+
+
+def test_two_relays_publish_each_event_once(
+    committed: Session, relay_settings: TasksSettings
+) -> None:
+    create_tasks(committed, 200)
+    small_batches = relay_settings.model_copy(update={"relay_batch_size": 10})
+
+    async def scenario() -> None:
+        async with broker(small_batches.events_exchange) as (_, queue):
+            async with running(OutboxRelay(small_batches), OutboxRelay(small_batches)):
+                messages = await receive(queue, 200, within=30)
+            messages += await receive(queue, 1, within=0.5)
+
+        ids = event_ids(messages)
+        assert len(ids) == 200
+        assert set(ids) == set(outbox_ids(committed))
+
+    run(scenario)
+
+
+def test_events_no_queue_is_bound_for_are_kept(
+    committed: Session, relay_settings: TasksSettings
+) -> None:
+    async def scenario() -> None:
+        async with broker(relay_settings.events_exchange) as (channel, queue):
+            await queue.unbind(relay_settings.events_exchange, routing_key="task.*")
+            async with running(OutboxRelay(relay_settings)):
+                create_tasks(committed, 2)
+                unrouted = await channel.get_queue(unrouted_name(relay_settings.events_exchange))
+                messages = await receive(unrouted, 2)
+
+        assert set(event_ids(messages)) == set(outbox_ids(committed))
+
+    run(scenario)
