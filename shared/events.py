@@ -11,7 +11,6 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 SCHEMA_VERSION = 1  # must match TaskEvent.schema_version
-EVENTS_EXCHANGE = "tasks.events"
 
 
 class TaskStatus(StrEnum):

@@ -18,6 +18,7 @@ class ServiceSettings(BaseSettings):
     environment: Literal["local", "test", "production"] = "local"
     database_url: str = DEFAULT_DATABASE_URL
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    events_exchange: str = "tasks.events"
     db_pool_size: int = Field(default=5, ge=1, le=100)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
