@@ -131,7 +131,7 @@ class OutboxRelay:
             )
             for row in rows:
                 await exchange.publish(
-                    _message(row), routing_key=row.event_type, timeout=PUBLISH_TIMEOUT_SECONDS
+                    outbox_message(row), routing_key=row.event_type, timeout=PUBLISH_TIMEOUT_SECONDS
                 )
             if rows:
                 ids = [row.id for row in rows]
@@ -144,7 +144,8 @@ class OutboxRelay:
             return len(rows)
 
 
-def _message(row: OutboxEvent) -> aio_pika.Message:
+def outbox_message(row: OutboxEvent) -> aio_pika.Message:
+    """The AMQP message of one stored event."""
     return aio_pika.Message(
         body=_json_bytes(row),
         content_type="application/json",

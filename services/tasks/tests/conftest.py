@@ -5,6 +5,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -39,6 +40,20 @@ class FakeAuthUsers:
 @pytest.fixture(scope="session")
 def tasks_schema(engine: Engine) -> None:
     migrate_fresh(engine, schema=SCHEMA, service_dir=SERVICE_DIR)
+
+
+@pytest.fixture
+def committed(engine: Engine, tasks_schema: None) -> Iterator[Session]:
+    """A session whose commits are real (the relay runs in its own connections)."""
+
+    def truncate() -> None:
+        with engine.begin() as connection:
+            connection.execute(text("TRUNCATE tasks.task, tasks.outbox RESTART IDENTITY"))
+
+    truncate()
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+    truncate()
 
 
 @pytest.fixture(scope="session")

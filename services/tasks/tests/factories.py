@@ -2,12 +2,20 @@
 
 from datetime import UTC, datetime
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.tasks import repository
+from services.tasks import repository, service
 from services.tasks.models import OutboxEvent, Task
+from services.tasks.schemas import TaskCreate
+from services.tasks.users import UserDirectory
 from shared.events import TaskStatus
+from shared.security import Principal, Role
+
+ACTOR = Principal(id=1, role=Role.USER)
+# For writes that name no assignee: the directory is never asked.
+UNUSED_USERS = UserDirectory("http://unused.test", client=httpx.Client())
 
 
 def create_task(
@@ -46,3 +54,13 @@ def outbox_events(session: Session, *, task_id: int | None = None) -> list[Outbo
     if task_id is not None:
         query = query.where(OutboxEvent.task_id == task_id)
     return list(session.scalars(query))
+
+
+def create_tasks(session: Session, count: int) -> list[int]:
+    """Create and commit tasks through the service, each with its event; their ids."""
+    return [
+        service.create_task(
+            session, data=TaskCreate(title=f"task {n}"), actor=ACTOR, users=UNUSED_USERS
+        ).id
+        for n in range(count)
+    ]

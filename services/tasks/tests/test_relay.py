@@ -3,11 +3,10 @@
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import aio_pika
-import httpx
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from sqlalchemy import select, text
@@ -18,30 +17,13 @@ from services.tasks import service
 from services.tasks.config import TasksSettings
 from services.tasks.models import OutboxEvent
 from services.tasks.relay import OutboxRelay
-from services.tasks.schemas import TaskCreate, TaskUpdate
-from services.tasks.users import UserDirectory
+from services.tasks.schemas import TaskUpdate
+from services.tasks.tests.factories import ACTOR, UNUSED_USERS, create_tasks
 from shared.events import TaskEvent, TaskStatus
 from shared.messaging import declare_events_exchange, unrouted_name
-from shared.security import Principal, Role
 from tests.proxy import TcpProxy
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
-ACTOR = Principal(id=1, role=Role.USER)
-_unused_users = UserDirectory("http://unused.test", client=httpx.Client())
-
-
-@pytest.fixture
-def committed(engine: Engine, tasks_schema: None) -> Iterator[Session]:
-    """A session whose commits are real (the relay runs in its own connections)."""
-
-    def truncate() -> None:
-        with engine.begin() as connection:
-            connection.execute(text("TRUNCATE tasks.task, tasks.outbox RESTART IDENTITY"))
-
-    truncate()
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
-    truncate()
 
 
 @pytest.fixture
@@ -55,16 +37,6 @@ def relay_settings(settings: TasksSettings) -> TasksSettings:
             "relay_retry_seconds": 0.2,
         }
     )
-
-
-def create_tasks(session: Session, count: int) -> list[int]:
-    """Create tasks through the service (each with its event); their ids."""
-    return [
-        service.create_task(
-            session, data=TaskCreate(title=f"task {n}"), actor=ACTOR, users=_unused_users
-        ).id
-        for n in range(count)
-    ]
 
 
 def outbox_ids(session: Session) -> list[uuid.UUID]:
@@ -133,7 +105,7 @@ def test_publishes_every_event_once_in_order(
         data=TaskUpdate(status=TaskStatus.DONE),
         actor=ACTOR,
         expected_version=None,
-        users=_unused_users,
+        users=UNUSED_USERS,
     )
     service.delete_task(committed, task_id=first, actor=ACTOR, expected_version=None)
     expected = outbox_ids(committed)
