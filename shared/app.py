@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 
 from shared import health
 from shared.db import Database
+from shared.docs import install_docs
 from shared.errors import ErrorResponse, install_error_handlers
 from shared.middleware import install_middleware
 from shared.security import TokenVerifier
@@ -38,7 +39,8 @@ def create_service_app(
     routers: Sequence[APIRouter],
     lifespan: Lifespan | None = None,
 ) -> FastAPI:
-    """A FastAPI app with the common error shape, request IDs, access log and health probes."""
+    """A FastAPI app with the common error shape, request IDs, access log, health probes and
+    interactive docs under the first router's prefix (e.g. `/tasks/docs`)."""
     inner = lifespan or _no_lifespan
 
     @asynccontextmanager
@@ -53,6 +55,9 @@ def create_service_app(
         title=title,
         lifespan=app_lifespan,
         responses=ERROR_RESPONSES,
+        openapi_url=None,  # served by `install_docs`, under the service's prefix
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = database
@@ -60,6 +65,7 @@ def create_service_app(
     install_error_handlers(app)
     install_middleware(app, max_body_size=settings.max_body_bytes)
     app.include_router(health.router)
+    install_docs(app, routers[0].prefix)  # before the routers: `/tasks/docs` is no task id
     for router in routers:
         app.include_router(router)
     return app

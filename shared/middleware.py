@@ -1,5 +1,6 @@
 """ASGI middleware every service runs: request IDs, the access log, the body-size limit."""
 
+import re
 import time
 
 import structlog
@@ -13,6 +14,7 @@ from shared.errors import error_response
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _MAX_REQUEST_ID_LENGTH = 128
+_PREFIX = re.compile(r"/[A-Za-z0-9/_-]{0,63}")
 
 
 def _valid_request_id(value: str) -> bool:
@@ -51,6 +53,24 @@ class AccessLogMiddleware:
             )
 
 
+class ForwardedPrefixMiddleware:
+    """Take the gateway's `X-Forwarded-Prefix` (e.g. `/api`) as the ASGI `root_path`.
+
+    Routes still match the path the service sees (`/tasks/5`); only generated URLs (the docs,
+    the OpenAPI `servers`) gain the prefix the client used.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            prefix = Headers(scope=scope).get("x-forwarded-prefix", "")
+            if _PREFIX.fullmatch(prefix):
+                scope = {**scope, "root_path": prefix.rstrip("/")}
+        await self.app(scope, receive, send)
+
+
 class BodyLimitMiddleware:
     """413 in the common error shape for bodies over `max_body_size` bytes.
 
@@ -76,6 +96,7 @@ class BodyLimitMiddleware:
 def install_middleware(app: FastAPI, *, max_body_size: int) -> None:
     """Take or make `X-Request-ID`, log every request with it, and bound the body size."""
     app.add_middleware(BodyLimitMiddleware, max_body_size=max_body_size)
+    app.add_middleware(ForwardedPrefixMiddleware)
     app.add_middleware(AccessLogMiddleware)
     # Added last, so it runs first: the access log line already carries the request ID.
     app.add_middleware(
