@@ -23,3 +23,9 @@ def ensure_can_update(user: Principal, task: Task) -> None:
 def ensure_can_delete(user: Principal, task: Task) -> None:
     if not can_delete(user, task):
         raise ForbiddenError("Only the task's creator or an admin may delete it.")
+
+
+def ensure_can_import(user: Principal) -> None:
+    """Only an admin may give a new task its own `created_at`/`completed_at` (imports, seeds)."""
+    if not user.is_admin:
+        raise ForbiddenError("Only an admin may set created_at or completed_at.")

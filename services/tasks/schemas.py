@@ -10,6 +10,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
 )
 
@@ -28,6 +29,8 @@ DueDate = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class TaskCreate(BaseModel):
+    """A new task. `created_at` and `completed_at` are for admins importing history only."""
+
     model_config = ConfigDict(extra="forbid")
 
     title: Title
@@ -35,6 +38,33 @@ class TaskCreate(BaseModel):
     status: TaskStatus = TaskStatus.TODO
     assignee_id: Id | None = None
     due_date: DueDate | None = None
+    created_at: DueDate | None = None
+    completed_at: DueDate | None = None
+
+    @field_validator("created_at")
+    @classmethod
+    def _not_in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value > datetime.now(UTC):
+            raise ValueError("cannot be in the future")
+        return value
+
+    @field_validator("completed_at")
+    @classmethod
+    def _completed_after_created(
+        cls, value: datetime | None, info: ValidationInfo
+    ) -> datetime | None:
+        if value is None:
+            return value
+        if info.data.get("status") is not TaskStatus.DONE:
+            raise ValueError("only for a task created as done")
+        created_at = info.data.get("created_at") or datetime.now(UTC)
+        if not created_at <= value <= datetime.now(UTC):
+            raise ValueError("must lie between created_at and now")
+        return value
+
+    @property
+    def imports_history(self) -> bool:
+        return self.created_at is not None or self.completed_at is not None
 
 
 class TaskUpdate(BaseModel):

@@ -24,9 +24,13 @@ def create_task(
     session: Session, *, data: TaskCreate, actor: Principal, users: UserDirectory
 ) -> Task:
     """Create a task owned by `actor`."""
+    if data.imports_history:
+        policy.ensure_can_import(actor)
     if data.assignee_id is not None:
         users.ensure_exists(data.assignee_id, field="assignee_id", token=actor.token)
     now = datetime.now(UTC)
+    created_at = data.created_at or now
+    completed_at = data.completed_at or created_at
     task = repository.add_task(
         session,
         task=Task(
@@ -36,14 +40,16 @@ def create_task(
             assignee_id=data.assignee_id,
             creator_id=actor.id,
             due_date=data.due_date,
-            created_at=now,
-            updated_at=now,
-            completed_at=now if data.status is TaskStatus.DONE else None,
+            created_at=created_at,
+            updated_at=created_at,
+            completed_at=completed_at if data.status is TaskStatus.DONE else None,
             version=1,
         ),
     )
     snapshot = _snapshot(task)
-    _record(session, TaskEventType.CREATED, snapshot=snapshot, version=1, actor=actor, at=now)
+    _record(
+        session, TaskEventType.CREATED, snapshot=snapshot, version=1, actor=actor, at=created_at
+    )
     session.commit()
     return task
 

@@ -10,6 +10,7 @@ from services.tasks.models import Task
 from services.tasks.tests.conftest import FakeAuthUsers
 from services.tasks.tests.factories import create_task, outbox_events
 from shared.events import TaskEvent, TaskStatus
+from shared.security import Role
 from tests.tokens import TestSigner
 
 
@@ -340,3 +341,66 @@ def test_created_at_is_utc_now(client: TestClient, signer: TestSigner) -> None:
     created = datetime.fromisoformat(_create(client, signer).json()["created_at"])
 
     assert before <= created <= datetime.now(UTC)
+
+
+def test_an_admin_may_import_a_task_with_its_history(
+    client: TestClient, signer: TestSigner, session: Session
+) -> None:
+    response = client.post(
+        "/tasks/",
+        json={
+            "title": "Old work",
+            "status": "done",
+            "created_at": "2025-03-01T09:00:00Z",
+            "completed_at": "2025-03-04T17:30:00Z",
+        },
+        headers=signer.headers(4, role=Role.ADMIN),
+    )
+
+    assert response.status_code == 201
+    task = response.json()
+    assert (task["created_at"], task["completed_at"]) == (
+        "2025-03-01T09:00:00Z",
+        "2025-03-04T17:30:00Z",
+    )
+    [row] = outbox_events(session)
+    assert TaskEvent.model_validate(row.payload).occurred_at == datetime(2025, 3, 1, 9, tzinfo=UTC)
+
+
+def test_a_user_may_not_set_created_at(
+    client: TestClient, signer: TestSigner, session: Session
+) -> None:
+    response = _create(client, signer, created_at="2025-03-01T09:00:00Z")
+
+    assert response.status_code == 403
+    assert outbox_events(session) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"created_at": "2999-01-01T00:00:00Z"}, "created_at"),
+        (
+            {"created_at": "2025-03-01T00:00:00Z", "completed_at": "2025-03-02T00:00:00Z"},
+            "completed_at",
+        ),
+        (
+            {
+                "status": "done",
+                "created_at": "2025-03-05T00:00:00Z",
+                "completed_at": "2025-03-02T00:00:00Z",
+            },
+            "completed_at",
+        ),
+    ],
+    ids=["future", "not-done", "before-created"],
+)
+def test_inconsistent_history_is_422(
+    client: TestClient, signer: TestSigner, body: dict[str, str], field: str
+) -> None:
+    response = client.post(
+        "/tasks/", json={"title": "x", **body}, headers=signer.headers(4, role=Role.ADMIN)
+    )
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == [field]
