@@ -6,10 +6,19 @@ SHELL := bash
 VENV := .venv
 BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+NGINX := $(shell command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 SERVICES := auth tasks
+GATEWAY_DIR ?= .local/gateway
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test lint fmt migrate admin clean
+# Local ports of `make run`; each can be overridden from the environment.
+AUTH_PORT ?= 8001
+TASKS_PORT ?= 8002
+LOGS_PORT ?= 8003
+KPI_PORT ?= 8004
+GATEWAY_PORT ?= 8080
+
+.PHONY: help install nginx run migrate seed replay admin test lint fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -20,16 +29,45 @@ $(BIN)/.installed: pyproject.toml uv.lock
 	$(UV) sync --frozen
 	@touch $@
 
-install: $(BIN)/.installed ## Install the Python packages into .venv (uv, from uv.lock)
+install: $(BIN)/.installed nginx ## Install everything: Python packages into .venv (uv.lock), nginx (apt-get)
 
-migrate: install ## Wait for PostgreSQL, create the database if missing, apply every migration
+nginx: ## Install nginx with apt-get when it is missing
+	@test -x "$(NGINX)" || { \
+		echo "nginx is missing: installing it with apt-get"; \
+		if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
+		$$sudo apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq nginx >/dev/null; }
+
+migrate: install ## Check PostgreSQL and RabbitMQ, create the database if missing, migrate every service
 	$(BIN)/python -m scripts.preflight
 	@for service in $(SERVICES); do $(BIN)/python -m services.$$service.manage prestart; done
 
-run: migrate ## Start every service in the foreground (Ctrl-C stops them all)
+run: export AUTH_PORT := $(AUTH_PORT)
+run: export TASKS_PORT := $(TASKS_PORT)
+run: export LOGS_PORT := $(LOGS_PORT)
+run: export KPI_PORT := $(KPI_PORT)
+run: export GATEWAY_PORT := $(GATEWAY_PORT)
+run: export NGINX_BIN := $(NGINX)
+run: export GATEWAY_DIR := $(GATEWAY_DIR)
+run: export AUTH_URL ?= http://127.0.0.1:$(AUTH_PORT)
+run: export AUTH_JWKS_URL ?= http://127.0.0.1:$(AUTH_PORT)/auth/.well-known/jwks.json
+run: migrate ## Start every process in the foreground behind http://127.0.0.1:8080/api/ (Ctrl-C stops all)
+	$(BIN)/python gateway/render.py $(GATEWAY_DIR)
 	exec $(BIN)/honcho start -f Procfile
 
-test: lint ## Lint, then run every test against the real PostgreSQL (and RabbitMQ)
+seed: install ## Fill a running system with demo data through the gateway
+	$(BIN)/python -m scripts.seed --url http://127.0.0.1:$(GATEWAY_PORT)/api
+
+replay: install ## Rebuild one consumer's read model from the event history: make replay CONSUMER=kpi
+	@test -n "$(CONSUMER)" || { echo "usage: make replay CONSUMER=logs|kpi"; exit 2; }
+	$(BIN)/python -m services.$(CONSUMER).manage reset
+	$(BIN)/python -m services.tasks.manage replay --queue $(CONSUMER).task-events
+
+admin: install ## Create or promote an admin: make admin USERNAME=root EMAIL=root@example.com
+	@test -n "$(USERNAME)" -a -n "$(EMAIL)" || { echo "usage: make admin USERNAME=... EMAIL=..."; exit 2; }
+	$(BIN)/python -m services.auth.manage create-admin --username "$(USERNAME)" --email "$(EMAIL)"
+
+test: lint ## Lint, then every test (end-to-end included) against the real PostgreSQL, RabbitMQ and nginx
 	$(BIN)/pytest
 
 lint: install ## ruff (lint and format check) and mypy strict
@@ -41,9 +79,5 @@ fmt: install ## Format and auto-fix the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-admin: install ## Create or promote an admin: make admin USERNAME=root EMAIL=root@example.com
-	@test -n "$(USERNAME)" -a -n "$(EMAIL)" || { echo "usage: make admin USERNAME=... EMAIL=..."; exit 2; }
-	$(BIN)/python -m services.auth.manage create-admin --username "$(USERNAME)" --email "$(EMAIL)"
-
-clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+clean: ## Remove the virtualenv, caches and local state (generated signing key, gateway config)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .local
