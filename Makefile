@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 NGINX := $(shell command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
-SERVICES := auth tasks
+SERVICES := auth tasks logs
 GATEWAY_DIR ?= .local/gateway
 export UV_PYTHON_DOWNLOADS := never
 

@@ -124,21 +124,8 @@ class EventConsumer:
         return inserted is not None
 
     async def declare(self, channel: AbstractChannel) -> AbstractQueue:
-        """Declare (idempotently) the exchange, the queue and its retry and dead-letter queues."""
-        exchange = await declare_events_exchange(channel, self.config.exchange)
-        queue = await channel.declare_queue(self.config.queue, durable=True)
-        await queue.bind(exchange, routing_key="task.#")
-        await channel.declare_queue(
-            self.config.retry_queue,
-            durable=True,
-            arguments={
-                "x-message-ttl": self.config.retry_delay_ms,
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": self.config.queue,
-            },
-        )
-        await channel.declare_queue(self.config.dead_queue, durable=True)
-        return queue
+        """Declare (idempotently) this consumer's queues; see `declare_consumer_queues`."""
+        return await declare_consumer_queues(channel, self.config)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, reconnecting to RabbitMQ by itself."""
@@ -217,6 +204,45 @@ class EventConsumer:
         )
 
 
+async def declare_consumer_queues(
+    channel: AbstractChannel, config: ConsumerConfig
+) -> AbstractQueue:
+    """Declare (idempotently) the exchange, the queue and its retry and dead-letter queues."""
+    exchange = await declare_events_exchange(channel, config.exchange)
+    queue = await channel.declare_queue(config.queue, durable=True)
+    await queue.bind(exchange, routing_key="task.#")
+    await channel.declare_queue(
+        config.retry_queue,
+        durable=True,
+        arguments={
+            "x-message-ttl": config.retry_delay_ms,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": config.queue,
+        },
+    )
+    await channel.declare_queue(config.dead_queue, durable=True)
+    return queue
+
+
+def ensure_consumer_queues(settings: ServiceSettings, *, queue: str) -> None:
+    """At deploy time, before anything publishes: the queue exists, so no event passes it by."""
+
+    async def declare() -> None:
+        connection = await aio_pika.connect(settings.amqp_url)
+        try:
+            await declare_consumer_queues(await connection.channel(), _config(settings, queue))
+        finally:
+            await connection.close()
+
+    asyncio.run(declare())
+
+
+def _config(settings: ServiceSettings, queue: str) -> ConsumerConfig:
+    return ConsumerConfig(
+        amqp_url=settings.amqp_url, exchange=settings.events_exchange, queue=queue
+    )
+
+
 def _is_disconnect(exc: DBAPIError) -> bool:
     """True when the database is unreachable (not when the data is wrong)."""
     return bool(exc.connection_invalidated) or isinstance(exc, OperationalError)
@@ -232,9 +258,7 @@ def run_consumer(
 ) -> None:
     """Entry point of a consumer process: run until SIGINT or SIGTERM."""
     configure_logging(service=service, level=settings.log_level, json=settings.log_json)
-    config = ConsumerConfig(
-        amqp_url=settings.amqp_url, exchange=settings.events_exchange, queue=queue
-    )
+    config = _config(settings, queue)
 
     async def main() -> None:
         stop = asyncio.Event()

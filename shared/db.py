@@ -28,7 +28,12 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 5) -> None:
         self.engine: Engine = create_engine(
-            url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size
+            url,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            # Timestamps come back in UTC whatever the server's own time zone is.
+            connect_args={"options": "-c timezone=UTC"},
         )
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 

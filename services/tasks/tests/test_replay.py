@@ -29,8 +29,8 @@ def test_replays_every_event_in_order_to_that_queue_only(
     async def scenario() -> tuple[list[uuid.UUID], int]:
         connection = await aio_pika.connect(AMQP_URL)
         channel = await connection.channel()
-        queue = await channel.declare_queue(target, auto_delete=True)
-        other = await channel.declare_queue(bystander, auto_delete=True)
+        queue = await channel.declare_queue(target)
+        other = await channel.declare_queue(bystander)
         try:
             count = await replay(settings.model_copy(update={"amqp_url": AMQP_URL}), queue=target)
             received = []
@@ -41,6 +41,8 @@ def test_replays_every_event_in_order_to_that_queue_only(
             assert count == len(history)
             return received, 0 if others is None else 1
         finally:
+            await channel.queue_delete(target)
+            await channel.queue_delete(bystander)
             await connection.close()
 
     received, seen_by_others = asyncio.run(scenario())

@@ -1,0 +1,7 @@
+"""Logs service settings, read once from the environment."""
+
+from shared.settings import ServiceSettings
+
+
+class LogsSettings(ServiceSettings):
+    """The common settings are enough: database, broker, exchange and token checks."""

@@ -1,0 +1,34 @@
+"""Dependencies of the logs routes, as `Annotated` aliases."""
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from services.logs.models import ActionType
+from services.logs.schemas import LogFilters
+from shared.ids import Id
+from shared.months import MonthDep
+
+
+def log_filters(
+    request: Request,
+    month: MonthDep,
+    task_id: Annotated[
+        Id | None,
+        Query(description="Only this task. Without `year` and `month`: its whole history."),
+    ] = None,
+    user_id: Annotated[Id | None, Query(description="Only what this user did.")] = None,
+    action_type: Annotated[ActionType | None, Query()] = None,
+) -> LogFilters:
+    """The filters; a task asked for without `year` and `month` gets its whole history."""
+    month_given = "year" in request.query_params or "month" in request.query_params
+    whole_history = task_id is not None and not month_given
+    return LogFilters(
+        period=None if whole_history else month,
+        task_id=task_id,
+        user_id=user_id,
+        action_type=action_type,
+    )
+
+
+LogFiltersDep = Annotated[LogFilters, Depends(log_filters)]

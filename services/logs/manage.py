@@ -1,0 +1,50 @@
+"""Deploy-time commands of the logs service.
+
+python -m services.logs.manage prestart   # wait for the database, migrate, declare the queues
+python -m services.logs.manage reset      # empty the activity log, so a replay rebuilds it
+"""
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from services.logs import service
+from services.logs.config import LogsSettings
+from services.logs.consumer import QUEUE
+from shared.consumer import ensure_consumer_queues
+from shared.db import Database
+from shared.migrations import prestart
+
+SERVICE_DIR = Path(__file__).parent
+
+
+def reset(settings: LogsSettings) -> None:
+    """Truncate `logs.activity_log` and `logs.processed_event` in one transaction."""
+    database = Database(settings.database_url, pool_size=1)
+    try:
+        with database.sessionmaker() as session:
+            service.reset_read_model(session)
+    finally:
+        database.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse the command line and run one command."""
+    parser = argparse.ArgumentParser(prog="python -m services.logs.manage")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("prestart", help="wait for the database, migrate, declare the queues")
+    commands.add_parser(
+        "reset", help="empty the activity log and its processed events (before a replay)"
+    )
+    args = parser.parse_args(argv)
+    settings = LogsSettings()
+    if args.command == "prestart":
+        prestart(SERVICE_DIR, settings.database_url)
+        ensure_consumer_queues(settings, queue=QUEUE)
+    else:
+        reset(settings)
+        print("The activity log is empty; replayed task events will rebuild it.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Queries of the `logs` schema. Never commits: the caller owns the transaction."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from services.logs.models import ActionType, ActivityLog
+from services.logs.schemas import LogFilters
+
+
+def add_entry(
+    session: Session,
+    *,
+    event_id: uuid.UUID,
+    task_id: int,
+    user_id: int,
+    action_type: ActionType,
+    detail: str,
+    created_at: datetime,
+) -> ActivityLog | None:
+    """Insert one entry; `None` when this event has an entry already."""
+    statement = (
+        insert(ActivityLog)
+        .values(
+            event_id=event_id,
+            task_id=task_id,
+            user_id=user_id,
+            action_type=action_type.value,
+            detail=detail,
+            created_at=created_at,
+        )
+        .on_conflict_do_nothing(index_elements=[ActivityLog.event_id])
+        .returning(ActivityLog)
+    )
+    return session.scalars(statement).first()
+
+
+def list_entries(
+    session: Session,
+    *,
+    filters: LogFilters,
+    offset: int,
+    limit: int,
+) -> tuple[list[ActivityLog], int]:
+    """A page of the entries matching, newest first, and how many match in all."""
+    conditions: list[ColumnElement[bool]] = []
+    if (period := filters.period) is not None:
+        conditions += [ActivityLog.created_at >= period.start, ActivityLog.created_at < period.end]
+    if filters.task_id is not None:
+        conditions.append(ActivityLog.task_id == filters.task_id)
+    if filters.user_id is not None:
+        conditions.append(ActivityLog.user_id == filters.user_id)
+    if filters.action_type is not None:
+        conditions.append(ActivityLog.action_type == filters.action_type.value)
+    total = session.scalar(select(func.count()).select_from(ActivityLog).where(*conditions)) or 0
+    entries = session.scalars(
+        select(ActivityLog)
+        .where(*conditions)
+        .order_by(ActivityLog.created_at.desc(), ActivityLog.id.desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return list(entries), total
+
+
+def truncate_read_model(session: Session) -> None:
+    """Empty the activity log and forget which events were applied, in one statement."""
+    session.execute(text("TRUNCATE logs.activity_log, logs.processed_event"))

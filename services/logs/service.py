@@ -1,0 +1,49 @@
+"""Activity-log use cases; the reset is one transaction, committed here.
+
+Recording an event does not commit: the event consumer commits the entry together with the
+event's id in `processed_event`, in one transaction, and acks only after that.
+"""
+
+from sqlalchemy.orm import Session
+
+from services.logs import details, repository
+from services.logs.models import ActionType, ActivityLog
+from services.logs.schemas import LogEntryRead, LogFilters
+from shared.events import TaskEvent, TaskEventType
+from shared.pagination import Page, PageParams
+
+_ACTIONS = {
+    TaskEventType.CREATED: ActionType.TASK_CREATED,
+    TaskEventType.UPDATED: ActionType.TASK_UPDATED,
+    TaskEventType.DELETED: ActionType.TASK_DELETED,
+}
+
+
+def record_event(session: Session, *, event: TaskEvent) -> ActivityLog | None:
+    """Add the event's entry in the caller's transaction; `None` if it has one already."""
+    return repository.add_entry(
+        session,
+        event_id=event.event_id,
+        task_id=event.task_id,
+        user_id=event.actor_id,
+        action_type=_ACTIONS[event.event_type],
+        detail=details.describe(event),
+        created_at=event.occurred_at,
+    )
+
+
+def list_entries(
+    session: Session, *, filters: LogFilters, params: PageParams
+) -> Page[LogEntryRead]:
+    """A page of the entries that match `filters`, newest first."""
+    entries, total = repository.list_entries(
+        session, filters=filters, offset=params.offset, limit=params.page_size
+    )
+    items = [LogEntryRead.model_validate(entry) for entry in entries]
+    return Page[LogEntryRead].build(items, total=total, params=params)
+
+
+def reset_read_model(session: Session) -> None:
+    """Empty the log and its processed events, so a replay of the events rebuilds it."""
+    repository.truncate_read_model(session)
+    session.commit()

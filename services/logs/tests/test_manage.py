@@ -1,0 +1,92 @@
+"""Deploy-time commands, and the migration that builds the schema."""
+
+import asyncio
+import uuid
+
+import aio_pika
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from services.logs import manage
+from services.logs.consumer import handle
+from services.logs.models import SCHEMA, Base, processed_event
+from services.logs.tests.factories import committed_entries, create_event
+from shared.consumer import ConsumerConfig, EventConsumer, Outcome
+from shared.db import Database
+
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def _processed_count(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.scalar(select(func.count()).select_from(processed_event)) or 0
+
+
+def test_reset_empties_the_log_so_a_replay_rebuilds_it(
+    database: Database,
+    engine: Engine,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = ConsumerConfig(amqp_url="amqp://unused", exchange="unused", queue="unused")
+    consumer = EventConsumer(config, database=database, processed=processed_event, handler=handle)
+    history = [create_event().model_dump_json().encode() for _ in range(3)]
+    for body in history:
+        consumer.process(body)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+
+    manage.main(["reset"])
+
+    assert "empty" in capsys.readouterr().out
+    assert (committed_entries(engine), _processed_count(engine)) == ([], 0)
+    assert [consumer.process(body) for body in history] == [Outcome.APPLIED] * 3
+    assert len(committed_entries(engine)) == 3
+
+
+def test_prestart_migrates_and_declares_the_queue_before_any_event(
+    logs_schema: None, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"test.logs.{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("AMQP_URL", AMQP_URL)
+    monkeypatch.setenv("EVENTS_EXCHANGE", f"{name}.events")
+    monkeypatch.setattr(manage, "QUEUE", name)
+
+    manage.main(["prestart"])
+
+    async def bound_and_cleaned_up() -> int:
+        connection = await aio_pika.connect(AMQP_URL)
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(f"{name}.events")
+        await exchange.publish(aio_pika.Message(b"{}"), routing_key="task.created")
+        queue = await channel.declare_queue(name, passive=True)
+        waiting = queue.declaration_result.message_count or 0
+        for queue_name in (name, f"{name}.retry", f"{name}.dead", f"{name}.events.unrouted"):
+            await channel.queue_delete(queue_name)
+        for exchange_name in (f"{name}.events", f"{name}.events.unrouted"):
+            await channel.exchange_delete(exchange_name)
+        await connection.close()
+        return waiting
+
+    assert asyncio.run(bound_and_cleaned_up()) == 1
+
+
+def test_the_migrations_build_exactly_the_models(engine: Engine, logs_schema: None) -> None:
+    def only_logs(name: str | None, type_: str, _: object) -> bool:
+        return name == SCHEMA if type_ == "schema" else True
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "include_schemas": True,
+                "include_name": only_logs,
+                "compare_type": True,
+                "version_table_schema": SCHEMA,
+            },
+        )
+        assert compare_metadata(context, Base.metadata) == []
