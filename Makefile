@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 NGINX := $(shell command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
-SERVICES := auth tasks logs
+SERVICES := auth tasks logs kpi
 GATEWAY_DIR ?= .local/gateway
 export UV_PYTHON_DOWNLOADS := never
 
@@ -51,6 +51,10 @@ run: export NGINX_BIN := $(NGINX)
 run: export GATEWAY_DIR := $(GATEWAY_DIR)
 run: export AUTH_URL ?= http://127.0.0.1:$(AUTH_PORT)
 run: export AUTH_JWKS_URL ?= http://127.0.0.1:$(AUTH_PORT)/auth/.well-known/jwks.json
+run: export AUTH_UPSTREAM ?= 127.0.0.1:$(AUTH_PORT)
+run: export TASKS_UPSTREAM ?= 127.0.0.1:$(TASKS_PORT)
+run: export LOGS_UPSTREAM ?= 127.0.0.1:$(LOGS_PORT)
+run: export KPI_UPSTREAM ?= 127.0.0.1:$(KPI_PORT)
 run: migrate ## Start every process in the foreground behind http://127.0.0.1:8080/api/ (Ctrl-C stops all)
 	$(BIN)/python gateway/render.py $(GATEWAY_DIR)
 	exec $(BIN)/honcho start -f Procfile

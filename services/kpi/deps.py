@@ -1,0 +1,64 @@
+"""Dependencies of the KPI routes, as `Annotated` aliases."""
+
+import re
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+
+from services.kpi.schemas import MAX_TREND_MONTHS, MonthSpan, month_count
+from services.kpi.users import UserNames
+from shared.months import MAX_YEAR, MIN_YEAR
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH_FORMAT = f"Expected a month as YYYY-MM, from {MIN_YEAR}-01 to {MAX_YEAR}-12."
+
+
+def get_users(request: Request) -> UserNames:
+    """The app's username look-up, set by `create_app`."""
+    users: UserNames = request.app.state.users
+    return users
+
+
+def _parse_month(value: str) -> date | None:
+    match = _MONTH.match(value.strip())
+    if match is None:
+        return None
+    year, month = int(match.group(1)), int(match.group(2))
+    if not (MIN_YEAR <= year <= MAX_YEAR and 1 <= month <= 12):
+        return None
+    return date(year, month, 1)
+
+
+def _error(field: str, message: str) -> dict[str, Any]:
+    return {"loc": ("query", field), "msg": message, "type": "value_error"}
+
+
+def month_span(
+    first: Annotated[
+        str,
+        Query(alias="from", max_length=16, description="YYYY-MM, included.", examples=["2025-01"]),
+    ],
+    last: Annotated[
+        str,
+        Query(alias="to", max_length=16, description="YYYY-MM, included.", examples=["2025-12"]),
+    ],
+) -> MonthSpan:
+    """The months `from`..`to`: both required, `from` <= `to`, at most 120 months."""
+    start, end = _parse_month(first), _parse_month(last)
+    errors = [
+        _error(name, _MONTH_FORMAT) for name, month in (("from", start), ("to", end)) if not month
+    ]
+    if start is not None and end is not None:
+        if end < start:
+            errors.append(_error("to", "Must not be before `from`."))
+        elif month_count(start, end) > MAX_TREND_MONTHS:
+            errors.append(_error("to", f"At most {MAX_TREND_MONTHS} months from `from`."))
+    if errors or start is None or end is None:
+        raise RequestValidationError(errors)
+    return MonthSpan(first=start, last=end)
+
+
+UsersDep = Annotated[UserNames, Depends(get_users)]
+MonthSpanDep = Annotated[MonthSpan, Depends(month_span)]

@@ -1,0 +1,52 @@
+"""Deploy-time commands of the KPI service.
+
+python -m services.kpi.manage prestart      # wait for the database, migrate, declare the queues
+python -m services.kpi.manage reset         # empty the read model, to rebuild it by a replay
+
+To rebuild the read model from the event history (`make replay CONSUMER=kpi`): run `reset`,
+then `python -m services.tasks.manage replay --queue kpi.task-events`. The consumer may keep
+running: every event carries the task's full snapshot and version, so live events applied
+around the reset leave the same state, and their replayed copies are dropped as duplicates.
+"""
+
+import argparse
+from pathlib import Path
+
+from services.kpi import service
+from services.kpi.config import KpiSettings
+from services.kpi.consumer import QUEUE
+from shared.consumer import ensure_consumer_queues
+from shared.db import Database
+from shared.migrations import prestart
+
+SERVICE_DIR = Path(__file__).parent
+
+
+def reset(settings: KpiSettings) -> None:
+    """Truncate the read model and the processed events, in one transaction."""
+    database = Database(settings.database_url, pool_size=1)
+    try:
+        with database.sessionmaker() as session:
+            service.reset_read_model(session)
+    finally:
+        database.dispose()
+
+
+def main() -> None:
+    """Parse the command line and run one command."""
+    parser = argparse.ArgumentParser(prog="python -m services.kpi.manage")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("prestart", help="wait for the database, migrate, declare the queues")
+    commands.add_parser("reset", help="empty the read model and the processed events")
+    args = parser.parse_args()
+    settings = KpiSettings()
+    if args.command == "prestart":
+        prestart(SERVICE_DIR, settings.database_url)
+        ensure_consumer_queues(settings, queue=QUEUE)
+        return
+    reset(settings)
+    print("kpi read model reset: replay the events to rebuild it")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,7 @@
+"""Alembic environment of the `kpi` schema."""
+
+from services.kpi.config import KpiSettings
+from services.kpi.models import Base
+from shared.migrations import run_migrations
+
+run_migrations(Base.metadata, KpiSettings().database_url)

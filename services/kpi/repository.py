@@ -1,0 +1,174 @@
+"""Queries of the `kpi` schema. Never commits: the caller owns the transaction."""
+
+from datetime import date, datetime
+
+from sqlalchemy import case, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from services.kpi.models import CompletionCounter, MonthCounter, TaskState
+from shared.events import TaskSnapshot, TaskStatus
+
+MonthKey = tuple[date, int, str]  # (month, assignee_key, status)
+_TRUNCATE = text(
+    "TRUNCATE kpi.task_state, kpi.month_counter, kpi.completion_counter, kpi.processed_event"
+)
+
+
+def ensure_task_state(session: Session, *, task: TaskSnapshot) -> None:
+    """Insert a placeholder (version 0, contributing nothing) unless the task is known."""
+    session.execute(
+        insert(TaskState)
+        .values(
+            task_id=task.id,
+            version=0,
+            status=task.status.value,
+            assignee_id=task.assignee_id,
+            created_at=task.created_at,
+            due_date=task.due_date,
+            completed_at=task.completed_at,
+            deleted=True,
+        )
+        .on_conflict_do_nothing(index_elements=[TaskState.task_id])
+    )
+
+
+def lock_task_state(session: Session, *, task_id: int) -> TaskState:
+    """The task's stored state, locked until the transaction ends."""
+    return session.execute(
+        select(TaskState)
+        .where(TaskState.task_id == task_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+class CounterMissingError(Exception):
+    """A contribution was taken out of a counter row that does not exist: a read-model bug."""
+
+
+def add_to_month_counter(session: Session, *, key: MonthKey, delta: int) -> None:
+    """Add `delta` to one counter row, creating it for a positive delta."""
+    month, assignee_key, status = key
+    if delta > 0:
+        # CHECK constraints apply to the proposed row too, so only positive counts are upserted.
+        statement = insert(MonthCounter).values(
+            month=month, assignee_key=assignee_key, status=status, count=delta
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[MonthCounter.month, MonthCounter.assignee_key, MonthCounter.status],
+                set_={"count": MonthCounter.count + delta},
+            )
+        )
+        return
+    updated = session.scalar(
+        update(MonthCounter)
+        .where(
+            MonthCounter.month == month,
+            MonthCounter.assignee_key == assignee_key,
+            MonthCounter.status == status,
+        )
+        .values(count=MonthCounter.count + delta)
+        .returning(MonthCounter.count)
+    )
+    if updated is None:
+        raise CounterMissingError(f"no month_counter row {key}")
+
+
+def add_to_completion_counter(
+    session: Session, *, month: date, completed: int, seconds: float
+) -> None:
+    """Add to one month's completions; a month back at 0 completions sums to 0 seconds."""
+    if completed > 0:
+        statement = insert(CompletionCounter).values(
+            month=month, completed=completed, total_seconds=seconds
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[CompletionCounter.month],
+                set_={
+                    "completed": CompletionCounter.completed + completed,
+                    "total_seconds": CompletionCounter.total_seconds + seconds,
+                },
+            )
+        )
+        return
+    remaining = CompletionCounter.completed + completed
+    updated = session.scalar(
+        update(CompletionCounter)
+        .where(CompletionCounter.month == month)
+        .values(
+            completed=remaining,
+            # Without this, float rounding could leave a sum of 1e-9 s behind no task.
+            total_seconds=case(
+                (remaining == 0, 0.0), else_=CompletionCounter.total_seconds + seconds
+            ),
+        )
+        .returning(CompletionCounter.completed)
+    )
+    if updated is None:
+        raise CounterMissingError(f"no completion_counter row {month}")
+
+
+def status_counts_by_month(
+    session: Session, *, first: date, last: date
+) -> dict[date, dict[str, int]]:
+    """Live tasks created in each month from `first` to `last`, by status."""
+    rows = session.execute(
+        select(MonthCounter.month, MonthCounter.status, func.sum(MonthCounter.count))
+        .where(MonthCounter.month >= first, MonthCounter.month <= last)
+        .group_by(MonthCounter.month, MonthCounter.status)
+    )
+    counts: dict[date, dict[str, int]] = {}
+    for month, status, count in rows:
+        counts.setdefault(month, {})[status] = int(count)
+    return counts
+
+
+def status_counts_by_assignee(session: Session, *, month: date) -> dict[int, dict[str, int]]:
+    """Live tasks created in `month` per assignee key (0: unassigned), by status."""
+    rows = session.execute(
+        select(MonthCounter.assignee_key, MonthCounter.status, MonthCounter.count).where(
+            MonthCounter.month == month, MonthCounter.count > 0
+        )
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for assignee_key, status, count in rows:
+        counts.setdefault(assignee_key, {})[status] = count
+    return counts
+
+
+def completions_by_month(
+    session: Session, *, first: date, last: date
+) -> dict[date, tuple[int, float]]:
+    """(completed, total seconds to completion) of each month from `first` to `last`."""
+    rows = session.execute(
+        select(
+            CompletionCounter.month, CompletionCounter.completed, CompletionCounter.total_seconds
+        ).where(CompletionCounter.month >= first, CompletionCounter.month <= last)
+    )
+    return {month: (completed, seconds) for month, completed, seconds in rows}
+
+
+def count_overdue(session: Session, *, start: datetime, end: datetime, now: datetime) -> int:
+    """Live, not done tasks created in [start, end) whose due date is before `now`."""
+    query = (
+        select(func.count())
+        .select_from(TaskState)
+        .where(
+            TaskState.created_at >= start,
+            TaskState.created_at < end,
+            TaskState.deleted.is_(False),
+            TaskState.status != TaskStatus.DONE.value,
+            TaskState.due_date < now,
+        )
+    )
+    return session.scalar(query) or 0
+
+
+def truncate_read_model(session: Session) -> None:
+    """Empty the read model and the processed events, so a replay rebuilds everything."""
+    # TRUNCATE waits for every open transaction on these tables: fail rather than hang.
+    session.execute(text("SET LOCAL lock_timeout = '30s'"))
+    session.execute(_TRUNCATE)

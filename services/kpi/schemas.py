@@ -1,0 +1,89 @@
+"""Response bodies of the KPI API, and the month span of the trend."""
+
+from collections.abc import Iterator
+from datetime import date
+
+from pydantic import BaseModel
+
+MAX_TREND_MONTHS = 120
+
+
+class MonthSpan(BaseModel):
+    """The months from `first` to `last`, both included (each the first day of its month)."""
+
+    first: date
+    last: date
+
+    def months(self) -> Iterator[date]:
+        """Every month of the span, in order."""
+        month = self.first
+        while month <= self.last:
+            yield month
+            month = next_month(month)
+
+
+def next_month(month: date) -> date:
+    """The first day of the month after `month`."""
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def month_count(first: date, last: date) -> int:
+    """How many months `first`..`last` spans, both included."""
+    return (last.year - first.year) * 12 + last.month - first.month + 1
+
+
+class CompletionRate(BaseModel):
+    """Tasks created in the month, and how many of them are done."""
+
+    year: int
+    month: int
+    total_tasks: int
+    completed_tasks: int
+    completion_rate: float
+
+
+class UserKpi(BaseModel):
+    """One assignee's tasks created in the month; `assignee_id` null: the unassigned ones."""
+
+    assignee_id: int | None
+    username: str | None
+    total: int
+    done: int
+    in_progress: int
+    todo: int
+    completion_rate: float
+
+
+class ByUserKpi(BaseModel):
+    year: int
+    month: int
+    items: list[UserKpi]
+
+
+class MonthlyKpi(BaseModel):
+    """Tasks created in the month by status; completions and their mean time in the month."""
+
+    year: int
+    month: int
+    total: int
+    todo: int
+    in_progress: int
+    done: int
+    completed_in_month: int
+    overdue: int
+    avg_completion_seconds: float | None
+
+
+class TrendPoint(BaseModel):
+    year: int
+    month: int
+    total: int
+    todo: int
+    in_progress: int
+    done: int
+    completed_in_month: int
+    completion_rate: float
+
+
+class Trend(BaseModel):
+    items: list[TrendPoint]

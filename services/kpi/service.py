@@ -1,0 +1,186 @@
+"""KPI use cases: fold task events into the read model, and answer the KPIs from it.
+
+A task counts in the month of its `created_at` (UTC) while it is not deleted; a completion
+counts in the month of its `completed_at`. Every event carries the whole task, so applying an
+event replaces the task's stored state: its old contributions to the counters are taken out
+and the new ones put in, whatever order the events arrive in.
+"""
+
+from collections import defaultdict
+from datetime import UTC, date, datetime
+
+from sqlalchemy.orm import Session
+
+from services.kpi import repository
+from services.kpi.models import UNASSIGNED, TaskState
+from services.kpi.repository import MonthKey
+from services.kpi.schemas import (
+    ByUserKpi,
+    CompletionRate,
+    MonthlyKpi,
+    MonthSpan,
+    Trend,
+    TrendPoint,
+    UserKpi,
+)
+from services.kpi.users import UserNames
+from shared.events import TaskEvent, TaskEventType, TaskStatus
+from shared.months import MonthRange
+
+
+class _Deltas:
+    """Changes to the counters from one event, netted per row."""
+
+    def __init__(self) -> None:
+        self.months: defaultdict[MonthKey, int] = defaultdict(int)
+        self.completions: dict[date, tuple[int, float]] = {}
+
+    def add(self, state: TaskState, *, sign: int) -> None:
+        """Add (`sign` 1) or take out (`sign` -1) what `state` contributes."""
+        if state.deleted:
+            return
+        assignee_key = state.assignee_id if state.assignee_id is not None else UNASSIGNED
+        self.months[(month_of(state.created_at), assignee_key, state.status)] += sign
+        if state.status == TaskStatus.DONE and state.completed_at is not None:
+            month = month_of(state.completed_at)
+            seconds = (state.completed_at - state.created_at).total_seconds()
+            completed, total = self.completions.get(month, (0, 0.0))
+            self.completions[month] = (completed + sign, total + sign * seconds)
+
+    def apply(self, session: Session) -> None:
+        """Write the rows that changed, in key order (so concurrent consumers cannot deadlock)."""
+        for key, delta in sorted(self.months.items()):
+            if delta:
+                repository.add_to_month_counter(session, key=key, delta=delta)
+        for month, (completed, seconds) in sorted(self.completions.items()):
+            if (completed, seconds) != (0, 0.0):
+                repository.add_to_completion_counter(
+                    session, month=month, completed=completed, seconds=seconds
+                )
+
+
+def month_of(moment: datetime) -> date:
+    """The first day of the UTC month of `moment`."""
+    utc = moment.astimezone(UTC)
+    return date(utc.year, utc.month, 1)
+
+
+def apply_event(session: Session, *, event: TaskEvent) -> bool:
+    """Fold one event into the read model; False when a newer version is already applied.
+
+    Does not commit: the consumer commits it together with the event's id.
+    """
+    repository.ensure_task_state(session, task=event.task)
+    state = repository.lock_task_state(session, task_id=event.task.id)
+    if event.version <= state.version:
+        return False
+    deltas = _Deltas()
+    deltas.add(state, sign=-1)
+    _store(state, event)
+    deltas.add(state, sign=1)
+    session.flush()
+    deltas.apply(session)
+    return True
+
+
+def _store(state: TaskState, event: TaskEvent) -> None:
+    """The task as the event leaves it; a delete keeps it as a tombstone."""
+    task = event.task
+    state.version = event.version
+    state.deleted = event.event_type is TaskEventType.DELETED
+    state.status = task.status.value
+    state.assignee_id = task.assignee_id
+    state.created_at = task.created_at
+    state.due_date = task.due_date
+    state.completed_at = task.completed_at
+
+
+def completion_rate(session: Session, *, month: MonthRange) -> CompletionRate:
+    """Tasks created in `month`, how many are done, and the share done."""
+    first = month.start.date()
+    counts = repository.status_counts_by_month(session, first=first, last=first).get(first, {})
+    total, done = sum(counts.values()), counts.get(TaskStatus.DONE, 0)
+    return CompletionRate(
+        year=month.year,
+        month=month.month,
+        total_tasks=total,
+        completed_tasks=done,
+        completion_rate=_rate(done, total),
+    )
+
+
+def by_user(session: Session, *, month: MonthRange, users: UserNames, token: str) -> ByUserKpi:
+    """Per assignee (by id, the unassigned last): tasks created in `month` by status."""
+    counts = repository.status_counts_by_assignee(session, month=month.start.date())
+    names = users.lookup([key for key in counts if key != UNASSIGNED], token=token)
+    items = []
+    for key in sorted(counts, key=lambda key: (key == UNASSIGNED, key)):
+        by_status = counts[key]
+        total, done = sum(by_status.values()), by_status.get(TaskStatus.DONE, 0)
+        items.append(
+            UserKpi(
+                assignee_id=None if key == UNASSIGNED else key,
+                username=names.get(key),
+                total=total,
+                done=done,
+                in_progress=by_status.get(TaskStatus.IN_PROGRESS, 0),
+                todo=by_status.get(TaskStatus.TODO, 0),
+                completion_rate=_rate(done, total),
+            )
+        )
+    return ByUserKpi(year=month.year, month=month.month, items=items)
+
+
+def monthly(session: Session, *, month: MonthRange, now: datetime | None = None) -> MonthlyKpi:
+    """Tasks created in `month` by status and overdue; completions in `month`, mean time."""
+    first = month.start.date()
+    counts = repository.status_counts_by_month(session, first=first, last=first).get(first, {})
+    completions = repository.completions_by_month(session, first=first, last=first)
+    completed, seconds = completions.get(first, (0, 0.0))
+    overdue = repository.count_overdue(
+        session, start=month.start, end=month.end, now=now or datetime.now(UTC)
+    )
+    return MonthlyKpi(
+        year=month.year,
+        month=month.month,
+        total=sum(counts.values()),
+        todo=counts.get(TaskStatus.TODO, 0),
+        in_progress=counts.get(TaskStatus.IN_PROGRESS, 0),
+        done=counts.get(TaskStatus.DONE, 0),
+        completed_in_month=completed,
+        overdue=overdue,
+        avg_completion_seconds=seconds / completed if completed else None,
+    )
+
+
+def trend(session: Session, *, span: MonthSpan) -> Trend:
+    """One point per month of `span`, months without tasks included (zeros)."""
+    counts = repository.status_counts_by_month(session, first=span.first, last=span.last)
+    completions = repository.completions_by_month(session, first=span.first, last=span.last)
+    items = []
+    for month in span.months():
+        by_status = counts.get(month, {})
+        total, done = sum(by_status.values()), by_status.get(TaskStatus.DONE, 0)
+        items.append(
+            TrendPoint(
+                year=month.year,
+                month=month.month,
+                total=total,
+                todo=by_status.get(TaskStatus.TODO, 0),
+                in_progress=by_status.get(TaskStatus.IN_PROGRESS, 0),
+                done=done,
+                completed_in_month=completions.get(month, (0, 0.0))[0],
+                completion_rate=_rate(done, total),
+            )
+        )
+    return Trend(items=items)
+
+
+def reset_read_model(session: Session) -> None:
+    """Empty the read model and forget the processed events, so a replay rebuilds it."""
+    repository.truncate_read_model(session)
+    session.commit()
+
+
+def _rate(done: int, total: int) -> float:
+    return done / total if total else 0.0

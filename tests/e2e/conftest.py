@@ -1,0 +1,123 @@
+"""Start the whole system as `make run` does, on its own database, vhost and ports.
+
+The system under test is `make run` itself, with the environment pointing it at the
+`efficient_e2e_test` database (recreated), the `efficient_e2e_test` RabbitMQ vhost (recreated)
+and ports 18001-18004 / 18080, so a running development system is never touched.
+"""
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.pool import NullPool
+
+ROOT = Path(__file__).parents[2]
+LOCAL = ROOT / ".local" / "e2e"
+E2E_NAME = "efficient_e2e_test"
+GATEWAY = "http://127.0.0.1:18080/api"
+PORTS = {"AUTH_PORT": "18001", "TASKS_PORT": "18002", "LOGS_PORT": "18003", "KPI_PORT": "18004"}
+
+
+def _fresh_database(admin_url: str) -> str:
+    url = make_url(admin_url)
+    admin = create_engine(
+        url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{E2E_NAME}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{E2E_NAME}"'))
+    admin.dispose()
+    return url.set(database=E2E_NAME).render_as_string(hide_password=False)
+
+
+def _fresh_vhost() -> None:
+    """A RabbitMQ virtual host of the tests' own: no exchange or queue is shared with `make run`."""
+    for args in (
+        ["delete_vhost", E2E_NAME],
+        ["add_vhost", E2E_NAME],
+        ["set_permissions", "-p", E2E_NAME, "guest", ".*", ".*", ".*"],
+    ):
+        result = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True)
+        if result.returncode != 0 and args[0] != "delete_vhost":
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {result.stderr.strip()}")
+
+
+def _wait_until_up(process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 90
+    probes = ["/healthz", "/auth/.well-known/jwks.json", "/tasks/docs", "/logs/docs", "/kpi/docs"]
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"`make run` exited early:\n{log.read_text()[-4000:]}")
+        try:
+            if all(httpx.get(GATEWAY + probe, timeout=2).status_code == 200 for probe in probes):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the system did not come up:\n{log.read_text()[-4000:]}")
+
+
+@dataclass(frozen=True)
+class System:
+    log: Path
+    database_url: str
+
+
+@pytest.fixture(scope="session")
+def system() -> Iterator[System]:
+    """The running system: its combined log, and its database (for deploy-time commands)."""
+    base_url = os.environ.get(
+        "TEST_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/efficient_test"
+    )
+    database_url = _fresh_database(base_url)
+    _fresh_vhost()
+    LOCAL.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        **PORTS,
+        "GATEWAY_PORT": "18080",
+        "GATEWAY_DIR": str(LOCAL / "gateway"),
+        "GATEWAY_AUTH_RATE": "300r/m",
+        "GATEWAY_AUTH_BURST": "30",
+        "DATABASE_URL": database_url,
+        "AMQP_URL": f"amqp://guest:guest@127.0.0.1:5672/{E2E_NAME}",
+        "AUTH_URL": "http://127.0.0.1:18001",
+        "AUTH_JWKS_URL": "http://127.0.0.1:18001/auth/.well-known/jwks.json",
+        "JWT_GENERATED_KEY_PATH": str(LOCAL / "signing-key.pem"),
+        "RELAY_POLL_SECONDS": "0.5",
+        "ACCESS_TOKEN_EXPIRE_MINUTES": "15",
+    }
+    log = LOCAL / "system.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            ["make", "--no-print-directory", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_until_up(process, log)
+        yield System(log=log, database_url=database_url)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def api(system: System) -> Iterator[httpx.Client]:
+    """An HTTP client of the gateway, as the Vue front end would use it."""
+    with httpx.Client(base_url=GATEWAY, timeout=10) as client:
+        yield client
