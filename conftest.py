@@ -3,20 +3,33 @@
 Tests never touch the database of a running `make run` system: they use TEST_DATABASE_URL
 (default: the `efficient_test` database), and refuse a database whose name does not end in
 `_test`.
+
+Each service's `tests/conftest.py` builds on these: its schema (`migrate_fresh`), its
+`settings` (`service_settings`), its `app` on the test's session (`on_test_session`), served
+by `client` below; `committed` data is `emptied` before and after.
 """
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import DropSchema
 
+from shared.db import get_session
 from shared.migrations import upgrade
+from shared.settings import ServiceSettings
+from tests.tokens import TestSigner
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/efficient_test"
 
@@ -54,6 +67,41 @@ def migrate_fresh(engine: Engine, *, schema: str, service_dir: Path) -> None:
     upgrade(service_dir, engine.url.render_as_string(hide_password=False))
 
 
+@contextmanager
+def emptied(engine: Engine, truncate: str) -> Iterator[None]:
+    """Run the `truncate` statement before and after: for tests whose data is really committed."""
+
+    def run() -> None:
+        with engine.begin() as connection:
+            connection.execute(text(truncate))
+
+    run()
+    try:
+        yield
+    finally:
+        run()
+
+
+def service_settings(
+    settings_class: type[SettingsT], database_url: str, **values: Any
+) -> SettingsT:
+    """A service's settings for the tests: the test database, quiet logs, no `.env` file."""
+    return settings_class(
+        _env_file=None,
+        environment="test",
+        database_url=database_url,
+        log_json=False,
+        log_level="WARNING",
+        **values,
+    )
+
+
+def on_test_session(app: FastAPI, session: Session) -> FastAPI:
+    """`app`, its requests using the test's `session` (so the test's transaction)."""
+    app.dependency_overrides[get_session] = lambda: session
+    return app
+
+
 @pytest.fixture
 def connection(engine: Engine) -> Iterator[Connection]:
     """A connection inside a transaction that is rolled back after the test."""
@@ -70,3 +118,16 @@ def session(connection: Connection) -> Iterator[Session]:
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     ) as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def signer() -> TestSigner:
+    """Signs access tokens as auth does; a service's `app` checks them with `signer.verifier()`."""
+    return TestSigner()
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """A started client of the service's `app` fixture (its `tests/conftest.py` defines it)."""
+    with TestClient(app) as client:
+        yield client

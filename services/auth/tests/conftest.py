@@ -1,19 +1,22 @@
-from collections.abc import Iterator
+"""Fixtures of the auth service's tests.
+
+From the root conftest: the test database (`engine`, `session`, ...) and `client`, a started
+TestClient on `app` below.
+"""
+
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from conftest import migrate_fresh
+from conftest import migrate_fresh, on_test_session, service_settings
 from services.auth.config import AuthSettings
 from services.auth.keys import generate_pem
 from services.auth.main import create_app
 from services.auth.models import SCHEMA
-from shared.db import get_session
 
 SERVICE_DIR = Path(__file__).parents[1]
 
@@ -25,24 +28,11 @@ def auth_schema(engine: Engine) -> None:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> AuthSettings:
-    return AuthSettings(
-        _env_file=None,
-        environment="test",
-        database_url=database_url,
-        jwt_private_key=SecretStr(generate_pem().decode()),
-        log_json=False,
-        log_level="WARNING",
+    return service_settings(
+        AuthSettings, database_url, jwt_private_key=SecretStr(generate_pem().decode())
     )
 
 
 @pytest.fixture
 def app(settings: AuthSettings, auth_schema: None, session: Session) -> FastAPI:
-    app = create_app(settings)
-    app.dependency_overrides[get_session] = lambda: session
-    return app
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as client:
-        yield client
+    return on_test_session(create_app(settings), session)

@@ -5,7 +5,6 @@ version after the change, and for a delete the task as it was with the next vers
 """
 
 import itertools
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from services.kpi.models import CompletionCounter, MonthCounter, TaskState
 from shared.events import FieldChange, TaskEvent, TaskEventType, TaskSnapshot, TaskStatus
+from tests.events import create_snapshot, create_task_event
 
 _task_ids = itertools.count(1)
 _UNREPORTED = {"updated_at", "version"}
@@ -32,22 +32,17 @@ def create_event(
 ) -> TaskEvent:
     """A `task.created` event (version 1); a done task is completed when it is created."""
     created_at = created_at or datetime.now(UTC)
-    if status is TaskStatus.DONE and completed_at is None:
-        completed_at = created_at
-    task = TaskSnapshot(
-        id=task_id if task_id is not None else next(_task_ids),
+    task = create_snapshot(
+        task_id=task_id if task_id is not None else next(_task_ids),
         title=title,
-        description=None,
         status=status,
         assignee_id=assignee_id,
         creator_id=creator_id,
         due_date=due_date,
-        created_at=created_at,
-        updated_at=created_at,
-        completed_at=completed_at if status is TaskStatus.DONE else None,
-        version=1,
+        at=created_at,
+        completed_at=completed_at,
     )
-    return _event(TaskEventType.CREATED, task=task, version=1, at=created_at)
+    return create_task_event(task=task)
 
 
 def create_next_event(
@@ -65,7 +60,9 @@ def create_next_event(
     at = at or after.occurred_at + timedelta(minutes=1)
     before, version = after.task, after.version + 1
     if deleted:
-        return _event(TaskEventType.DELETED, task=before, version=version, at=at)
+        return create_task_event(
+            task=before, event_type=TaskEventType.DELETED, version=version, occurred_at=at
+        )
     if "status" in changes and changes["status"] != before.status:
         done = changes["status"] is TaskStatus.DONE
         changes.setdefault("completed_at", at if done else None)
@@ -78,32 +75,9 @@ def create_next_event(
         for name in new
         if name not in _UNREPORTED and old[name] != new[name]
     }
-    return _event(TaskEventType.UPDATED, task=task, version=version, at=at, changes=diff)
-
-
-def _event(
-    event_type: TaskEventType,
-    *,
-    task: TaskSnapshot,
-    version: int,
-    at: datetime,
-    changes: dict[str, FieldChange] | None = None,
-) -> TaskEvent:
-    return TaskEvent(
-        event_id=uuid.uuid4(),
-        event_type=event_type,
-        occurred_at=at,
-        actor_id=task.creator_id,
-        task_id=task.id,
-        version=version,
-        task=task,
-        changes=changes or {},
+    return create_task_event(
+        task=task, event_type=TaskEventType.UPDATED, version=version, occurred_at=at, changes=diff
     )
-
-
-def event_body(event: TaskEvent) -> bytes:
-    """The message body the relay would publish for `event`."""
-    return event.model_dump_json().encode()
 
 
 def task_state(session: Session, *, task_id: int) -> TaskState | None:

@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from services.kpi.consumer import handle
-from services.kpi.tests.conftest import FakeAuthUsers, Fetch
+from services.kpi.tests.conftest import Fetch
 from services.kpi.tests.factories import create_event, create_next_event
 from shared.events import TaskEvent, TaskStatus
+from tests.auth_users import FakeAuthUsers
 from tests.tokens import TestSigner
 
 JUNE = {"year": 2025, "month": 6}

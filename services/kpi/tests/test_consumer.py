@@ -11,12 +11,12 @@ from services.kpi.tests.factories import (
     completion_counters,
     create_event,
     create_next_event,
-    event_body,
     month_counters,
     task_state,
 )
 from shared.consumer import EventConsumer, Outcome
 from shared.events import TaskEvent, TaskStatus
+from tests.events import event_body
 
 MARCH = date(2025, 3, 1)
 CREATED_AT = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)

@@ -17,11 +17,11 @@ from services.kpi.tests.factories import (
     completion_counters,
     create_event,
     create_next_event,
-    event_body,
     month_counters,
 )
 from shared.consumer import EventConsumer
 from shared.events import TaskEvent, TaskEventType, TaskSnapshot, TaskStatus
+from tests.events import event_body
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 MONTHS = [date(2025, month, 1) for month in range(1, 7)]

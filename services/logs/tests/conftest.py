@@ -1,18 +1,22 @@
+"""Fixtures of the logs service's tests.
+
+From the root conftest: the test database (`engine`, `session`, ...), `signer`, and `client`,
+a started TestClient on `app` below.
+"""
+
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from conftest import migrate_fresh
+from conftest import emptied, migrate_fresh, on_test_session, service_settings
 from services.logs.config import LogsSettings
 from services.logs.main import create_app
 from services.logs.models import SCHEMA
-from shared.db import Database, get_session
+from shared.db import Database
 from tests.tokens import TestSigner
 
 SERVICE_DIR = Path(__file__).parents[1]
@@ -25,44 +29,19 @@ def logs_schema(engine: Engine) -> None:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> LogsSettings:
-    return LogsSettings(
-        _env_file=None,
-        environment="test",
-        database_url=database_url,
-        log_json=False,
-        log_level="WARNING",
-    )
-
-
-@pytest.fixture(scope="session")
-def signer() -> TestSigner:
-    return TestSigner()
+    return service_settings(LogsSettings, database_url)
 
 
 @pytest.fixture
 def app(settings: LogsSettings, logs_schema: None, session: Session, signer: TestSigner) -> FastAPI:
-    app = create_app(settings, token_verifier=signer.verifier())
-    app.dependency_overrides[get_session] = lambda: session
-    return app
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as client:
-        yield client
+    return on_test_session(create_app(settings, token_verifier=signer.verifier()), session)
 
 
 @pytest.fixture
 def committed(engine: Engine, logs_schema: None) -> Iterator[None]:
     """Empty tables before and after: for tests whose data is really committed."""
-
-    def truncate() -> None:
-        with engine.begin() as connection:
-            connection.execute(text("TRUNCATE logs.activity_log, logs.processed_event"))
-
-    truncate()
-    yield
-    truncate()
+    with emptied(engine, "TRUNCATE logs.activity_log, logs.processed_event"):
+        yield
 
 
 @pytest.fixture

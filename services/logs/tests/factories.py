@@ -10,36 +10,8 @@ from sqlalchemy.orm import Session
 
 from services.logs import repository
 from services.logs.models import ActionType, ActivityLog
-from shared.events import FieldChange, TaskEvent, TaskEventType, TaskSnapshot, TaskStatus
-
-
-def create_snapshot(
-    *,
-    task_id: int = 1,
-    title: str = "Write the report",
-    description: str | None = None,
-    status: TaskStatus = TaskStatus.TODO,
-    assignee_id: int | None = None,
-    creator_id: int = 1,
-    due_date: datetime | None = None,
-    at: datetime | None = None,
-    version: int = 1,
-) -> TaskSnapshot:
-    """A task as an event carries it."""
-    at = at or datetime.now(UTC)
-    return TaskSnapshot(
-        id=task_id,
-        title=title,
-        description=description,
-        status=status,
-        assignee_id=assignee_id,
-        creator_id=creator_id,
-        due_date=due_date,
-        created_at=at,
-        updated_at=at,
-        completed_at=at if status is TaskStatus.DONE else None,
-        version=version,
-    )
+from shared.events import FieldChange, TaskEvent, TaskEventType
+from tests.events import create_snapshot, create_task_event
 
 
 def create_event(
@@ -54,18 +26,14 @@ def create_event(
     event_id: uuid.UUID | None = None,
 ) -> TaskEvent:
     """A task event; `changes` maps a field to its (old, new) JSON values."""
-    occurred_at = occurred_at or datetime.now(UTC)
-    return TaskEvent(
-        event_id=event_id or uuid.uuid4(),
-        event_type=event_type,
-        occurred_at=occurred_at,
-        actor_id=actor_id,
-        task_id=task_id,
-        version=version,
+    return create_task_event(
         task=create_snapshot(task_id=task_id, title=title, at=occurred_at, version=version),
+        event_type=event_type,
+        actor_id=actor_id,
         changes={
             name: FieldChange(old=old, new=new) for name, (old, new) in (changes or {}).items()
         },
+        event_id=event_id,
     )
 
 

@@ -1,15 +1,9 @@
 """The logs consumer: its handler, and the whole path through the real RabbitMQ."""
 
 import asyncio
-import time
-import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-import aio_pika
 import pytest
-from aio_pika.abc import AbstractChannel
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -21,31 +15,19 @@ from services.logs.models import ActivityLog, processed_event
 from services.logs.tests.factories import committed_entries, create_event
 from shared.consumer import ConsumerConfig, EventConsumer, Outcome
 from shared.db import Database
-from shared.events import TaskEvent, TaskEventType
-from shared.messaging import unrouted_name
+from shared.events import TaskEventType
+from tests.broker import broker, consumer_config, dead_letter, eventually, publish, running
+from tests.events import event_body
 
 
 @pytest.fixture
 def config(settings: LogsSettings) -> ConsumerConfig:
-    """Broker names of this test's own, never `tasks.events` or `logs.task-events`."""
-    name = f"test.logs.{uuid.uuid4().hex[:12]}"
-    return ConsumerConfig(
-        amqp_url=settings.amqp_url,
-        exchange=name,
-        queue=name,
-        max_attempts=2,
-        retry_delay_ms=50,
-        db_retry_seconds=0.2,
-    )
+    return consumer_config("logs", amqp_url=settings.amqp_url, max_attempts=2)
 
 
 @pytest.fixture
 def consumer(config: ConsumerConfig, database: Database) -> EventConsumer:
     return EventConsumer(config, database=database, processed=processed_event, handler=handle)
-
-
-def _body(event: TaskEvent) -> bytes:
-    return event.model_dump_json().encode()
 
 
 @pytest.mark.parametrize(
@@ -75,7 +57,7 @@ def test_each_event_becomes_one_entry(
         event_type=event_type, task_id=42, actor_id=7, occurred_at=occurred_at, changes=changes
     )
 
-    assert consumer.process(_body(event)) is Outcome.APPLIED
+    assert consumer.process(event_body(event)) is Outcome.APPLIED
 
     (entry,) = committed_entries(engine)
     assert (entry.task_id, entry.user_id, entry.action_type, entry.detail) == (
@@ -89,7 +71,7 @@ def test_each_event_becomes_one_entry(
 
 
 def test_a_duplicated_event_adds_nothing(consumer: EventConsumer, engine: Engine) -> None:
-    body = _body(create_event())
+    body = event_body(create_event())
 
     assert consumer.process(body) is Outcome.APPLIED
     assert consumer.process(body) is Outcome.DUPLICATE
@@ -119,55 +101,13 @@ def test_an_event_delivered_late_takes_its_place_in_time(
         changes={"title": ("A", "B")},
     )
 
-    consumer.process(_body(newer))
-    consumer.process(_body(older))
+    consumer.process(event_body(newer))
+    consumer.process(event_body(older))
 
     assert [entry.action_type for entry in committed_entries(engine)] == [
         "task_updated",
         "task_deleted",
     ]
-
-
-@asynccontextmanager
-async def broker(config: ConsumerConfig) -> AsyncIterator[AbstractChannel]:
-    """A channel to the test's exchange and queues; every one of them is deleted after."""
-    connection = await aio_pika.connect(config.amqp_url)
-    channel = await connection.channel()
-    try:
-        yield channel
-    finally:
-        for queue in (config.queue, config.retry_queue, config.dead_queue):
-            await channel.queue_delete(queue)
-        await channel.queue_delete(unrouted_name(config.exchange))
-        await channel.exchange_delete(config.exchange)
-        await channel.exchange_delete(unrouted_name(config.exchange))
-        await connection.close()
-
-
-@asynccontextmanager
-async def running(consumer: EventConsumer) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
-
-
-async def eventually(check: Callable[[], bool], *, within: float = 15.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
-
-
-async def publish(channel: AbstractChannel, exchange: str, body: bytes, routing_key: str) -> None:
-    target = await channel.get_exchange(exchange)
-    await target.publish(
-        aio_pika.Message(body, message_id=str(uuid.uuid4()), content_type="application/json"),
-        routing_key=routing_key,
-    )
 
 
 def test_events_through_the_broker_become_entries_and_poison_is_dead_lettered(
@@ -197,18 +137,12 @@ def test_events_through_the_broker_become_entries_and_poison_is_dead_lettered(
         async with broker(config) as channel:
             await consumer.declare(channel)  # the queue exists before anything is published
             async with running(consumer):
-                await publish(channel, config.exchange, _body(events[0]), "task.created")
-                await publish(channel, config.exchange, poison, "task.updated")
-                await publish(channel, config.exchange, _body(events[1]), "task.updated")
-                await publish(channel, config.exchange, _body(events[2]), "task.deleted")
+                await publish(channel, config, event_body(events[0]), routing_key="task.created")
+                await publish(channel, config, poison, routing_key="task.updated")
+                await publish(channel, config, event_body(events[1]), routing_key="task.updated")
+                await publish(channel, config, event_body(events[2]), routing_key="task.deleted")
                 await eventually(lambda: len(committed_entries(engine)) == 3)
-                dead_queue = await channel.declare_queue(config.dead_queue, durable=True)
-                dead = None
-                deadline = time.monotonic() + 15
-                while dead is None:
-                    assert time.monotonic() < deadline, "the poison message never reached .dead"
-                    dead = await dead_queue.get(fail=False)
-                    await asyncio.sleep(0.05)
+                dead = await dead_letter(channel, config)
                 assert dead.body == poison
                 await dead.ack()
 

@@ -1,9 +1,7 @@
 """Deploy-time commands, and the migration that builds the schema."""
 
 import asyncio
-import uuid
 
-import aio_pika
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -16,8 +14,8 @@ from services.logs.models import SCHEMA, Base, processed_event
 from services.logs.tests.factories import committed_entries, create_event
 from shared.consumer import ConsumerConfig, EventConsumer, Outcome
 from shared.db import Database
-
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+from tests.broker import broker, consumer_config, publish
+from tests.events import event_body
 
 
 def _processed_count(engine: Engine) -> int:
@@ -34,7 +32,7 @@ def test_reset_empties_the_log_so_a_replay_rebuilds_it(
 ) -> None:
     config = ConsumerConfig(amqp_url="amqp://unused", exchange="unused", queue="unused")
     consumer = EventConsumer(config, database=database, processed=processed_event, handler=handle)
-    history = [create_event().model_dump_json().encode() for _ in range(3)]
+    history = [event_body(create_event()) for _ in range(3)]
     for body in history:
         consumer.process(body)
     monkeypatch.setenv("DATABASE_URL", database_url)
@@ -50,27 +48,19 @@ def test_reset_empties_the_log_so_a_replay_rebuilds_it(
 def test_prestart_migrates_and_declares_the_queue_before_any_event(
     logs_schema: None, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    name = f"test.logs.{uuid.uuid4().hex[:8]}"
+    config = consumer_config("logs")
     monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("AMQP_URL", AMQP_URL)
-    monkeypatch.setenv("EVENTS_EXCHANGE", f"{name}.events")
-    monkeypatch.setattr(manage, "QUEUE", name)
+    monkeypatch.setenv("AMQP_URL", config.amqp_url)
+    monkeypatch.setenv("EVENTS_EXCHANGE", config.exchange)
+    monkeypatch.setattr(manage, "QUEUE", config.queue)
 
     manage.main(["prestart"])
 
     async def bound_and_cleaned_up() -> int:
-        connection = await aio_pika.connect(AMQP_URL)
-        channel = await connection.channel()
-        exchange = await channel.get_exchange(f"{name}.events")
-        await exchange.publish(aio_pika.Message(b"{}"), routing_key="task.created")
-        queue = await channel.declare_queue(name, passive=True)
-        waiting = queue.declaration_result.message_count or 0
-        for queue_name in (name, f"{name}.retry", f"{name}.dead", f"{name}.events.unrouted"):
-            await channel.queue_delete(queue_name)
-        for exchange_name in (f"{name}.events", f"{name}.events.unrouted"):
-            await channel.exchange_delete(exchange_name)
-        await connection.close()
-        return waiting
+        async with broker(config) as channel:
+            await publish(channel, config, b"{}")
+            queue = await channel.declare_queue(config.queue, passive=True)
+            return queue.declaration_result.message_count or 0
 
     assert asyncio.run(bound_and_cleaned_up()) == 1
 

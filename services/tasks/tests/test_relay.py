@@ -21,9 +21,8 @@ from services.tasks.schemas import TaskUpdate
 from services.tasks.tests.factories import ACTOR, UNUSED_USERS, create_tasks
 from shared.events import TaskEvent, TaskStatus
 from shared.messaging import declare_events_exchange, unrouted_name
+from tests.broker import AMQP_URL, channel_to, eventually, running, unique_name
 from tests.proxy import TcpProxy
-
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 
 @pytest.fixture
@@ -31,7 +30,7 @@ def relay_settings(settings: TasksSettings) -> TasksSettings:
     """A broker exchange of this test's own, never the one `make run` uses."""
     return settings.model_copy(
         update={
-            "events_exchange": f"test.tasks.events.{uuid.uuid4().hex[:8]}",
+            "events_exchange": unique_name("tasks.events"),
             "amqp_url": AMQP_URL,
             "relay_poll_seconds": 0.2,
             "relay_retry_seconds": 0.2,
@@ -44,20 +43,13 @@ def outbox_ids(session: Session) -> list[uuid.UUID]:
 
 
 @asynccontextmanager
-async def broker(exchange_name: str) -> AsyncIterator[tuple[AbstractChannel, AbstractQueue]]:
+async def bound_queue(exchange_name: str) -> AsyncIterator[tuple[AbstractChannel, AbstractQueue]]:
     """A queue bound to the test exchange for every task event; the exchange is removed after."""
-    connection = await aio_pika.connect(AMQP_URL)
-    channel = await connection.channel()
-    exchange = await declare_events_exchange(channel, exchange_name)
-    queue = await channel.declare_queue(exclusive=True)
-    await queue.bind(exchange, routing_key="task.*")
-    try:
+    async with channel_to(AMQP_URL, exchange=exchange_name) as channel:
+        exchange = await declare_events_exchange(channel, exchange_name)
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, routing_key="task.*")
         yield channel, queue
-    finally:
-        await channel.exchange_delete(exchange_name)
-        await channel.exchange_delete(unrouted_name(exchange_name))
-        await channel.queue_delete(unrouted_name(exchange_name))
-        await connection.close()
 
 
 async def receive(
@@ -80,17 +72,6 @@ def event_ids(messages: list[AbstractIncomingMessage]) -> list[uuid.UUID]:
     return [TaskEvent.model_validate_json(message.body).event_id for message in messages]
 
 
-@asynccontextmanager
-async def running(*relays: OutboxRelay) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(relay.run(stop)) for relay in relays]
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks)
-
-
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(scenario())  # type: ignore[arg-type]
 
@@ -111,7 +92,7 @@ def test_publishes_every_event_once_in_order(
     expected = outbox_ids(committed)
 
     async def scenario() -> None:
-        async with broker(relay_settings.events_exchange) as (_, queue):
+        async with bound_queue(relay_settings.events_exchange) as (_, queue):
             async with running(OutboxRelay(relay_settings)):
                 messages = await receive(queue, len(expected))
                 create_tasks(committed, 1)  # one more cycle: earlier rows must not come again
@@ -141,7 +122,7 @@ def test_wakes_on_notify_instead_of_waiting_for_the_poll(
 
     async def scenario() -> None:
         async with (
-            broker(slow_poll.events_exchange) as (_, queue),
+            bound_queue(slow_poll.events_exchange) as (_, queue),
             running(OutboxRelay(slow_poll)),
         ):
             create_tasks(committed, 1)
@@ -163,7 +144,7 @@ def test_events_written_while_the_broker_is_unreachable_arrive_after(
         via_proxy = relay_settings.model_copy(
             update={"amqp_url": f"amqp://guest:guest@127.0.0.1:{proxy.port}/"}
         )
-        async with broker(via_proxy.events_exchange) as (_, queue):
+        async with bound_queue(via_proxy.events_exchange) as (_, queue):
             async with running(OutboxRelay(via_proxy)):
                 create_tasks(committed, 1)
                 assert len(await receive(queue, 1)) == 1
@@ -189,11 +170,14 @@ def test_recovers_when_its_database_connections_are_killed(
 ) -> None:
     async def scenario() -> None:
         async with (
-            broker(relay_settings.events_exchange) as (_, queue),
+            bound_queue(relay_settings.events_exchange) as (_, queue),
             running(OutboxRelay(relay_settings)),
         ):
             create_tasks(committed, 1)
             assert len(await receive(queue, 1)) == 1
+            # Kill only once the row is marked published: a kill between publish and commit
+            # would rightly publish it again (at least once), which is not what this tests.
+            await eventually(lambda: all_published(engine))
             with engine.connect() as connection:
                 killed = connection.scalar(
                     text(
@@ -212,6 +196,12 @@ def test_recovers_when_its_database_connections_are_killed(
     run(scenario)
 
 
+def all_published(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        unpublished = select(OutboxEvent.id).where(OutboxEvent.published_at.is_(None))
+        return connection.scalar(unpublished.limit(1)) is None
+
+
 def test_two_relays_publish_each_event_once(
     committed: Session, relay_settings: TasksSettings
 ) -> None:
@@ -219,7 +209,7 @@ def test_two_relays_publish_each_event_once(
     small_batches = relay_settings.model_copy(update={"relay_batch_size": 10})
 
     async def scenario() -> None:
-        async with broker(small_batches.events_exchange) as (_, queue):
+        async with bound_queue(small_batches.events_exchange) as (_, queue):
             async with running(OutboxRelay(small_batches), OutboxRelay(small_batches)):
                 messages = await receive(queue, 200, within=30)
             messages += await receive(queue, 1, within=0.5)
@@ -235,7 +225,7 @@ def test_events_no_queue_is_bound_for_are_kept(
     committed: Session, relay_settings: TasksSettings
 ) -> None:
     async def scenario() -> None:
-        async with broker(relay_settings.events_exchange) as (channel, queue):
+        async with bound_queue(relay_settings.events_exchange) as (channel, queue):
             await queue.unbind(relay_settings.events_exchange, routing_key="task.*")
             async with running(OutboxRelay(relay_settings)):
                 create_tasks(committed, 2)

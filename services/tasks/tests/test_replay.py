@@ -14,8 +14,7 @@ from services.tasks.models import OutboxEvent
 from services.tasks.replay import UnknownQueueError, replay
 from services.tasks.tests.factories import ACTOR, create_tasks
 from shared.events import TaskEvent
-
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+from tests.broker import AMQP_URL, unique_name
 
 
 def test_replays_every_event_in_order_to_that_queue_only(
@@ -24,7 +23,7 @@ def test_replays_every_event_in_order_to_that_queue_only(
     [first, *_] = create_tasks(committed, 3)
     service.delete_task(committed, task_id=first, actor=ACTOR, expected_version=None)
     history = list(committed.scalars(select(OutboxEvent.event_id).order_by(OutboxEvent.id)))
-    target, bystander = f"test.replay.{uuid.uuid4().hex[:8]}", f"test.other.{uuid.uuid4().hex[:8]}"
+    target, bystander = unique_name("replay"), unique_name("other")
 
     async def scenario() -> tuple[list[uuid.UUID], int]:
         connection = await aio_pika.connect(AMQP_URL)
@@ -56,6 +55,6 @@ def test_replay_to_a_queue_that_does_not_exist_fails_clearly(settings: TasksSett
         asyncio.run(
             replay(
                 settings.model_copy(update={"amqp_url": AMQP_URL}),
-                queue=f"test.missing.{uuid.uuid4().hex}",
+                queue=unique_name("missing"),
             )
         )

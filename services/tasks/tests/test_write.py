@@ -7,10 +7,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.tasks.models import Task
-from services.tasks.tests.conftest import FakeAuthUsers
 from services.tasks.tests.factories import create_task, outbox_events
 from shared.events import TaskEvent, TaskStatus
 from shared.security import Role
+from tests.auth_users import FakeAuthUsers
 from tests.tokens import TestSigner
 
 

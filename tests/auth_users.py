@@ -1,0 +1,52 @@
+"""The auth service's users API, faked for the services that call it (`httpx.MockTransport`)."""
+
+import re
+
+import httpx
+
+AUTH_URL = "http://auth.test"
+_ONE_USER = re.compile(r"/auth/users/(-?\d+)")
+
+
+class FakeAuthUsers:
+    """Auth's `GET /auth/users/{id}` and `GET /auth/users?id=...`, knowing users 1 to 999.
+
+    `up = False` refuses every connection; a `failure` is the answer to every request instead;
+    `requests` are the requests it received while up.
+    """
+
+    def __init__(self) -> None:
+        self.names = {user_id: f"user{user_id}" for user_id in range(1, 1000)}
+        self.up = True
+        self.failure: httpx.Response | None = None
+        self.requests: list[httpx.Request] = []
+
+    def client(self) -> httpx.Client:
+        """An HTTP client whose every request this fake answers."""
+        return httpx.Client(transport=httpx.MockTransport(self.handle))
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if not self.up:
+            raise httpx.ConnectError("connection refused", request=request)
+        self.requests.append(request)
+        if self.failure is not None:
+            return self.failure
+        assert request.headers["Authorization"].startswith("Bearer ")
+        if request.url.path == "/auth/users":
+            return self._list(request)
+        one_user = _ONE_USER.fullmatch(request.url.path)
+        assert one_user is not None, f"auth serves no {request.url.path}"
+        return self._get(int(one_user[1]))
+
+    def _get(self, user_id: int) -> httpx.Response:
+        if user_id in self.names:
+            return httpx.Response(200, json={"id": user_id, "username": self.names[user_id]})
+        return httpx.Response(404, json={"code": "not_found", "message": "No user has this id."})
+
+    def _list(self, request: httpx.Request) -> httpx.Response:
+        ids = [int(value) for value in request.url.params.get_list("id")]
+        assert 1 <= len(ids) <= 200, "auth answers at most 200 ids per request"
+        assert request.url.params["page_size"] == "200"
+        items = [{"id": i, "username": self.names[i]} for i in sorted(ids) if i in self.names]
+        page = {"items": items, "total": len(items), "page": 1, "page_size": 200}
+        return httpx.Response(200, json={**page, "next_page": None})

@@ -1,0 +1,128 @@
+"""RabbitMQ plumbing the consumer and relay tests share (always the real broker).
+
+Broker names are each test's own (`test.*`) and deleted after the test; consumers and relays
+run until the test's block ends; conditions and dead letters are polled until a deadline.
+"""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+
+from shared.consumer import ConsumerConfig, EventConsumer
+from shared.messaging import unrouted_name
+
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def unique_name(prefix: str) -> str:
+    """A broker name of the test's own, `test.<prefix>.<random>`: never one `make run` uses."""
+    return f"test.{prefix}.{uuid.uuid4().hex[:12]}"
+
+
+def consumer_config(
+    prefix: str, *, amqp_url: str = AMQP_URL, max_attempts: int = 3
+) -> ConsumerConfig:
+    """A consumer on an exchange and queues of the test's own, retrying quickly."""
+    name = unique_name(prefix)
+    return ConsumerConfig(
+        amqp_url=amqp_url,
+        exchange=f"{name}.events",
+        queue=name,
+        max_attempts=max_attempts,
+        retry_delay_ms=50,
+        db_retry_seconds=0.2,
+    )
+
+
+@asynccontextmanager
+async def channel_to(
+    amqp_url: str, *, exchange: str, queues: Iterable[str] = ()
+) -> AsyncIterator[AbstractChannel]:
+    """A channel; afterwards `queues`, the events `exchange` and its unrouted pair are deleted."""
+    connection = await aio_pika.connect(amqp_url)
+    channel = await connection.channel()
+    try:
+        yield channel
+    finally:
+        for queue in (*queues, unrouted_name(exchange)):
+            await channel.queue_delete(queue)
+        await channel.exchange_delete(exchange)
+        await channel.exchange_delete(unrouted_name(exchange))
+        await connection.close()
+
+
+def broker(config: ConsumerConfig) -> AbstractAsyncContextManager[AbstractChannel]:
+    """A channel to the consumer's broker; its exchange and queues are deleted afterwards."""
+    queues = (config.queue, config.retry_queue, config.dead_queue)
+    return channel_to(config.amqp_url, exchange=config.exchange, queues=queues)
+
+
+class Runner(Protocol):
+    """A consumer or relay: runs until `stop` is set."""
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+@asynccontextmanager
+async def running(*runners: Runner) -> AsyncIterator[None]:
+    """Run each of `runners` for the block; then stop them and wait until they are done."""
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(runner.run(stop)) for runner in runners]
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
+@asynccontextmanager
+async def consuming(consumer: EventConsumer) -> AsyncIterator[None]:
+    """`running(consumer)`, entered once it consumes its queue."""
+    async with running(consumer):
+        await eventually(lambda: consumer._queue is not None)
+        yield
+
+
+async def publish(
+    channel: AbstractChannel,
+    config: ConsumerConfig,
+    body: bytes,
+    *,
+    routing_key: str = "task.created",
+) -> None:
+    """Publish `body` to the consumer's exchange, as the relay does."""
+    exchange = await channel.get_exchange(config.exchange)
+    await exchange.publish(
+        aio_pika.Message(body, message_id=str(uuid.uuid4()), content_type="application/json"),
+        routing_key=routing_key,
+    )
+
+
+async def eventually(check: Callable[[], bool], *, within: float = 15.0) -> None:
+    """Poll `check` until it holds; fail at the deadline."""
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+async def dead_letter(channel: AbstractChannel, config: ConsumerConfig) -> AbstractIncomingMessage:
+    """The first message of the dead-letter queue, polled until the deadline."""
+    queue = await channel.declare_queue(config.dead_queue, durable=True)
+    deadline = time.monotonic() + 15
+    while (message := await queue.get(fail=False)) is None:
+        assert time.monotonic() < deadline, "nothing reached the dead-letter queue"
+        await asyncio.sleep(0.05)
+    return message
+
+
+async def dead_letter_count(channel: AbstractChannel, config: ConsumerConfig) -> int | None:
+    """How many messages wait in the dead-letter queue, as the broker reports it."""
+    queue = await channel.declare_queue(config.dead_queue, durable=True)
+    return queue.declaration_result.message_count
