@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
+from shared import heartbeat
 from shared.db import Database
 from shared.events import TaskEvent
 from shared.logging import configure_logging
@@ -266,12 +267,16 @@ def run_consumer(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         database = Database(settings.database_url, pool_size=2)
+        beating = heartbeat.start(settings.heartbeat_file, stop)
         try:
             consumer = EventConsumer(
                 config, database=database, processed=processed, handler=handler
             )
             await consumer.run(stop)
         finally:
+            stop.set()
+            if beating is not None:
+                await beating
             database.dispose()
 
     asyncio.run(main())

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy import MetaData, create_engine, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateSchema
@@ -35,8 +35,11 @@ def run_migrations(metadata: MetaData, default_url: str) -> None:
 
     engine = create_engine(url, poolclass=NullPool)
     with engine.connect() as connection:
-        connection.execute(CreateSchema(schema, if_not_exists=True))
-        connection.commit()
+        # Deployments create the schema beforehand (deploy/db-bootstrap.sh) and give the service
+        # role no right to create schemas: only create it when it is missing (local runs).
+        if not inspect(connection).has_schema(schema):
+            connection.execute(CreateSchema(schema))
+        connection.commit()  # end the implicit transaction, so Alembic's own one commits
         context.configure(
             connection=connection,
             target_metadata=metadata,

@@ -1,5 +1,6 @@
 """Settings every service shares, read from the environment (and a local `.env`)."""
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -27,3 +28,5 @@ class ServiceSettings(BaseSettings):
     auth_jwks_url: str = "http://127.0.0.1:8001/auth/.well-known/jwks.json"
     http_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Relay and consumers touch this file while alive (their liveness probe); unset: no file.
+    heartbeat_file: Path | None = None

@@ -27,6 +27,7 @@ from sqlalchemy import make_url
 from services.tasks import repository
 from services.tasks.config import TasksSettings
 from services.tasks.models import OUTBOX_CHANNEL, OutboxEvent
+from shared import heartbeat
 from shared.db import Database
 from shared.logging import configure_logging
 from shared.messaging import declare_events_exchange
@@ -172,7 +173,10 @@ async def _main() -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    beating = heartbeat.start(settings.heartbeat_file, stop)
     await OutboxRelay(settings).run(stop)
+    if beating is not None:
+        await beating
 
 
 if __name__ == "__main__":

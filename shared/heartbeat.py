@@ -1,0 +1,42 @@
+"""Liveness of the processes without an HTTP port (the relay, the consumers).
+
+The process touches a file every few seconds from its event loop; the probe checks the file is
+fresh. A stuck loop stops the touching, and the orchestrator restarts the process.
+
+    python -m shared.heartbeat /tmp/heartbeat 60     # exit 0 when touched in the last 60 s
+"""
+
+import asyncio
+import contextlib
+import sys
+import time
+from pathlib import Path
+
+INTERVAL_SECONDS = 10.0
+
+
+async def beat(path: Path, stop: asyncio.Event, *, interval: float = INTERVAL_SECONDS) -> None:
+    """Touch `path` every `interval` seconds until `stop` is set."""
+    await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+    while not stop.is_set():
+        await asyncio.to_thread(path.touch)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+
+
+def start(path: Path | None, stop: asyncio.Event) -> "asyncio.Task[None] | None":
+    """Beat in the background when a heartbeat file is configured; keep the task referenced."""
+    return asyncio.create_task(beat(path, stop)) if path is not None else None
+
+
+def is_fresh(path: Path, max_age_seconds: float) -> bool:
+    """True when `path` was touched less than `max_age_seconds` ago."""
+    try:
+        return time.time() - path.stat().st_mtime < max_age_seconds
+    except FileNotFoundError:
+        return False
+
+
+if __name__ == "__main__":
+    file, max_age = Path(sys.argv[1]), float(sys.argv[2])
+    sys.exit(0 if is_fresh(file, max_age) else 1)
