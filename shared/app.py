@@ -1,7 +1,7 @@
 """The one place a service's FastAPI app gets its common parts."""
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
@@ -9,11 +9,10 @@ from shared import health
 from shared.db import Database
 from shared.docs import install_docs
 from shared.errors import ErrorResponse, install_error_handlers
+from shared.logging import configure_logging
 from shared.middleware import install_middleware
-from shared.security import TokenVerifier
+from shared.security import TokenVerifier, jwks_verifier
 from shared.settings import ServiceSettings
-
-Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse, "description": description}
@@ -25,35 +24,38 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
-@asynccontextmanager
-async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
-    yield
-
-
 def create_service_app(
     *,
+    service: str,
     title: str,
     settings: ServiceSettings,
-    database: Database,
-    token_verifier: TokenVerifier,
     routers: Sequence[APIRouter],
-    lifespan: Lifespan | None = None,
+    token_verifier: TokenVerifier | None = None,
+    on_shutdown: Sequence[Callable[[], None]] = (),
 ) -> FastAPI:
-    """A FastAPI app with the common error shape, request IDs, access log, health probes and
-    interactive docs under the first router's prefix (e.g. `/tasks/docs`)."""
-    inner = lifespan or _no_lifespan
+    """A FastAPI app with JSON logs, the common error shape, request IDs, an access log, health
+    probes and interactive docs under the first router's prefix (e.g. `/tasks/docs`).
+
+    Its database comes from `settings`; tokens are checked against auth's JWKS unless another
+    `token_verifier` is given; `on_shutdown` closes what the service opened (HTTP clients).
+    """
+    configure_logging(service=service, level=settings.log_level, json=settings.log_json)
+    database = Database(settings.database_url, pool_size=settings.db_pool_size)
+    verifier = token_verifier or jwks_verifier(settings)
 
     @asynccontextmanager
-    async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         try:
-            async with inner(app):
-                yield
+            yield
         finally:
+            for close in on_shutdown:
+                close()
+            verifier.close()
             database.dispose()
 
     app = FastAPI(
         title=title,
-        lifespan=app_lifespan,
+        lifespan=lifespan,
         responses=ERROR_RESPONSES,
         openapi_url=None,  # served by `install_docs`, under the service's prefix
         docs_url=None,
@@ -61,7 +63,7 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.database = database
-    app.state.token_verifier = token_verifier
+    app.state.token_verifier = verifier
     install_error_handlers(app)
     install_middleware(app, max_body_size=settings.max_body_bytes)
     app.include_router(health.router)

@@ -13,7 +13,6 @@ consumer waits and tries the same message again, without counting an attempt.
 """
 
 import asyncio
-import contextlib
 import signal
 import uuid
 from collections.abc import Callable
@@ -33,7 +32,7 @@ from shared import heartbeat
 from shared.db import Database
 from shared.events import TaskEvent
 from shared.logging import configure_logging
-from shared.messaging import declare_events_exchange
+from shared.messaging import connect_until_stopped, declare_events_exchange, sleep_unless
 from shared.settings import ServiceSettings
 
 logger = structlog.get_logger(__name__)
@@ -131,7 +130,9 @@ class EventConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, reconnecting to RabbitMQ by itself."""
         self._stop = stop
-        connection = await self._connect(stop)
+        connection = await connect_until_stopped(
+            self.config.amqp_url, stop, retry_seconds=self.config.db_retry_seconds
+        )
         if connection is None:
             return
         try:
@@ -144,15 +145,6 @@ class EventConsumer:
         finally:
             async with self._lock:  # let the message in hand finish
                 await connection.close()
-
-    async def _connect(self, stop: asyncio.Event) -> aio_pika.abc.AbstractRobustConnection | None:
-        while not stop.is_set():
-            try:
-                return await aio_pika.connect_robust(self.config.amqp_url)
-            except (OSError, aio_pika.exceptions.AMQPError) as exc:
-                logger.warning("consumer_connect_failed", error=repr(exc))
-                await _sleep_unless(stop, self.config.db_retry_seconds)
-        return None
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         async with self._lock:
@@ -167,7 +159,7 @@ class EventConsumer:
                         await message.nack(requeue=True)  # another instance will take it
                         return
                     logger.warning("consumer_database_unavailable", error=repr(exc))
-                    await _sleep_unless(self._stop, self.config.db_retry_seconds)
+                    await sleep_unless(self._stop, self.config.db_retry_seconds)
                     continue
                 except Exception as exc:  # poison or a bug: bounded retries, then dead letters
                     await self._retry_or_dead_letter(message, exc)
@@ -247,11 +239,6 @@ def _config(settings: ServiceSettings, queue: str) -> ConsumerConfig:
 def _is_disconnect(exc: DBAPIError) -> bool:
     """True when the database is unreachable (not when the data is wrong)."""
     return bool(exc.connection_invalidated) or isinstance(exc, OperationalError)
-
-
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
 
 
 def run_consumer(

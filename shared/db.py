@@ -1,6 +1,7 @@
 """Engine, session and metadata helpers shared by the services."""
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -49,6 +50,17 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+@contextmanager
+def standalone_session(url: str) -> Iterator[Session]:
+    """A session outside any app (deploy-time commands), its engine closed afterwards."""
+    database = Database(url, pool_size=1)
+    try:
+        with database.sessionmaker() as session:
+            yield session
+    finally:
+        database.dispose()
 
 
 def get_database(request: Request) -> Database:

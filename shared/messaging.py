@@ -1,7 +1,13 @@
-"""RabbitMQ topology of the task events, declared the same way by the relay and the consumers."""
+"""RabbitMQ plumbing the relay and the consumers share: the events topology, connecting."""
+
+import asyncio
+import contextlib
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractExchange
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+
+logger = structlog.get_logger(__name__)
 
 
 def unrouted_name(exchange_name: str) -> str:
@@ -22,3 +28,23 @@ async def declare_events_exchange(channel: AbstractChannel, name: str) -> Abstra
         durable=True,
         arguments={"alternate-exchange": unrouted_name(name)},
     )
+
+
+async def sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less if `stop` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def connect_until_stopped(
+    url: str, stop: asyncio.Event, *, retry_seconds: float
+) -> AbstractRobustConnection | None:
+    """A robust connection (it reconnects by itself later on), retried until RabbitMQ answers;
+    `None` if `stop` is set first."""
+    while not stop.is_set():
+        try:
+            return await aio_pika.connect_robust(url)
+        except (OSError, aio_pika.exceptions.AMQPError) as exc:
+            logger.warning("amqp_connect_failed", error=repr(exc))
+            await sleep_unless(stop, retry_seconds)
+    return None

@@ -45,6 +45,8 @@ class Principal(BaseModel):
 class KeySource(Protocol):
     def get_key(self, kid: str) -> jwt.PyJWK | None: ...
 
+    def close(self) -> None: ...
+
 
 class StaticKeySource:
     """Keys known in advance (the auth service's own public keys)."""
@@ -54,6 +56,9 @@ class StaticKeySource:
 
     def get_key(self, kid: str) -> jwt.PyJWK | None:
         return self._keys.get(kid)
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 class JWKSKeySource:
@@ -117,6 +122,10 @@ class TokenVerifier:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
+
+    def close(self) -> None:
+        """Release the key source (its HTTP client)."""
+        self.keys.close()
 
     def verify(self, token: str) -> Principal:
         """The caller the token names; `UnauthorizedError` if the token is not good."""

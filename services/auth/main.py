@@ -11,7 +11,6 @@ from services.auth.router import router
 from services.auth.service import Credentials
 from services.auth.tokens import TokenIssuer
 from shared.app import create_service_app
-from shared.db import Database
 from shared.logging import configure_logging
 from shared.security import StaticKeySource, TokenVerifier
 
@@ -19,12 +18,13 @@ from shared.security import StaticKeySource, TokenVerifier
 def create_app(settings: AuthSettings | None = None) -> FastAPI:
     """Build the auth app from settings (the environment by default)."""
     settings = settings or AuthSettings()
+    # Configured before the key is loaded, so a "generated key" warning is a JSON line too.
     configure_logging(service="auth", level=settings.log_level, json=settings.log_json)
     signing_key = load_signing_key(settings)
     app = create_service_app(
+        service="auth",
         title="Efficient System: auth",
         settings=settings,
-        database=Database(settings.database_url, pool_size=settings.db_pool_size),
         token_verifier=TokenVerifier(
             keys=StaticKeySource(signing_key.jwks()),
             issuer=settings.jwt_issuer,

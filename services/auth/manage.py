@@ -13,7 +13,7 @@ from pathlib import Path
 from services.auth import service
 from services.auth.config import AuthSettings
 from services.auth.passwords import Passwords
-from shared.db import Database
+from shared.db import standalone_session
 from shared.migrations import prestart as migrate
 
 SERVICE_DIR = Path(__file__).parent
@@ -29,18 +29,14 @@ def _passwords(settings: AuthSettings) -> Passwords:
 
 def create_admin(settings: AuthSettings, *, username: str, email: str, password: str) -> None:
     """Create (or promote) the admin user."""
-    database = Database(settings.database_url, pool_size=1)
-    try:
-        with database.sessionmaker() as session:
-            service.ensure_admin(
-                session,
-                username=username,
-                email=email,
-                password=password,
-                passwords=_passwords(settings),
-            )
-    finally:
-        database.dispose()
+    with standalone_session(settings.database_url) as session:
+        service.ensure_admin(
+            session,
+            username=username,
+            email=email,
+            password=password,
+            passwords=_passwords(settings),
+        )
 
 
 def prestart(settings: AuthSettings) -> None:

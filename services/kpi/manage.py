@@ -16,7 +16,7 @@ from services.kpi import service
 from services.kpi.config import KpiSettings
 from services.kpi.consumer import QUEUE
 from shared.consumer import ensure_consumer_queues
-from shared.db import Database
+from shared.db import standalone_session
 from shared.migrations import prestart
 
 SERVICE_DIR = Path(__file__).parent
@@ -24,12 +24,8 @@ SERVICE_DIR = Path(__file__).parent
 
 def reset(settings: KpiSettings) -> None:
     """Truncate the read model and the processed events, in one transaction."""
-    database = Database(settings.database_url, pool_size=1)
-    try:
-        with database.sessionmaker() as session:
-            service.reset_read_model(session)
-    finally:
-        database.dispose()
+    with standalone_session(settings.database_url) as session:
+        service.reset_read_model(session)
 
 
 def main() -> None:

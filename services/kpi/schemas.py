@@ -60,8 +60,8 @@ class ByUserKpi(BaseModel):
     items: list[UserKpi]
 
 
-class MonthlyKpi(BaseModel):
-    """Tasks created in the month by status; completions and their mean time in the month."""
+class MonthCounts(BaseModel):
+    """The month's tasks (by created month) by status, and the completions in the month."""
 
     year: int
     month: int
@@ -70,18 +70,16 @@ class MonthlyKpi(BaseModel):
     in_progress: int
     done: int
     completed_in_month: int
+
+
+class MonthlyKpi(MonthCounts):
+    """The month's counts, its overdue tasks and the mean time to completion."""
+
     overdue: int
     avg_completion_seconds: float | None
 
 
-class TrendPoint(BaseModel):
-    year: int
-    month: int
-    total: int
-    todo: int
-    in_progress: int
-    done: int
-    completed_in_month: int
+class TrendPoint(MonthCounts):
     completion_rate: float
 
 

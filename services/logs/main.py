@@ -5,9 +5,7 @@ from fastapi import FastAPI
 from services.logs.config import LogsSettings
 from services.logs.router import router
 from shared.app import create_service_app
-from shared.db import Database
-from shared.logging import configure_logging
-from shared.security import TokenVerifier, jwks_verifier
+from shared.security import TokenVerifier
 
 
 def create_app(
@@ -15,11 +13,10 @@ def create_app(
 ) -> FastAPI:
     """Build the logs app from settings (the environment by default)."""
     settings = settings or LogsSettings()
-    configure_logging(service="logs", level=settings.log_level, json=settings.log_json)
     return create_service_app(
+        service="logs",
         title="Efficient System: logs",
         settings=settings,
-        database=Database(settings.database_url, pool_size=settings.db_pool_size),
-        token_verifier=token_verifier or jwks_verifier(settings),
+        token_verifier=token_verifier,
         routers=[router],
     )

@@ -12,7 +12,7 @@ from services.logs import service
 from services.logs.config import LogsSettings
 from services.logs.consumer import QUEUE
 from shared.consumer import ensure_consumer_queues
-from shared.db import Database
+from shared.db import standalone_session
 from shared.migrations import prestart
 
 SERVICE_DIR = Path(__file__).parent
@@ -20,12 +20,8 @@ SERVICE_DIR = Path(__file__).parent
 
 def reset(settings: LogsSettings) -> None:
     """Truncate `logs.activity_log` and `logs.processed_event` in one transaction."""
-    database = Database(settings.database_url, pool_size=1)
-    try:
-        with database.sessionmaker() as session:
-            service.reset_read_model(session)
-    finally:
-        database.dispose()
+    with standalone_session(settings.database_url) as session:
+        service.reset_read_model(session)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,8 +1,5 @@
 """The tasks service's app: `uvicorn services.tasks.main:create_app --factory`."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import httpx
 from fastapi import FastAPI
 
@@ -10,9 +7,7 @@ from services.tasks.config import TasksSettings
 from services.tasks.router import router
 from services.tasks.users import UserDirectory
 from shared.app import create_service_app
-from shared.db import Database
-from shared.logging import configure_logging
-from shared.security import TokenVerifier, jwks_verifier
+from shared.security import TokenVerifier
 
 
 def create_app(
@@ -23,23 +18,16 @@ def create_app(
 ) -> FastAPI:
     """Build the tasks app from settings (the environment by default)."""
     settings = settings or TasksSettings()
-    configure_logging(service="tasks", level=settings.log_level, json=settings.log_json)
     directory = users or UserDirectory(
         settings.auth_url, client=httpx.Client(timeout=settings.http_timeout_seconds)
     )
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        directory.close()
-
     app = create_service_app(
+        service="tasks",
         title="Efficient System: tasks",
         settings=settings,
-        database=Database(settings.database_url, pool_size=settings.db_pool_size),
-        token_verifier=token_verifier or jwks_verifier(settings),
+        token_verifier=token_verifier,
         routers=[router],
-        lifespan=lifespan,
+        on_shutdown=[directory.close],
     )
     app.state.users = directory
     return app

@@ -12,7 +12,6 @@ are back.
 """
 
 import asyncio
-import contextlib
 import json
 import signal
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ import aio_pika
 import psycopg2
 import psycopg2.extensions
 import structlog
-from aio_pika.abc import AbstractExchange, AbstractRobustConnection
+from aio_pika.abc import AbstractExchange
 from sqlalchemy import make_url
 
 from services.tasks import repository
@@ -30,7 +29,7 @@ from services.tasks.models import OUTBOX_CHANNEL, OutboxEvent
 from shared import heartbeat
 from shared.db import Database
 from shared.logging import configure_logging
-from shared.messaging import declare_events_exchange
+from shared.messaging import connect_until_stopped, declare_events_exchange, sleep_unless
 
 logger = structlog.get_logger(__name__)
 PUBLISH_TIMEOUT_SECONDS = 10.0
@@ -94,7 +93,9 @@ class OutboxRelay:
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set."""
         listener = OutboxListener(self.settings.database_url)
-        connection = await self._connect(stop)
+        connection = await connect_until_stopped(
+            self.settings.amqp_url, stop, retry_seconds=self.settings.relay_retry_seconds
+        )
         try:
             if connection is None:
                 return
@@ -106,7 +107,7 @@ class OutboxRelay:
                     published = await self.publish_batch(exchange)
                 except Exception as exc:  # broker or database down: retry, nothing is lost
                     logger.warning("relay_publish_failed", error=repr(exc))
-                    await _sleep_unless(stop, self.settings.relay_retry_seconds)
+                    await sleep_unless(stop, self.settings.relay_retry_seconds)
                     continue
                 if published < self.settings.relay_batch_size:
                     await listener.wait(self.settings.relay_poll_seconds, stop)
@@ -114,15 +115,6 @@ class OutboxRelay:
             listener.close()
             if connection is not None:
                 await connection.close()
-
-    async def _connect(self, stop: asyncio.Event) -> AbstractRobustConnection | None:
-        while not stop.is_set():
-            try:
-                return await aio_pika.connect_robust(self.settings.amqp_url)
-            except (OSError, aio_pika.exceptions.AMQPError) as exc:
-                logger.warning("relay_connect_failed", error=repr(exc))
-                await _sleep_unless(stop, self.settings.relay_retry_seconds)
-        return None
 
     async def publish_batch(self, exchange: AbstractExchange) -> int:
         """Publish one batch of unpublished events; returns how many."""
@@ -159,11 +151,6 @@ def outbox_message(row: OutboxEvent) -> aio_pika.Message:
 
 def _json_bytes(row: OutboxEvent) -> bytes:
     return json.dumps(row.payload, separators=(",", ":")).encode()
-
-
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
 
 
 async def _main() -> None:

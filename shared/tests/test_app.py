@@ -7,7 +7,6 @@ from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
 from shared.app import create_service_app
-from shared.db import Database
 from shared.security import CurrentUser, Principal
 from shared.settings import ServiceSettings
 from tests.tokens import TestSigner
@@ -24,9 +23,9 @@ def get_thing(thing_id: int, user: CurrentUser) -> dict[str, int]:
 def client(database_url: str) -> Iterator[TestClient]:
     settings = ServiceSettings(_env_file=None, database_url=database_url, log_json=False)
     app = create_service_app(
+        service="things",
         title="things",
         settings=settings,
-        database=Database(settings.database_url),
         token_verifier=TestSigner().verifier(),
         routers=[router],
     )

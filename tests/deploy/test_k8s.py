@@ -1,0 +1,163 @@
+"""The Kubernetes manifests, checked statically (no cluster here)."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.settings_vars import SERVICE_VARS
+
+ROOT = Path(__file__).parents[2]
+K8S = ROOT / "k8s"
+BIN = Path(sys.executable).parent
+MANIFESTS = sorted(K8S.glob("*.yaml"))
+EXAMPLES = sorted((K8S / "examples").glob("*.yaml"))
+
+
+def _objects(paths: list[Path]) -> list[dict[str, Any]]:
+    return [doc for path in paths for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+OBJECTS = _objects(MANIFESTS)
+SECRETS = {doc["metadata"]["name"]: doc for doc in _objects(EXAMPLES) if doc["kind"] == "Secret"}
+CONFIG_MAPS = {doc["metadata"]["name"]: doc for doc in OBJECTS if doc["kind"] == "ConfigMap"}
+WORKLOADS = {
+    doc["metadata"]["name"]: doc for doc in OBJECTS if doc["kind"] in {"Deployment", "Job"}
+}
+# The workloads of each service's code, and what each may leave out on purpose.
+SERVICE_WORKLOADS = {
+    "auth": ["auth", "auth-migrate"],
+    "tasks": ["tasks", "tasks-relay", "tasks-migrate"],
+    "logs": ["logs", "logs-consumer", "logs-migrate"],
+    "kpi": ["kpi", "kpi-consumer", "kpi-migrate"],
+}
+ADMIN = {"ADMIN_USERNAME", "ADMIN_EMAIL", "ADMIN_PASSWORD"}
+NOT_NEEDED = {
+    # The APIs never talk to RabbitMQ, auth never does at all, and the tasks migration only
+    # touches the database (the logs and kpi ones also declare their queues).
+    **{
+        name: {"AMQP_URL"}
+        for name in ("auth", "auth-migrate", "tasks", "logs", "kpi", "tasks-migrate")
+    },
+}
+
+
+def _run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
+
+
+def test_every_manifest_is_valid_kubernetes() -> None:
+    files = [str(path) for path in MANIFESTS + EXAMPLES]
+
+    result = _run(str(BIN / "kubernetes-validate"), "--strict", "--quiet", *files)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_checkov_finds_no_failure() -> None:
+    result = _run(
+        str(BIN / "checkov"),
+        "-d",
+        str(K8S),
+        "--framework",
+        "kubernetes",
+        "--quiet",
+        "--compact",
+        "--skip-download",
+    )
+
+    assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_every_checkov_skip_is_explained_in_the_readme() -> None:
+    readme = (K8S / "README.md").read_text()
+    skipped = set(
+        re.findall(
+            r"checkov\.io/skip\d+: (CKV_K8S_\d+)=", "".join(path.read_text() for path in MANIFESTS)
+        )
+    )
+
+    assert skipped
+    assert all(f"`{check}`" in readme for check in skipped), skipped
+
+
+def _environment(workload: dict[str, Any]) -> set[str]:
+    """Every variable the workload's main container gets, by name or through envFrom."""
+    container = workload["spec"]["template"]["spec"]["containers"][0]
+    names = {item["name"] for item in container.get("env", [])}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            names |= set(CONFIG_MAPS[source["configMapRef"]["name"]]["data"])
+        if "secretRef" in source:
+            names |= set(SECRETS[source["secretRef"]["name"]].get("stringData", {}))
+    return names
+
+
+@pytest.mark.parametrize(
+    ("service", "workload"), [(s, w) for s, names in SERVICE_WORKLOADS.items() for w in names]
+)
+def test_every_setting_a_service_reads_is_configured(service: str, workload: str) -> None:
+    expected = SERVICE_VARS[service] - NOT_NEEDED.get(workload, set())
+    if workload != "auth-migrate":
+        expected -= ADMIN  # only the migration step creates the admin
+
+    missing = expected - _environment(WORKLOADS[workload])
+
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("service", list(SERVICE_WORKLOADS))
+def test_each_service_reads_its_database_url_from_its_own_secret(service: str) -> None:
+    for name in SERVICE_WORKLOADS[service]:
+        container = WORKLOADS[name]["spec"]["template"]["spec"]["containers"][0]
+        [url] = [item for item in container["env"] if item["name"] == "DATABASE_URL"]
+        assert url["valueFrom"]["secretKeyRef"]["name"] == f"{service}-secrets", name
+    example = SECRETS[f"{service}-secrets"]["stringData"]["DATABASE_URL"]
+    assert f"//{service}_svc:" in example
+
+
+def test_no_secret_value_is_in_a_config_map() -> None:
+    credentials_in_url = re.compile(r"://[^/@\s]+:[^/@\s]+@")
+    settings = [cm for name, cm in CONFIG_MAPS.items() if name != "db-bootstrap"]  # not a script
+    for config_map in settings:
+        for key, value in config_map["data"].items():
+            assert not re.search(r"(PASSWORD|SECRET|PRIVATE_KEY)$", key), key
+            assert not credentials_in_url.search(value), key
+
+
+def test_the_bootstrap_job_runs_the_script_of_deploy() -> None:
+    script = CONFIG_MAPS["db-bootstrap"]["data"]["bootstrap.sh"]
+
+    assert script == (ROOT / "deploy" / "db-bootstrap.sh").read_text()
+
+
+def test_every_pod_is_locked_down() -> None:
+    for name, workload in WORKLOADS.items():
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["automountServiceAccountToken"] is False, name
+        for container in pod["containers"]:
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True, name
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert context["capabilities"]["drop"] == ["ALL"], name
+            assert {"requests", "limits"} <= set(container["resources"]), name
+
+
+def test_every_long_running_process_has_probes_and_an_autoscaler() -> None:
+    scaled = {
+        doc["spec"]["scaleTargetRef"]["name"]
+        for doc in OBJECTS
+        if doc["kind"] == "HorizontalPodAutoscaler"
+    }
+    for name, workload in WORKLOADS.items():
+        if workload["kind"] != "Deployment":
+            continue
+        container = workload["spec"]["template"]["spec"]["containers"][0]
+        assert {"livenessProbe", "readinessProbe", "startupProbe"} <= set(container), name
+        if name != "tasks-relay":  # one relay suffices; more may run, but never need to
+            assert name in scaled, name
