@@ -2,13 +2,15 @@
 
 A few users, a few hundred tasks over the past twelve months (imported with their history by
 an admin), then updates, completions and deletions made now by their users, so the activity
-log and every KPI have something to show. The admin is created with the auth service's own
-deploy-time command (the only way an admin ever comes to be); everything else goes through
-the public API. Running it twice adds another batch of tasks.
+log and every KPI have something to show. The admin `demo_admin` is created with the auth
+service's own deploy-time command (the only way an admin ever comes to be), with a new random
+password each run, and the seed refuses to run if someone registered that name as a user;
+everything else goes through the public API. Running it twice adds another batch of tasks.
 """
 
 import argparse
 import random
+import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +22,7 @@ from services.auth.manage import create_admin
 
 USERS = ["alice", "bob", "carol", "dave", "erin"]
 PASSWORD = "demo-password"
-ADMIN, ADMIN_PASSWORD = "demo_admin", "demo-admin-password"
+ADMIN = "demo_admin"
 TITLES = [
     "Write the report",
     "Review the pull request",
@@ -58,11 +60,17 @@ def sign_in(client: httpx.Client, username: str, password: str) -> dict[str, str
 
 def seed(url: str, *, tasks: int, rng: random.Random, auth_settings: AuthSettings) -> None:
     """Create the demo users and `tasks` tasks, then change some of them now."""
+    admin_password = secrets.token_urlsafe(24)
     create_admin(
-        auth_settings, username=ADMIN, email=f"{ADMIN}@example.com", password=ADMIN_PASSWORD
+        auth_settings,
+        username=ADMIN,
+        email=f"{ADMIN}@example.com",
+        password=admin_password,
+        promote=False,
+        reset_password=True,
     )
     with httpx.Client(base_url=url, timeout=10) as client:
-        admin = sign_in(client, ADMIN, ADMIN_PASSWORD)
+        admin = sign_in(client, ADMIN, admin_password)
         people = [sign_in(client, name, PASSWORD) for name in USERS]
         by_id = {call(client, "GET", "/auth/me", headers=h).json()["id"]: h for h in people}
         created = [import_task(client, admin, assignees=list(by_id), rng=rng) for _ in range(tasks)]

@@ -136,7 +136,8 @@ class EventConsumer:
         if connection is None:
             return
         try:
-            self._channel = await connection.channel(publisher_confirms=True)
+            # A copy no queue takes must raise, not pass for delivered (`on_return_raises`).
+            self._channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             await self._channel.set_qos(prefetch_count=self.config.prefetch)
             self._queue = await self.declare(self._channel)
             await self._queue.consume(self._on_message)
@@ -175,17 +176,26 @@ class EventConsumer:
         final = attempt >= self.config.max_attempts
         target = self.config.dead_queue if final else self.config.retry_queue
         headers = {**message.headers, ATTEMPT_HEADER: attempt + 1, ERROR_HEADER: repr(exc)[:1000]}
-        await self._channel.default_exchange.publish(
-            aio_pika.Message(
-                body=message.body,
-                headers=headers,
-                content_type=message.content_type,
-                message_id=message.message_id,
-                type=message.type,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=target,
+        copy = aio_pika.Message(
+            body=message.body,
+            headers=headers,
+            content_type=message.content_type,
+            message_id=message.message_id,
+            type=message.type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
+        try:
+            await self._channel.default_exchange.publish(copy, routing_key=target)
+        except Exception as publish_error:  # e.g. the queue is gone: the message goes back
+            logger.error(
+                "event_requeued",
+                message_id=message.message_id,
+                to=target,
+                error=repr(publish_error),
+            )
+            await sleep_unless(self._stop, self.config.retry_delay_ms / 1000)
+            await message.nack(requeue=True)
+            return
         await message.ack()  # only once the copy is confirmed: never acked and dropped
         log = logger.error if final else logger.warning
         log(

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, create_engine, text
@@ -24,6 +24,18 @@ def schema_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
+# Every connection: UTC timestamps whatever the server's zone; no statement may hang a worker
+# (30 s); a dead server is noticed (connect timeout, TCP keepalives) instead of waited on.
+CONNECT_ARGS: dict[str, Any] = {
+    "options": "-c timezone=UTC -c statement_timeout=30s",
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
+
 class Database:
     """One engine and its session factory; created by the app, closed by its lifespan."""
 
@@ -33,8 +45,7 @@ class Database:
             pool_pre_ping=True,
             pool_size=pool_size,
             max_overflow=pool_size,
-            # Timestamps come back in UTC whatever the server's own time zone is.
-            connect_args={"options": "-c timezone=UTC"},
+            connect_args=CONNECT_ARGS,
         )
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 

@@ -167,17 +167,28 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation_error", f"Invalid input: {names}.", errors=errors)
 
 
+# Codes that differ from the status phrase of this Python's `http.HTTPStatus`.
+_CODES = {413: "content_too_large", 422: "validation_error"}
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = HTTPStatus(exc.status_code)
-    code = status.phrase.lower().replace(" ", "_").replace("-", "_")
+    code = _CODES.get(status, status.phrase.lower().replace(" ", "_").replace("-", "_"))
     message = exc.detail if isinstance(exc.detail, str) else status.description
     return error_response(exc.status_code, code, message, headers=exc.headers)
 
 
 async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled_error", path=request.url.path)
-    return error_response(500, "internal_error", "An unexpected error occurred.")
+    # This handler runs outside the request-ID middleware, so it sets the header itself.
+    request_id = correlation_id.get()
+    return error_response(
+        500,
+        "internal_error",
+        "An unexpected error occurred.",
+        headers={"X-Request-ID": request_id} if request_id else None,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

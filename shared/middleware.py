@@ -56,8 +56,9 @@ class AccessLogMiddleware:
 class ForwardedPrefixMiddleware:
     """Take the gateway's `X-Forwarded-Prefix` (e.g. `/api`) as the ASGI `root_path`.
 
-    Routes still match the path the service sees (`/tasks/5`); only generated URLs (the docs,
-    the OpenAPI `servers`) gain the prefix the client used.
+    As ASGI has it, the prefix then leads both `root_path` and `path`: routes still match
+    what follows it (`/tasks/5`), and every URL the app makes (redirects, `Location`, the
+    docs, the OpenAPI `servers`) carries the prefix the client used.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -67,7 +68,13 @@ class ForwardedPrefixMiddleware:
         if scope["type"] == "http":
             prefix = Headers(scope=scope).get("x-forwarded-prefix", "")
             if _PREFIX.fullmatch(prefix):
-                scope = {**scope, "root_path": prefix.rstrip("/")}
+                root = prefix.rstrip("/")
+                scope = {
+                    **scope,
+                    "root_path": root,
+                    "path": root + scope["path"],
+                    "raw_path": root.encode() + scope.get("raw_path", scope["path"].encode()),
+                }
         await self.app(scope, receive, send)
 
 

@@ -7,7 +7,8 @@ from fastapi import Depends, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
-MIN_YEAR, MAX_YEAR = 1970, 9999
+# 9998: the end of December 9999 would be year 10000, which Python dates cannot hold.
+MIN_YEAR, MAX_YEAR = 1970, 9998
 
 
 class MonthRange(BaseModel):

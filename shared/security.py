@@ -64,9 +64,11 @@ class StaticKeySource:
 class JWKSKeySource:
     """Public keys fetched from the auth service's JWKS, cached, and refetched for a new `kid`.
 
-    A refetch happens when the cache is older than `ttl_seconds`, or when an unknown `kid`
-    arrives and the last fetch is at least `min_refetch_seconds` old (so forged `kid`s cannot
-    make us hammer the auth service). When auth is down, cached keys keep working.
+    A fetch is tried when the cache is older than `ttl_seconds`, or when an unknown `kid`
+    arrives; never more often than every `min_refetch_seconds`, failed tries included, so
+    neither forged `kid`s nor an auth outage make every request wait on auth. One thread
+    fetches at a time; the others meanwhile use the keys they have. When auth is down, cached
+    keys keep working; with none cached, the answer is 503.
     """
 
     def __init__(
@@ -83,33 +85,41 @@ class JWKSKeySource:
         self._ttl = ttl_seconds
         self._min_refetch = min_refetch_seconds
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: float | None = None
-        self._lock = threading.Lock()
+        self._fetched_at: float | None = None  # last success
+        self._tried_at: float | None = None  # last try, failed or not
+        self._fetching = threading.Lock()
 
     def get_key(self, kid: str) -> jwt.PyJWK | None:
-        with self._lock:
-            now = time.monotonic()
-            age = None if self._fetched_at is None else now - self._fetched_at
-            stale = age is None or age >= self._ttl
-            may_refetch = age is None or age >= self._min_refetch
-            if stale or (kid not in self._keys and may_refetch):
-                self._refresh(now)
-            return self._keys.get(kid)
+        if self._should_fetch(kid) and self._fetching.acquire(blocking=not self._keys):
+            try:
+                if self._should_fetch(kid):
+                    self._fetch()
+            finally:
+                self._fetching.release()
+        if not self._keys:
+            raise ServiceUnavailableError(
+                "The auth service is unavailable, so the token cannot be checked."
+            )
+        return self._keys.get(kid)
 
-    def _refresh(self, now: float) -> None:
+    def _should_fetch(self, kid: str) -> bool:
+        now = time.monotonic()
+        if self._tried_at is not None and now - self._tried_at < self._min_refetch:
+            return False
+        stale = self._fetched_at is None or now - self._fetched_at >= self._ttl
+        return stale or kid not in self._keys
+
+    def _fetch(self) -> None:
+        self._tried_at = time.monotonic()
         try:
             response = self._client.get(self.url)
             response.raise_for_status()
             keys = jwt.PyJWKSet.from_dict(response.json()).keys
         except (httpx.HTTPError, ValueError, jwt.PyJWKSetError) as exc:
             logger.warning("jwks_fetch_failed", url=self.url, error=str(exc))
-            if not self._keys:
-                raise ServiceUnavailableError(
-                    "The auth service is unavailable, so the token cannot be checked."
-                ) from exc
             return
         self._keys = {key.key_id: key for key in keys if key.key_id}
-        self._fetched_at = now
+        self._fetched_at = self._tried_at
 
     def close(self) -> None:
         self._client.close()
@@ -131,7 +141,7 @@ class TokenVerifier:
         """The caller the token names; `UnauthorizedError` if the token is not good."""
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError as exc:
+        except jwt.InvalidTokenError as exc:  # malformed, or a header PyJWT refuses (`crit`)
             raise UnauthorizedError("The access token is malformed.", code="invalid_token") from exc
         kid = header.get("kid")
         if header.get("alg") != ALGORITHM or not isinstance(kid, str):

@@ -1,6 +1,7 @@
 """The auth service's users API, faked for the services that call it (`httpx.MockTransport`)."""
 
 import re
+from collections.abc import Callable
 
 import httpx
 
@@ -12,7 +13,7 @@ class FakeAuthUsers:
     """Auth's `GET /auth/users/{id}` and `GET /auth/users?id=...`, knowing users 1 to 999.
 
     `up = False` refuses every connection; a `failure` is the answer to every request instead;
-    `requests` are the requests it received while up.
+    `requests` are the requests it received while up; `on_request` is called with each.
     """
 
     def __init__(self) -> None:
@@ -20,6 +21,7 @@ class FakeAuthUsers:
         self.up = True
         self.failure: httpx.Response | None = None
         self.requests: list[httpx.Request] = []
+        self.on_request: Callable[[httpx.Request], None] | None = None
 
     def client(self) -> httpx.Client:
         """An HTTP client whose every request this fake answers."""
@@ -29,6 +31,8 @@ class FakeAuthUsers:
         if not self.up:
             raise httpx.ConnectError("connection refused", request=request)
         self.requests.append(request)
+        if self.on_request is not None:
+            self.on_request(request)
         if self.failure is not None:
             return self.failure
         assert request.headers["Authorization"].startswith("Bearer ")

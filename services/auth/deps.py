@@ -32,7 +32,7 @@ async def read_login(request: Request) -> LoginRequest:
     else:
         try:
             data = await request.json()
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # malformed, or nested beyond reason
             raise InvalidJSONError() from exc
     try:
         return LoginRequest.model_validate(data)

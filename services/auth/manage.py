@@ -27,8 +27,16 @@ def _passwords(settings: AuthSettings) -> Passwords:
     )
 
 
-def create_admin(settings: AuthSettings, *, username: str, email: str, password: str) -> None:
-    """Create (or promote) the admin user."""
+def create_admin(
+    settings: AuthSettings,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    promote: bool = True,
+    reset_password: bool = False,
+) -> None:
+    """Create (or promote) the admin user; see `service.ensure_admin`."""
     with standalone_session(settings.database_url) as session:
         service.ensure_admin(
             session,
@@ -36,6 +44,8 @@ def create_admin(settings: AuthSettings, *, username: str, email: str, password:
             email=email,
             password=password,
             passwords=_passwords(settings),
+            promote=promote,
+            reset_password=reset_password,
         )
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from shared.security import Role
+from shared.text import NO_NUL
 
 Username = Annotated[
     str, StringConstraints(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -47,7 +48,7 @@ class UserSummary(BaseModel):
 class LoginRequest(BaseModel):
     """Credentials, as JSON or as the OAuth2 password form."""
 
-    username: Annotated[str, Field(min_length=1, max_length=254)]
+    username: Annotated[str, Field(min_length=1, max_length=254, pattern=NO_NUL)]
     password: Annotated[str, Field(min_length=1, max_length=128, repr=False)]
 
 

@@ -35,14 +35,14 @@ def register(session: Session, *, data: UserCreate, passwords: Passwords) -> Use
     taken = repository.find_taken(session, username=data.username, email=email)
     if taken:
         raise ConflictError(f"That {' and '.join(taken)} is already registered.")
-    user = repository.add_user(
-        session,
-        username=data.username,
-        email=email,
-        password_hash=passwords.hash(data.password),
-        role=Role.USER.value,
-    )
     try:
+        user = repository.add_user(
+            session,
+            username=data.username,
+            email=email,
+            password_hash=passwords.hash(data.password),
+            role=Role.USER.value,
+        )
         session.commit()
     except IntegrityError as exc:  # a concurrent registration won the race
         session.rollback()
@@ -116,9 +116,19 @@ def list_users(
 
 
 def ensure_admin(
-    session: Session, *, username: str, email: str, password: str, passwords: Passwords
+    session: Session,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    passwords: Passwords,
+    promote: bool = True,
+    reset_password: bool = False,
 ) -> User:
-    """Create the admin, or give an existing user of that name the admin role."""
+    """Create the admin; an existing user of that name becomes admin (`promote`) or is a 409.
+
+    An existing password is kept unless `reset_password`.
+    """
     user = repository.get_user_by_username(session, username=username)
     if user is None:
         user = repository.add_user(
@@ -128,8 +138,12 @@ def ensure_admin(
             password_hash=passwords.hash(password),
             role=Role.ADMIN.value,
         )
+    elif user.role != Role.ADMIN.value and not promote:
+        raise ConflictError(f"{username} is a user who is not an admin; choose another name.")
     else:
         user.role = Role.ADMIN.value
+        if reset_password:
+            user.password_hash = passwords.hash(password)
     session.commit()
     return user
 

@@ -112,6 +112,7 @@ def completion_rate(session: Session, *, month: MonthRange) -> CompletionRate:
 def by_user(session: Session, *, month: MonthRange, users: UserNames, token: str) -> ByUserKpi:
     """Per assignee (by id, the unassigned last): tasks created in `month` by status."""
     counts = repository.status_counts_by_assignee(session, month=month.start.date())
+    session.rollback()  # a read: end it, so no connection waits on auth in a transaction
     names = users.lookup([key for key in counts if key != UNASSIGNED], token=token)
     items = []
     for key in sorted(counts, key=lambda key: (key == UNASSIGNED, key)):

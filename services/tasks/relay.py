@@ -27,7 +27,7 @@ from services.tasks import repository
 from services.tasks.config import TasksSettings
 from services.tasks.models import OUTBOX_CHANNEL, OutboxEvent
 from shared import heartbeat
-from shared.db import Database
+from shared.db import CONNECT_ARGS, Database
 from shared.logging import configure_logging
 from shared.messaging import connect_until_stopped, declare_events_exchange, sleep_unless
 
@@ -45,11 +45,15 @@ class OutboxListener:
         self._fd = -1
         self._woken = asyncio.Event()
 
-    def _connect(self) -> None:
-        connection = psycopg2.connect(self._dsn)
+    def _connect(self) -> psycopg2.extensions.connection:
+        """Blocking: runs in a thread, bounded by the connect timeout."""
+        connection: psycopg2.extensions.connection = psycopg2.connect(self._dsn, **CONNECT_ARGS)
         connection.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
         with connection.cursor() as cursor:
             cursor.execute(f"LISTEN {OUTBOX_CHANNEL}")  # a constant: LISTEN takes no parameter
+        return connection
+
+    def _listen(self, connection: psycopg2.extensions.connection) -> None:
         self._fd = connection.fileno()
         asyncio.get_running_loop().add_reader(self._fd, self._on_readable)
         self._connection = connection
@@ -67,7 +71,7 @@ class OutboxListener:
         """Sleep until a NOTIFY arrives, `stop` is set, or `seconds` pass."""
         if self._connection is None:
             try:
-                self._connect()
+                self._listen(await asyncio.to_thread(self._connect))
             except psycopg2.Error as exc:
                 logger.warning("outbox_listen_failed", error=str(exc))
         waiters = [asyncio.ensure_future(self._woken.wait()), asyncio.ensure_future(stop.wait())]
@@ -99,7 +103,7 @@ class OutboxRelay:
         try:
             if connection is None:
                 return
-            channel = await connection.channel(publisher_confirms=True)
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             exchange = await declare_events_exchange(channel, self.settings.events_exchange)
             logger.info("relay_started", exchange=self.settings.events_exchange)
             while not stop.is_set():

@@ -37,7 +37,7 @@ async def replay(settings: TasksSettings, *, queue: str) -> int:
     connection = await aio_pika.connect(settings.amqp_url)
     count, last_id = 0, 0
     try:
-        channel = await connection.channel(publisher_confirms=True)
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         try:
             await channel.declare_queue(queue, passive=True)
         except ChannelNotFoundEntity as exc:

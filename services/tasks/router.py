@@ -1,6 +1,6 @@
 """Thin HTTP endpoints of the tasks service: parse, call one service function, answer."""
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from services.tasks import service
 from services.tasks.deps import ExpectedVersionDep, TaskFiltersDep, UsersDep
@@ -32,11 +32,16 @@ def _read(task: Task, response: Response) -> TaskRead:
     "/", status_code=status.HTTP_201_CREATED, response_model=TaskRead, responses=_WRITE_ERRORS
 )
 def create_task(
-    data: TaskCreate, user: CurrentUser, session: SessionDep, users: UsersDep, response: Response
+    data: TaskCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    users: UsersDep,
+    request: Request,
+    response: Response,
 ) -> TaskRead:
     """Create a task; the caller is its creator."""
     task = service.create_task(session, data=data, actor=user, users=users)
-    response.headers["Location"] = f"/tasks/{task.id}"
+    response.headers["Location"] = f"{request.scope.get('root_path', '')}/tasks/{task.id}"
     return _read(task, response)
 
 

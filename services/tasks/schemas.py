@@ -8,7 +8,6 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    Field,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -16,15 +15,30 @@ from pydantic import (
 
 from shared.events import TaskStatus
 from shared.ids import Id
+from shared.text import NO_NUL
 
 
 def _as_utc(value: datetime) -> datetime:
     """A naive datetime means UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00+05:00 is before year 1 in UTC
+        raise ValueError("the date is out of range in UTC") from exc
 
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[str, Field(max_length=10_000)]
+def _blank_is_none(text: str) -> str | None:
+    return text or None
+
+
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+]
+# Blank means none: "" and null are the same description.
+Description = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=10_000, pattern=NO_NUL),
+    AfterValidator(_blank_is_none),
+]
 DueDate = Annotated[datetime, AfterValidator(_as_utc)]
 
 

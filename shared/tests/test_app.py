@@ -19,6 +19,11 @@ def get_thing(thing_id: int, user: CurrentUser) -> dict[str, int]:
     return {"thing_id": thing_id, "user": user.id}
 
 
+@router.post("/")
+def add_thing(body: dict[str, str]) -> dict[str, int]:
+    return {"fields": len(body)}
+
+
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient]:
     settings = ServiceSettings(_env_file=None, database_url=database_url, log_json=False)
@@ -77,3 +82,55 @@ def test_principal_hides_its_token() -> None:
 
     assert "secret-token" not in repr(principal)
     assert "token" not in principal.model_dump()
+
+
+def test_redirects_behind_the_gateway_keep_its_prefix(client: TestClient) -> None:
+    response = client.get(
+        "/things/5/", headers={"X-Forwarded-Prefix": "/api"}, follow_redirects=False
+    )
+
+    assert response.status_code == 307
+    assert response.headers["Location"] == "http://testserver/api/things/5"
+
+
+def test_an_unexpected_error_is_a_json_500_with_the_request_id(database_url: str) -> None:
+    failing = APIRouter(prefix="/broken")
+
+    @failing.get("/")
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    settings = ServiceSettings(
+        _env_file=None, database_url=database_url, log_json=False, log_level="ERROR"
+    )
+    app = create_service_app(
+        service="broken",
+        title="broken",
+        settings=settings,
+        token_verifier=TestSigner().verifier(),
+        routers=[failing],
+    )
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/broken/", headers={"X-Request-ID": "trace-500"})
+
+    assert response.status_code == 500
+    assert response.json() == {
+        "code": "internal_error",
+        "message": "An unexpected error occurred.",
+        "request_id": "trace-500",
+    }
+    assert response.headers["X-Request-ID"] == "trace-500"
+    assert "a bug" not in response.text
+
+
+def test_a_streamed_body_over_the_limit_is_413_content_too_large(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(2 * 1024):
+            yield b"x" * 1024
+
+    response = client.post(
+        "/things/", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "content_too_large"

@@ -149,6 +149,24 @@ def test_poison_goes_to_the_dead_letter_queue_and_the_rest_is_applied(
     asyncio.run(scenario())
 
 
+def test_a_failed_message_is_kept_while_its_dead_letter_queue_is_missing(
+    database: Database, engine: Engine, config: ConsumerConfig
+) -> None:
+    consumer = EventConsumer(config, database=database, processed=processed, handler=record)
+
+    async def scenario() -> None:
+        async with consuming(consumer), broker(config) as channel:
+            await channel.queue_delete(config.dead_queue)  # deleted by mistake
+            await publish(channel, config, b"{ this is not an event")
+            await asyncio.sleep(1.0)  # its attempts run out while the queue is missing
+            await channel.declare_queue(config.dead_queue, durable=True)  # put back
+            dead = await dead_letter(channel, config)
+            assert dead.body == b"{ this is not an event"
+            await dead.ack()
+
+    asyncio.run(scenario())
+
+
 def test_a_redelivery_after_commit_is_a_no_op(
     database: Database, engine: Engine, config: ConsumerConfig
 ) -> None:

@@ -1,5 +1,6 @@
 """The shared token check, used as the tasks, logs and KPI services use it: JWKS over HTTP."""
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -195,3 +196,43 @@ def test_current_user_dependency_in_another_service(
     assert client.get("/whoami").status_code == 401
     forged = create_access_token(create_foreign_key())
     assert client.get("/whoami", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": "EdDSA", "kid": 1},
+        {"alg": "EdDSA", "kid": "k", "crit": "b64"},
+        {"alg": "EdDSA", "kid": "k", "crit": ["exp"]},
+    ],
+    ids=["kid-not-a-string", "crit-not-a-list", "crit-unsupported"],
+)
+def test_a_crafted_header_is_401_not_an_error(
+    verifier: TokenVerifier, header: dict[str, object]
+) -> None:
+    encoded = jwt.utils.base64url_encode(json.dumps(header).encode()).decode()
+    token = f"{encoded}.e30.c2ln"
+
+    assert _error_code(verifier, token) == "invalid_token"
+
+
+def test_while_auth_is_down_stale_keys_serve_without_asking_it_each_time(
+    auth_key: SigningKey, fake_auth: FakeAuth
+) -> None:
+    source = JWKSKeySource(
+        JWKS_URL,
+        client=httpx.Client(transport=httpx.MockTransport(fake_auth.handle)),
+        ttl_seconds=0,  # every key is stale at once
+        min_refetch_seconds=60,
+    )
+    verifier = TokenVerifier(
+        keys=source, issuer="efficient-system-auth", audience="efficient-system"
+    )
+    verifier.verify(create_access_token(auth_key))
+    fake_auth.up = False
+
+    for user_id in range(20):
+        assert verifier.verify(create_access_token(auth_key, user_id=user_id + 1)).id == user_id + 1
+
+    assert fake_auth.requests == 1  # the first fetch; no retry within min_refetch_seconds
+    source.close()

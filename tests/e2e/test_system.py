@@ -227,6 +227,20 @@ def test_docs_of_every_service_work_through_the_gateway(api: httpx.Client) -> No
         assert schema["servers"] == [{"url": "/api"}]
 
 
+def test_urls_the_services_make_point_back_through_the_gateway(api: httpx.Client) -> None:
+    _, headers = new_user(api)
+
+    redirect = api.get("/tasks/5/", follow_redirects=False)
+    created = api.post("/tasks/", headers=headers, json={"title": "Where am I?"})
+
+    assert redirect.headers["Location"] == f"{GATEWAY}/tasks/5"
+    assert created.headers["Location"] == f"/api/tasks/{created.json()['id']}"
+    assert (
+        api.get(created.headers["Location"].removeprefix("/api"), headers=headers).json()["title"]
+        == "Where am I?"
+    )
+
+
 def test_oversized_body_is_413_from_the_gateway(api: httpx.Client) -> None:
     _, headers = new_user(api)
 
@@ -240,6 +254,14 @@ def test_oversized_body_is_413_from_the_gateway(api: httpx.Client) -> None:
     assert response.headers["Server"] == "nginx"
     assert response.json()["code"] == "content_too_large"
     assert response.json()["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_oversized_urls_and_headers_are_json_errors_from_the_gateway(api: httpx.Client) -> None:
+    long_url = api.get("/tasks/", params={"q": "x" * 10_000})
+    big_cookie = api.get("/tasks/", headers={"Cookie": "c=" + "x" * 20_000})
+
+    assert (long_url.status_code, long_url.json()["code"]) == (414, "uri_too_long")
+    assert (big_cookie.status_code, big_cookie.json()["code"]) == (431, "headers_too_large")
 
 
 def test_unknown_paths_are_json_404s(api: httpx.Client) -> None:

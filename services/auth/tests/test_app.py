@@ -1,13 +1,18 @@
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from services.auth import service
 from services.auth.config import AuthSettings
 from services.auth.manage import create_admin
 from services.auth.models import User
+from services.auth.passwords import Passwords
+from services.auth.tests.factories import create_user
+from shared.errors import ConflictError
 
 
 def test_health_probes(client: TestClient) -> None:
@@ -77,3 +82,46 @@ def test_create_admin_creates_or_promotes(settings: AuthSettings, engine: Engine
         with Session(bind=engine) as session:
             session.query(User).filter(User.username == username).delete()
             session.commit()
+
+
+def test_ensure_admin_keeps_or_resets_the_password_and_may_refuse_a_user(
+    session: Session,
+) -> None:
+    passwords = Passwords(memory_kib=19 * 1024, time_cost=2, parallelism=1)
+    create_user(session, username="squatter")
+
+    admin = service.ensure_admin(
+        session,
+        username="boss",
+        email="boss@example.com",
+        password="first-password!",
+        passwords=passwords,
+    )
+    service.ensure_admin(
+        session,
+        username="boss",
+        email="boss@example.com",
+        password="second-password",
+        passwords=passwords,
+    )
+    kept = passwords.verify("first-password!", admin.password_hash)[0]
+    service.ensure_admin(
+        session,
+        username="boss",
+        email="boss@example.com",
+        password="second-password",
+        passwords=passwords,
+        reset_password=True,
+    )
+    reset = passwords.verify("second-password", admin.password_hash)[0]
+
+    assert (admin.role, kept, reset) == ("admin", True, True)
+    with pytest.raises(ConflictError):
+        service.ensure_admin(
+            session,
+            username="squatter",
+            email="s@example.com",
+            password="whatever-password",
+            passwords=passwords,
+            promote=False,
+        )

@@ -5,6 +5,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services.auth import repository
 from services.auth.models import User
 from services.auth.tests.factories import create_user
 
@@ -133,3 +134,39 @@ def test_body_that_is_not_an_object_is_422(client: TestClient) -> None:
 
     assert response.status_code == 422
     assert response.json()["code"] == "validation_error"
+
+
+def test_a_registration_that_loses_a_race_is_409(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create_user(session, username="alice", email="alice@example.com")
+    # The other registration commits between our check and our insert.
+    monkeypatch.setattr(repository, "find_taken", lambda *_, **__: [])
+
+    response = _register(client)
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "conflict"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"username": "nul\x00byte", "password": "whatever"},
+        {"username": "x", "password": "nul\x00byte"},
+    ],
+)
+def test_a_nul_character_in_login_is_422_or_401(client: TestClient, body: dict[str, str]) -> None:
+    response = client.post("/auth/login", json=body)
+
+    assert response.status_code in {401, 422}
+    assert response.json()["code"] in {"validation_error", "invalid_credentials"}
+
+
+def test_deeply_nested_json_at_login_is_400(client: TestClient) -> None:
+    response = client.post(
+        "/auth/login", content=b"[" * 100_000, headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_json"

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.kpi.consumer import handle
 from services.kpi.models import CompletionCounter, MonthCounter, TaskState
 from shared.events import FieldChange, TaskEvent, TaskEventType, TaskSnapshot, TaskStatus
 from tests.events import create_snapshot, create_task_event
@@ -107,3 +108,10 @@ def completion_counters(session: Session) -> dict[date, tuple[int, float]]:
         )
     )
     return {month: (done, seconds) for month, done, seconds in rows if done or seconds}
+
+
+def apply_events(session: Session, *events: TaskEvent) -> None:
+    """Apply events as the consumer does, each in its own committed transaction."""
+    for event in events:
+        handle(session, event)
+        session.commit()

@@ -6,9 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from services.kpi.consumer import handle
 from services.kpi.tests.conftest import Fetch
-from services.kpi.tests.factories import create_event, create_next_event
+from services.kpi.tests.factories import apply_events, create_event, create_next_event
 from shared.events import TaskEvent, TaskStatus
 from tests.tokens import TestSigner
 
@@ -22,11 +21,6 @@ def at(month: int, day: int = 10, hour: int = 0, minute: int = 0, second: int = 
     return datetime(2025, month, day, hour, minute, second, tzinfo=UTC)
 
 
-def apply(session: Session, *events: TaskEvent) -> None:
-    for event in events:
-        handle(session, event)
-
-
 @pytest.mark.parametrize("path", [*ROUTES, "/kpi/trend?from=2025-01&to=2025-02"])
 def test_every_route_needs_a_token(client: TestClient, path: str) -> None:
     response = client.get(path)
@@ -38,7 +32,7 @@ def test_every_route_needs_a_token(client: TestClient, path: str) -> None:
 def test_completion_rate_counts_tasks_by_their_utc_creation_month(
     fetch: Fetch, session: Session
 ) -> None:
-    apply(
+    apply_events(
         session,
         create_event(created_at=at(2, 28, 23, 59, 59), status=TaskStatus.DONE),  # February
         create_event(created_at=at(3, 1)),
@@ -78,7 +72,7 @@ def test_an_empty_month_has_a_rate_of_zero(fetch: Fetch) -> None:
 
 def test_no_month_means_the_current_month(fetch: Fetch, session: Session) -> None:
     now = datetime.now(UTC)
-    apply(session, create_event(created_at=now), create_event(created_at=PAST))
+    apply_events(session, create_event(created_at=now), create_event(created_at=PAST))
 
     for path in ROUTES:
         body = fetch(path)
@@ -89,7 +83,7 @@ def test_no_month_means_the_current_month(fetch: Fetch, session: Session) -> Non
 def test_deleted_tasks_leave_every_kpi(fetch: Fetch, session: Session) -> None:
     done = create_event(created_at=at(5), assignee_id=3, status=TaskStatus.DONE)
     overdue = create_event(created_at=at(5), assignee_id=3, due_date=PAST)
-    apply(
+    apply_events(
         session,
         done,
         overdue,
@@ -133,7 +127,7 @@ def monthly_events() -> list[TaskEvent]:
 
 
 def test_monthly_counts_statuses_completions_and_overdue(fetch: Fetch, session: Session) -> None:
-    apply(session, *monthly_events())
+    apply_events(session, *monthly_events())
 
     may = fetch("/kpi/monthly", year=2025, month=5)
     june = fetch("/kpi/monthly", year=2025, month=6)
@@ -156,7 +150,7 @@ def test_monthly_counts_statuses_completions_and_overdue(fetch: Fetch, session: 
 
 
 def test_trend_has_one_point_per_month_including_empty_ones(fetch: Fetch, session: Session) -> None:
-    apply(session, *monthly_events())
+    apply_events(session, *monthly_events())
 
     items = fetch("/kpi/trend", **{"from": "2025-03", "to": "2025-07"})["items"]
 
@@ -226,6 +220,7 @@ def test_a_bad_month_is_422_naming_it(
         ({"from": "", "to": ""}, ["from", "to"]),
         ({"from": "2025-06", "to": "2025-05"}, ["to"]),
         ({"from": "2016-01", "to": "2026-01"}, ["to"]),
+        ({"from": "9999-01", "to": "9999-12"}, ["from", "to"]),
     ],
 )
 def test_a_bad_trend_span_is_422_naming_it(
@@ -237,3 +232,15 @@ def test_a_bad_trend_span_is_422_naming_it(
     body = response.json()
     assert body["code"] == "validation_error"
     assert [(e["field"], e["location"]) for e in body["errors"]] == [(f, "query") for f in fields]
+
+
+def test_the_last_months_there_are_answer(client: TestClient, signer: TestSigner) -> None:
+    response = client.get(
+        "/kpi/trend", params={"from": "9998-11", "to": "9998-12"}, headers=signer.headers(1)
+    )
+    monthly = client.get(
+        "/kpi/monthly", params={"year": 9998, "month": 12}, headers=signer.headers(1)
+    )
+
+    assert [item["month"] for item in response.json()["items"]] == [11, 12]
+    assert monthly.json()["total"] == 0

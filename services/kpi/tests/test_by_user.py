@@ -6,9 +6,8 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
-from services.kpi.consumer import handle
 from services.kpi.tests.conftest import Fetch
-from services.kpi.tests.factories import create_event, create_next_event
+from services.kpi.tests.factories import apply_events, create_event, create_next_event
 from shared.events import TaskEvent, TaskStatus
 from tests.auth_users import FakeAuthUsers
 from tests.tokens import TestSigner
@@ -18,11 +17,6 @@ JUNE = {"year": 2025, "month": 6}
 
 def at(month: int) -> datetime:
     return datetime(2025, month, 10, tzinfo=UTC)
-
-
-def apply(session: Session, *events: TaskEvent) -> None:
-    for event in events:
-        handle(session, event)
 
 
 def by_user_events() -> list[TaskEvent]:
@@ -43,7 +37,7 @@ def by_user_events() -> list[TaskEvent]:
 def test_by_user_counts_each_assignee_and_the_unassigned(
     fetch: Fetch, signer: TestSigner, session: Session, fake_auth: FakeAuthUsers
 ) -> None:
-    apply(session, *by_user_events())
+    apply_events(session, *by_user_events())
 
     body = fetch("/kpi/by-user", **JUNE)
 
@@ -80,7 +74,7 @@ def test_by_user_answers_without_usernames_when_auth_cannot(
 ) -> None:
     fake_auth.up = failure is not None
     fake_auth.failure = failure
-    apply(session, *by_user_events())
+    apply_events(session, *by_user_events())
 
     items = fetch("/kpi/by-user", **JUNE)["items"]
 
@@ -96,7 +90,7 @@ def test_by_user_answers_without_usernames_when_auth_cannot(
 def test_by_user_asks_auth_at_most_200_ids_at_a_time(
     fetch: Fetch, session: Session, fake_auth: FakeAuthUsers
 ) -> None:
-    apply(session, *(create_event(created_at=at(8), assignee_id=n) for n in range(1, 202)))
+    apply_events(session, *(create_event(created_at=at(8), assignee_id=n) for n in range(1, 202)))
 
     items = fetch("/kpi/by-user", year=2025, month=8)["items"]
 
@@ -107,9 +101,21 @@ def test_by_user_asks_auth_at_most_200_ids_at_a_time(
 def test_by_user_asks_auth_nothing_without_assignees(
     fetch: Fetch, session: Session, fake_auth: FakeAuthUsers
 ) -> None:
-    apply(session, create_event(created_at=at(9)))
+    apply_events(session, create_event(created_at=at(9)))
 
     items = fetch("/kpi/by-user", year=2025, month=9)["items"]
 
     assert [(item["assignee_id"], item["total"]) for item in items] == [(None, 1)]
     assert fake_auth.requests == []
+
+
+def test_by_user_holds_no_transaction_while_it_asks_auth(
+    fetch: Fetch, session: Session, fake_auth: FakeAuthUsers
+) -> None:
+    apply_events(session, *by_user_events())
+    in_transaction: list[bool] = []
+    fake_auth.on_request = lambda _: in_transaction.append(session.in_transaction())
+
+    fetch("/kpi/by-user", year=2025, month=6)
+
+    assert in_transaction == [False]

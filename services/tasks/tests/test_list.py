@@ -129,6 +129,7 @@ def test_default_page_size_is_50(client: TestClient, signer: TestSigner) -> None
         ({"year": 2025, "month": 13}, "month"),
         ({"year": 2025, "month": 0}, "month"),
         ({"year": 1969, "month": 1}, "year"),
+        ({"year": 9999, "month": 12}, "year"),
         ({"year": "abc", "month": 1}, "year"),
         ({"status": "finished"}, "status"),
         ({"page_size": 201}, "page_size"),
@@ -148,3 +149,7 @@ def test_invalid_parameters_are_422_naming_them(
     assert response.status_code == 422
     errors = response.json()["errors"]
     assert [(e["field"], e["location"]) for e in errors] == [(field, "query")]
+
+
+def test_the_last_month_there_is_answers(client: TestClient, signer: TestSigner) -> None:
+    assert _list(client, signer, year=9998, month=12)["total"] == 0

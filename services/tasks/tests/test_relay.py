@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from services.tasks import service
 from services.tasks.config import TasksSettings
 from services.tasks.models import OutboxEvent
-from services.tasks.relay import OutboxRelay
+from services.tasks.relay import OutboxListener, OutboxRelay
 from services.tasks.schemas import TaskUpdate
 from services.tasks.tests.factories import ACTOR, UNUSED_USERS, create_tasks
 from shared.events import TaskEvent, TaskStatus
@@ -235,3 +235,35 @@ def test_events_no_queue_is_bound_for_are_kept(
         assert set(event_ids(messages)) == set(outbox_ids(committed))
 
     run(scenario)
+
+
+def test_a_database_that_does_not_answer_never_freezes_the_relay_loop() -> None:
+    async def scenario() -> int:
+        async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read()  # accepts, never answers, until the client gives up
+            writer.close()
+            await writer.wait_closed()
+
+        server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        listener = OutboxListener(f"postgresql+psycopg2://postgres@127.0.0.1:{port}/efficient_test")
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            for _ in range(10):
+                await asyncio.sleep(0.1)
+                ticks += 1
+
+        await asyncio.gather(listener.wait(0.1, asyncio.Event()), tick())
+        listener.close()
+        server.close()
+        await server.wait_closed()
+        await asyncio.sleep(0.1)  # the handler closes its side once the client gave up
+        return ticks
+
+    assert run_and_return(scenario) == 10  # the loop kept running while the connect waited
+
+
+def run_and_return(scenario: Callable[[], Awaitable[int]]) -> int:
+    return asyncio.run(scenario())  # type: ignore[arg-type]

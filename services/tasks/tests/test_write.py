@@ -82,6 +82,10 @@ def test_due_date_with_offset_is_stored_in_utc(client: TestClient, signer: TestS
         ({"title": "   "}, "title"),
         ({"title": "x" * 201}, "title"),
         ({"title": 5}, "title"),
+        ({"title": "nul\x00byte"}, "title"),
+        ({"description": "nul\x00byte"}, "description"),
+        ({"due_date": "0001-01-01T00:00:00+05:00"}, "due_date"),
+        ({"due_date": "9999-12-31T23:00:00-05:00"}, "due_date"),
         ({"description": "d" * 10_001}, "description"),
         ({"status": "finished"}, "status"),
         ({"due_date": "next tuesday"}, "due_date"),
@@ -404,3 +408,19 @@ def test_inconsistent_history_is_422(
 
     assert response.status_code == 422
     assert [error["field"] for error in response.json()["errors"]] == [field]
+
+
+def test_a_blank_description_is_no_description(client: TestClient, signer: TestSigner) -> None:
+    task = _create(client, signer, description="   ").json()
+
+    assert task["description"] is None
+
+
+def test_location_behind_the_gateway_carries_its_prefix(
+    client: TestClient, signer: TestSigner
+) -> None:
+    response = client.post(
+        "/tasks/", json={"title": "x"}, headers={**signer.headers(1), "X-Forwarded-Prefix": "/api"}
+    )
+
+    assert response.headers["Location"] == f"/api/tasks/{response.json()['id']}"
