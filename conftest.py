@@ -53,6 +53,19 @@ def database_url() -> str:
     return url.render_as_string(hide_password=False)
 
 
+def fresh_database(database_url: str, name: str) -> str:
+    """Drop and recreate the database `name` on the server of `database_url`; its URL."""
+    url = make_url(database_url)
+    admin = create_engine(
+        url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
     engine = create_engine(database_url, pool_pre_ping=True)

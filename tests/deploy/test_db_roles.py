@@ -2,7 +2,6 @@
 
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.pool import NullPool
 
+from conftest import fresh_database
 from shared.migrations import upgrade
 
 ROOT = Path(__file__).parents[2]
@@ -18,17 +18,10 @@ DATABASE = "efficient_roles_test"
 
 
 @pytest.fixture(scope="module")
-def bootstrapped(database_url: str) -> Iterator[str]:
+def bootstrapped(database_url: str) -> str:
     """A fresh database, bootstrapped twice (it must be idempotent), each schema migrated by
     its own role; yields the admin URL."""
-    url = make_url(database_url)
-    admin = create_engine(
-        url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-    target = url.set(database=DATABASE)
+    target = make_url(fresh_database(database_url, DATABASE))
     env = {
         **os.environ,
         "ADMIN_DATABASE_URL": target.set(drivername="postgresql").render_as_string(False),
@@ -44,10 +37,7 @@ def bootstrapped(database_url: str) -> Iterator[str]:
     for service in SERVICES:
         as_role = target.set(username=f"{service}_svc", password=f"{service}-secret")
         upgrade(ROOT / "services" / service, as_role.render_as_string(hide_password=False))
-    yield target.render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-    admin.dispose()
+    return target.render_as_string(hide_password=False)  # left for a look; recreated next run
 
 
 def _as(url: str, role: str) -> str:

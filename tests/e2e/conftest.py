@@ -15,26 +15,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, make_url, text
-from sqlalchemy.pool import NullPool
+
+from conftest import fresh_database
 
 ROOT = Path(__file__).parents[2]
 LOCAL = ROOT / ".local" / "e2e"
 E2E_NAME = "efficient_e2e_test"
 GATEWAY = "http://127.0.0.1:18080/api"
 PORTS = {"AUTH_PORT": "18001", "TASKS_PORT": "18002", "LOGS_PORT": "18003", "KPI_PORT": "18004"}
-
-
-def _fresh_database(admin_url: str) -> str:
-    url = make_url(admin_url)
-    admin = create_engine(
-        url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{E2E_NAME}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{E2E_NAME}"'))
-    admin.dispose()
-    return url.set(database=E2E_NAME).render_as_string(hide_password=False)
 
 
 def _fresh_vhost() -> None:
@@ -71,12 +59,9 @@ class System:
 
 
 @pytest.fixture(scope="session")
-def system() -> Iterator[System]:
+def system(database_url: str) -> Iterator[System]:  # `database_url`: the tests' server
     """The running system: its combined log, and its database (for deploy-time commands)."""
-    base_url = os.environ.get(
-        "TEST_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/efficient_test"
-    )
-    database_url = _fresh_database(base_url)
+    e2e_database_url = fresh_database(database_url, E2E_NAME)
     _fresh_vhost()
     LOCAL.mkdir(parents=True, exist_ok=True)
     env = {
@@ -86,7 +71,7 @@ def system() -> Iterator[System]:
         "GATEWAY_DIR": str(LOCAL / "gateway"),
         "GATEWAY_AUTH_RATE": "300r/m",
         "GATEWAY_AUTH_BURST": "30",
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": e2e_database_url,
         "AMQP_URL": f"amqp://guest:guest@127.0.0.1:5672/{E2E_NAME}",
         "AUTH_URL": "http://127.0.0.1:18001",
         "AUTH_JWKS_URL": "http://127.0.0.1:18001/auth/.well-known/jwks.json",
@@ -106,7 +91,7 @@ def system() -> Iterator[System]:
         )
     try:
         _wait_until_up(process, log)
-        yield System(log=log, database_url=database_url)
+        yield System(log=log, database_url=e2e_database_url)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
