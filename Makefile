@@ -18,7 +18,7 @@ LOGS_PORT ?= 8003
 KPI_PORT ?= 8004
 GATEWAY_PORT ?= 8080
 
-.PHONY: help install nginx run migrate seed replay admin test lint fmt clean
+.PHONY: help install nginx run migrate seed replay admin test lint fmt bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ lint: install ## ruff (lint and format check) and mypy strict
 fmt: install ## Format and auto-fix the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+bench: install ## Benchmark: KPI answer time before and after 40x more tasks (prints ratios)
+	$(BIN)/python -m benchmarks.kpi_scaling
 
 clean: ## Remove the virtualenv, caches and local state (generated signing key, gateway config)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .local
