@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import DropSchema
 
+from scripts.preflight import create_database_if_missing
 from shared.db import get_session
 from shared.migrations import upgrade
 from shared.settings import ServiceSettings
@@ -40,17 +41,9 @@ def database_url() -> str:
     url = make_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL))
     if not (url.database or "").endswith("_test"):
         pytest.exit(f"refusing to test on {url.database!r}: use a database named *_test")
-    admin = create_engine(
-        url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        exists = connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}
-        )
-        if not exists:
-            connection.execute(text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
-    return url.render_as_string(hide_password=False)
+    rendered = url.render_as_string(hide_password=False)
+    create_database_if_missing(rendered)
+    return rendered
 
 
 def fresh_database(database_url: str, name: str) -> str:

@@ -22,8 +22,8 @@ def _fail(what: str, where: str, hint: str) -> None:
     sys.exit(1)
 
 
-def check_postgres(database_url: str) -> None:
-    """Connect to the server and create the service database when it does not exist."""
+def create_database_if_missing(database_url: str) -> bool:
+    """Create the database `database_url` names unless it exists; True when it was created."""
     url = make_url(database_url)
     admin = create_engine(
         url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
@@ -35,11 +35,19 @@ def check_postgres(database_url: str) -> None:
             )
             if not exists:
                 connection.execute(text(f'CREATE DATABASE "{url.database}"'))
-                print(f"created database {url.database}")
-    except OperationalError:
-        _fail("PostgreSQL", f"{url.host}:{url.port or 5432}", POSTGRES_HINT)
     finally:
         admin.dispose()
+    return not exists
+
+
+def check_postgres(database_url: str) -> None:
+    """Connect to the server and create the service database when it does not exist."""
+    try:
+        if create_database_if_missing(database_url):
+            print(f"created database {make_url(database_url).database}")
+    except OperationalError:
+        url = make_url(database_url)
+        _fail("PostgreSQL", f"{url.host}:{url.port or 5432}", POSTGRES_HINT)
 
 
 def check_rabbitmq(amqp_url: str) -> None:

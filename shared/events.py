@@ -10,8 +10,6 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-SCHEMA_VERSION = 1  # must match TaskEvent.schema_version
-
 
 class TaskStatus(StrEnum):
     TODO = "todo"

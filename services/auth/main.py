@@ -34,11 +34,7 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
     )
     app.state.signing_key = signing_key
     app.state.credentials = Credentials(
-        passwords=Passwords(
-            memory_kib=settings.password_hash_memory_kib,
-            time_cost=settings.password_hash_time_cost,
-            parallelism=settings.password_hash_parallelism,
-        ),
+        passwords=Passwords.from_settings(settings),
         issuer=TokenIssuer(
             signing_key,
             issuer=settings.jwt_issuer,

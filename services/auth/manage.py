@@ -19,14 +19,6 @@ from shared.migrations import prestart as migrate
 SERVICE_DIR = Path(__file__).parent
 
 
-def _passwords(settings: AuthSettings) -> Passwords:
-    return Passwords(
-        memory_kib=settings.password_hash_memory_kib,
-        time_cost=settings.password_hash_time_cost,
-        parallelism=settings.password_hash_parallelism,
-    )
-
-
 def create_admin(
     settings: AuthSettings,
     *,
@@ -43,7 +35,7 @@ def create_admin(
             username=username,
             email=email,
             password=password,
-            passwords=_passwords(settings),
+            passwords=Passwords.from_settings(settings),
             promote=promote,
             reset_password=reset_password,
         )

@@ -3,6 +3,8 @@
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+from services.auth.config import AuthSettings
+
 
 class Passwords:
     """Hash and verify passwords with the configured Argon2id cost."""
@@ -12,6 +14,15 @@ class Passwords:
             (Argon2Hasher(memory_cost=memory_kib, time_cost=time_cost, parallelism=parallelism),)
         )
         self._dummy = self._hash.hash("not-a-real-password")
+
+    @classmethod
+    def from_settings(cls, settings: AuthSettings) -> "Passwords":
+        """The hashing cost the settings configure."""
+        return cls(
+            memory_kib=settings.password_hash_memory_kib,
+            time_cost=settings.password_hash_time_cost,
+            parallelism=settings.password_hash_parallelism,
+        )
 
     def hash(self, password: str) -> str:
         return self._hash.hash(password)
