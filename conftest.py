@@ -11,7 +11,7 @@ by `client` below; `committed` data is `emptied` before and after.
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,7 +25,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import DropSchema
 
 from scripts.preflight import create_database_if_missing
-from shared.db import get_session
+from shared.db import Database
 from shared.migrations import upgrade
 from shared.settings import ServiceSettings
 from tests.tokens import TestSigner
@@ -104,7 +104,12 @@ def service_settings(
 
 def on_test_session(app: FastAPI, session: Session) -> FastAPI:
     """`app`, its requests using the test's `session` (so the test's transaction)."""
-    app.dependency_overrides[get_session] = lambda: session
+    database: Database = app.state.database
+
+    def test_session(*, read_only: bool = False) -> AbstractContextManager[Session]:
+        return nullcontext(session)
+
+    database.session = test_session  # type: ignore[method-assign]
     return app
 
 

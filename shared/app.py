@@ -1,5 +1,6 @@
 """The one place a service's FastAPI app gets its common parts."""
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
@@ -11,7 +12,7 @@ from shared.docs import install_docs
 from shared.errors import ErrorResponse, install_error_handlers
 from shared.logging import configure_logging
 from shared.middleware import install_middleware
-from shared.security import TokenVerifier, jwks_verifier
+from shared.security import JWKSKeySource, TokenVerifier, jwks_verifier
 from shared.settings import ServiceSettings
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -40,20 +41,32 @@ def create_service_app(
     `token_verifier` is given; `on_shutdown` closes what the service opened (HTTP clients).
     """
     configure_logging(service=service, level=settings.log_level, json=settings.log_json)
-    database = Database(settings.database_url, pool_size=settings.db_pool_size)
+    database = Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        queue_limit=settings.db_queue_limit,
+    )
     verifier = token_verifier or jwks_verifier(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Keys first, in the background: the first requests need not fetch them themselves.
+        prefetch = verifier.keys.prefetch() if isinstance(verifier.keys, JWKSKeySource) else None
+        prefetching = asyncio.create_task(prefetch) if prefetch else None
         try:
             yield
         finally:
+            if prefetching is not None:
+                prefetching.cancel()
             for close in on_shutdown:
                 close()
-            verifier.close()
+            await verifier.aclose()
             database.dispose()
 
     app = FastAPI(
+        # FastAPI's native OpenTelemetry checks the global providers on every request: off
+        # until tracing is configured.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title=title,
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
@@ -65,7 +78,7 @@ def create_service_app(
     app.state.database = database
     app.state.token_verifier = verifier
     install_error_handlers(app)
-    install_middleware(app, max_body_size=settings.max_body_bytes)
+    install_middleware(app, max_body_size=settings.max_body_bytes, access_log=settings.access_log)
     app.include_router(health.router)
     install_docs(app, routers[0].prefix)  # before the routers: `/tasks/docs` is no task id
     for router in routers:

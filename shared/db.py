@@ -1,14 +1,24 @@
 """Engine, session and metadata helpers shared by the services."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import copy_context
+from typing import Annotated, Any, TypeVar
 
+import structlog
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from shared.errors import ServiceUnavailableError
+
+T = TypeVar("T")
+logger = structlog.get_logger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -37,30 +47,135 @@ CONNECT_ARGS: dict[str, Any] = {
 
 
 class Database:
-    """One engine and its session factory; created by the app, closed by its lifespan."""
+    """One engine, its session factory, and the threads that run its use cases.
 
-    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+    psycopg2 blocks, so database work runs in worker threads; a request enters one once, with
+    `run`, which opens the session there, runs the use case and closes the session before the
+    thread is free again. There are exactly as many threads as pooled connections, so a thread
+    never waits for a connection and a connection is never held while its request waits for a
+    thread: the pool cannot deadlock. Requests beyond that wait their turn on the event loop
+    (cheap), up to `queue_limit` of them; past that the answer is an immediate 503 with
+    `Retry-After`, so an overload is shed fast instead of timing out.
+
+    No ping per checkout (`pool_pre_ping`): a connection found dead is invalidated where the
+    error happens, and the use case is run once more on a fresh one when nothing was written
+    (the failure came before its commit began); otherwise the answer is a 503.
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 5, queue_limit: int = 1000) -> None:
         self.engine: Engine = create_engine(
             url,
-            pool_pre_ping=True,
             pool_size=pool_size,
-            max_overflow=pool_size,
+            max_overflow=0,
+            pool_timeout=5,  # well under the gateway's read timeout
             connect_args=CONNECT_ARGS,
         )
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads run without BEGIN and ROLLBACK: one round trip per statement instead of three.
+        self._read_sessionmaker = sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
+        self._executor = ThreadPoolExecutor(pool_size, thread_name_prefix="db")
+        self._capacity = pool_size + queue_limit
+        self._in_flight = 0
+        self._counting = threading.Lock()
 
-    def is_reachable(self) -> bool:
-        """True when a trivial query succeeds."""
+    def session(self, *, read_only: bool = False) -> AbstractContextManager[Session]:
+        """A new session (tests replace this with their own, see `conftest.on_test_session`).
+
+        A `read_only` one is in autocommit mode: each statement sees the latest commits.
+        """
+        return (self._read_sessionmaker if read_only else self.sessionmaker)()
+
+    async def run(self, use_case: Callable[..., T], /, **kwargs: Any) -> T:
+        """`use_case(session, **kwargs)` in a database thread; see the class docstring."""
+        return await self._submit(use_case, kwargs, read_only=False)
+
+    async def read(self, use_case: Callable[..., T], /, **kwargs: Any) -> T:
+        """As `run`, for a use case that only reads: no transaction around its statements."""
+        return await self._submit(use_case, kwargs, read_only=True)
+
+    async def _submit(
+        self, use_case: Callable[..., T], kwargs: dict[str, Any], *, read_only: bool
+    ) -> T:
+        with self._counting:
+            if self._in_flight >= self._capacity:
+                raise OverloadedError()
+            self._in_flight += 1
+        job = self._executor.submit(copy_context().run, self._call, use_case, kwargs, read_only)
+        job.add_done_callback(self._finished)
+        return await asyncio.wrap_future(job)
+
+    def _finished(self, _: object) -> None:
+        with self._counting:
+            self._in_flight -= 1
+
+    def _call(self, use_case: Callable[..., T], kwargs: dict[str, Any], read_only: bool) -> T:
         try:
-            with self.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except SQLAlchemyError:
-            return False
-        return True
+            return self._once(use_case, kwargs, read_only)
+        except _Retryable as first:
+            logger.warning("database_retry", error=repr(first.__cause__))
+        try:
+            return self._once(use_case, kwargs, read_only)
+        except _Retryable as second:
+            raise DatabaseUnavailableError() from second.__cause__
+
+    def _once(self, use_case: Callable[..., T], kwargs: dict[str, Any], read_only: bool) -> T:
+        with self.session(read_only=read_only) as session:
+            session.info.pop(_COMMITTING, None)
+            try:
+                return use_case(session, **kwargs)
+            except DBAPIError as exc:
+                if is_transient(exc) and not session.info.get(_COMMITTING):
+                    raise _Retryable() from exc
+                if isinstance(exc, OperationalError):  # e.g. a timeout, or a commit cut off
+                    raise DatabaseUnavailableError() from exc
+                raise
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Stop the threads and close every pooled connection."""
+        self._executor.shutdown(wait=True)
         self.engine.dispose()
+
+
+class OverloadedError(ServiceUnavailableError):
+    """More requests are waiting for the database than the queue holds."""
+
+    message = "The service is overloaded; try again in a moment."
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": "1"})
+
+
+class DatabaseUnavailableError(ServiceUnavailableError):
+    """The database could not be reached, or lost the connection during a commit."""
+
+    message = "The database is unavailable; try again in a moment."
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": "1"})
+
+
+class _Retryable(Exception):
+    """A transient failure before anything was committed: the use case may run again."""
+
+
+_COMMITTING = "committing"
+# SQLSTATEs of a transaction the server rolled back on its own: running it again is safe.
+_RETRYABLE_STATES = {"40001", "40P01"}  # serialization failure, deadlock
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    """A lost or refused connection, or a transaction the server rolled back by itself."""
+    if exc.connection_invalidated:
+        return True
+    code = getattr(exc.orig, "pgcode", None)
+    return isinstance(exc, OperationalError) and (code is None or code in _RETRYABLE_STATES)
+
+
+@event.listens_for(Session, "before_commit")
+def _mark_committing(session: Session) -> None:
+    session.info[_COMMITTING] = True
 
 
 @contextmanager
@@ -74,16 +189,10 @@ def standalone_session(url: str) -> Iterator[Session]:
         database.dispose()
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     """The app's database, set on `app.state.database` by `create_service_app`."""
     database: Database = request.app.state.database
     return database
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session per request; the service layer commits, this only closes (rolling back)."""
-    with get_database(request).sessionmaker() as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
+DatabaseDep = Annotated[Database, Depends(get_database)]

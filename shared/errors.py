@@ -13,12 +13,13 @@ from http import HTTPStatus
 from typing import Any
 
 import structlog
-from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.context import current_request_id
 
 logger = structlog.get_logger(__name__)
 
@@ -123,7 +124,7 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """Render an error in the common shape."""
-    body = ErrorResponse(code=code, message=message, request_id=correlation_id.get(), errors=errors)
+    body = ErrorResponse(code=code, message=message, request_id=current_request_id(), errors=errors)
     return JSONResponse(
         body.model_dump(exclude_none=True), status_code=status_code, headers=dict(headers or {})
     )
@@ -182,7 +183,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled_error", path=request.url.path)
     # This handler runs outside the request-ID middleware, so it sets the header itself.
-    request_id = correlation_id.get()
+    request_id = current_request_id()
     return error_response(
         500,
         "internal_error",

@@ -1,12 +1,11 @@
 """Liveness (`/healthz`) and readiness (`/readyz`, the database answers) probes."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
-from shared.db import Database, get_database
-from shared.errors import ServiceUnavailableError
+from shared.db import DatabaseDep
 
 router = APIRouter(tags=["health"])
 
@@ -16,7 +15,7 @@ class HealthStatus(BaseModel):
 
 
 @router.get("/healthz", response_model=HealthStatus)
-def healthz() -> HealthStatus:
+async def healthz() -> HealthStatus:
     """The process is alive."""
     return HealthStatus(status="ok")
 
@@ -26,8 +25,11 @@ def healthz() -> HealthStatus:
     response_model=HealthStatus,
     responses={503: {"description": "The database is not reachable."}},
 )
-def readyz(database: Annotated[Database, Depends(get_database)]) -> HealthStatus:
-    """The process can serve requests: its database answers."""
-    if not database.is_reachable():
-        raise ServiceUnavailableError("The database is not reachable.")
+async def readyz(database: DatabaseDep) -> HealthStatus:
+    """The process can serve requests: its database answers (503 otherwise)."""
+    await database.read(_ping)
     return HealthStatus(status="ready")
+
+
+def _ping(session: Session) -> None:
+    session.execute(text("SELECT 1"))

@@ -5,11 +5,12 @@ import sys
 from typing import Any
 
 import structlog
-from asgi_correlation_id import correlation_id
+
+from shared.context import current_request_id
 
 
 def _add_request_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
-    request_id = correlation_id.get()
+    request_id = current_request_id()
     if request_id:
         event.setdefault("request_id", request_id)
     return event

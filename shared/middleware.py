@@ -1,15 +1,31 @@
-"""ASGI middleware every service runs: request IDs, the access log, the body-size limit."""
+"""The one ASGI layer every service runs: request ID, forwarded prefix, body limit, access log.
+
+It is a single pure-ASGI class on purpose: each layer of middleware costs a call and a closure
+per request, and these four share the one pass over the request headers.
+
+- **Request ID:** a valid `X-Request-ID` is kept, otherwise a new one is made; it is set for
+  the logs and error bodies (`shared.context`) and echoed in the response.
+- **Prefix:** the gateway's `X-Forwarded-Prefix` (e.g. `/api`) becomes the ASGI `root_path`.
+  As ASGI has it, the prefix then leads both `root_path` and `path`: routes still match what
+  follows it (`/tasks/5`), and every URL the app makes (redirects, `Location`, the docs, the
+  OpenAPI `servers`) carries the prefix the client used.
+- **Body limit:** a declared `Content-Length` over the limit is a 413 before the app runs; a
+  streamed body is cut off at the limit with the same 413.
+- **Access log:** one line per request, only when `access_log` is on (`ACCESS_LOG=true`). The
+  gateway already logs every request with the same request ID, so by default a request is
+  logged once, at the edge; a service run without the gateway can turn its own line on.
+"""
 
 import re
 import time
+import uuid
 
 import structlog
-from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
-from starlette.datastructures import Headers
-from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.context import REQUEST_ID
 from shared.errors import error_response
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -21,91 +37,93 @@ def _valid_request_id(value: str) -> bool:
     return 0 < len(value) <= _MAX_REQUEST_ID_LENGTH and value.isascii() and value.isprintable()
 
 
-class AccessLogMiddleware:
-    """Log one line per HTTP request: method, path, status and duration."""
+class RequestContextMiddleware:
+    """See the module docstring."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_size: int, access_log: bool = False) -> None:
         self.app = app
+        self.access_log = access_log
+        self.max_body_size = max_body_size
+        self.too_large = f"The request body is larger than {max_body_size} bytes."
         self.logger = structlog.get_logger("access")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        request_id = prefix = length = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")
+            elif name == b"x-forwarded-prefix":
+                prefix = value.decode("latin-1")
+            elif name == b"content-length":
+                length = value.decode("latin-1")
+        if not _valid_request_id(request_id):
+            request_id = uuid.uuid4().hex
+        # Not reset afterwards: each request runs in a context of its own, and the 500 handler
+        # (outside this layer) still needs the ID.
+        REQUEST_ID.set(request_id)
+        if prefix and _PREFIX.fullmatch(prefix):
+            scope = _with_prefix(scope, prefix.rstrip("/"))
+        if length.isdigit() and int(length) > self.max_body_size:
+            await self._refuse(scope, receive, send, request_id)
+            return
+        await self._handle(scope, receive, send, request_id.encode())
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, request_id: bytes) -> None:
         started = time.perf_counter()
         status = 500
+        received = 0
 
-        async def send_wrapper(message: Message) -> None:
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_size:
+                    # An HTTPException: FastAPI lets it through its body parsing as it is.
+                    raise HTTPException(413, detail=self.too_large)
+            return message
+
+        async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, limited_receive, send_with_id)
         finally:
-            self.logger.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
+            if self.access_log:
+                self.logger.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                )
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+        response = error_response(
+            413,
+            "content_too_large",
+            self.too_large,
+            headers={REQUEST_ID_HEADER: request_id},
+        )
+        await response(scope, receive, send)
 
 
-class ForwardedPrefixMiddleware:
-    """Take the gateway's `X-Forwarded-Prefix` (e.g. `/api`) as the ASGI `root_path`.
-
-    As ASGI has it, the prefix then leads both `root_path` and `path`: routes still match
-    what follows it (`/tasks/5`), and every URL the app makes (redirects, `Location`, the
-    docs, the OpenAPI `servers`) carries the prefix the client used.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            prefix = Headers(scope=scope).get("x-forwarded-prefix", "")
-            if _PREFIX.fullmatch(prefix):
-                root = prefix.rstrip("/")
-                scope = {
-                    **scope,
-                    "root_path": root,
-                    "path": root + scope["path"],
-                    "raw_path": root.encode() + scope.get("raw_path", scope["path"].encode()),
-                }
-        await self.app(scope, receive, send)
+def _with_prefix(scope: Scope, root: str) -> Scope:
+    return {
+        **scope,
+        "root_path": root,
+        "path": root + scope["path"],
+        "raw_path": root.encode() + scope.get("raw_path", scope["path"].encode()),
+    }
 
 
-class BodyLimitMiddleware:
-    """413 in the common error shape for bodies over `max_body_size` bytes.
-
-    A declared Content-Length is refused before the app runs; a streamed body is cut off by
-    Starlette's limiter, whose error our handlers render.
-    """
-
-    def __init__(self, app: ASGIApp, max_body_size: int) -> None:
-        self.app = RequestBodyLimitMiddleware(app, max_body_size=max_body_size)
-        self.max_body_size = max_body_size
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = Headers(scope=scope).get("content-length", "")
-            if length.isdigit() and int(length) > self.max_body_size:
-                message = f"The request body is larger than {self.max_body_size} bytes."
-                response = error_response(413, "content_too_large", message)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-def install_middleware(app: FastAPI, *, max_body_size: int) -> None:
-    """Take or make `X-Request-ID`, log every request with it, and bound the body size."""
-    app.add_middleware(BodyLimitMiddleware, max_body_size=max_body_size)
-    app.add_middleware(ForwardedPrefixMiddleware)
-    app.add_middleware(AccessLogMiddleware)
-    # Added last, so it runs first: the access log line already carries the request ID.
-    app.add_middleware(
-        CorrelationIdMiddleware, header_name=REQUEST_ID_HEADER, validator=_valid_request_id
-    )
+def install_middleware(app: FastAPI, *, max_body_size: int, access_log: bool) -> None:
+    """Add the request-context layer (see the module docstring)."""
+    app.add_middleware(RequestContextMiddleware, max_body_size=max_body_size, access_log=access_log)

@@ -31,7 +31,7 @@ class MonthRange(BaseModel):
         return cls.of(moment.year, moment.month)
 
 
-def month_range(
+async def month_range(
     year: Annotated[
         int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="With `month`.")
     ] = None,

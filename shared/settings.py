@@ -20,9 +20,14 @@ class ServiceSettings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     events_exchange: str = "tasks.events"
+    # Connections per process, and as many database threads (see `shared.db.Database`).
     db_pool_size: int = Field(default=5, ge=1, le=100)
+    # Requests that may wait for a database thread before the answer is 503 + Retry-After.
+    db_queue_limit: int = Field(default=1000, ge=0, le=100_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
+    # The gateway logs every request; a service adds its own access line only when asked.
+    access_log: bool = False
     jwt_issuer: str = "efficient-system-auth"
     jwt_audience: str = "efficient-system"
     auth_jwks_url: str = "http://127.0.0.1:8001/auth/.well-known/jwks.json"

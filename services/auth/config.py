@@ -21,6 +21,9 @@ class AuthSettings(ServiceSettings):
     password_hash_memory_kib: int = Field(default=19 * 1024, ge=19 * 1024)
     password_hash_time_cost: int = Field(default=2, ge=2)
     password_hash_parallelism: int = Field(default=1, ge=1)
+    # How many hashes run at once (logins, registrations); the rest queue. One leaves the other
+    # core of a 2-core machine to every other request.
+    password_hash_concurrency: int = Field(default=1, ge=1, le=64)
     admin_username: str | None = None
     admin_email: str | None = None
     admin_password: SecretStr | None = None

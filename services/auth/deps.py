@@ -14,13 +14,14 @@ from shared.errors import InvalidJSONError
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def get_credentials(request: Request) -> Credentials:
+async def get_credentials(request: Request) -> Credentials:
     credentials: Credentials = request.app.state.credentials
     return credentials
 
 
-def get_passwords(request: Request) -> Passwords:
-    return get_credentials(request).passwords
+async def get_passwords(request: Request) -> Passwords:
+    credentials: Credentials = request.app.state.credentials
+    return credentials.passwords
 
 
 async def read_login(request: Request) -> LoginRequest:

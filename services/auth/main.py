@@ -21,6 +21,7 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
     # Configured before the key is loaded, so a "generated key" warning is a JSON line too.
     configure_logging(service="auth", level=settings.log_level, json=settings.log_json)
     signing_key = load_signing_key(settings)
+    passwords = Passwords.from_settings(settings)
     app = create_service_app(
         service="auth",
         title="Efficient System: auth",
@@ -31,10 +32,11 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
             audience=settings.jwt_audience,
         ),
         routers=[router],
+        on_shutdown=[passwords.close],
     )
     app.state.signing_key = signing_key
     app.state.credentials = Credentials(
-        passwords=Passwords.from_settings(settings),
+        passwords=passwords,
         issuer=TokenIssuer(
             signing_key,
             issuer=settings.jwt_issuer,

@@ -14,7 +14,7 @@ from services.auth.schemas import (
     UserRead,
     UserSummary,
 )
-from shared.db import SessionDep
+from shared.db import DatabaseDep
 from shared.errors import ErrorResponse
 from shared.ids import Id, PathId
 from shared.pagination import Page, PageDep
@@ -39,9 +39,10 @@ _login_form_schema = {
     response_model=UserRead,
     responses={409: {"model": ErrorResponse, "description": "Username or email taken"}},
 )
-def register(data: UserCreate, session: SessionDep, passwords: PasswordsDep) -> Any:
+async def register(data: UserCreate, database: DatabaseDep, passwords: PasswordsDep) -> UserRead:
     """Create an account with the `user` role."""
-    return service.register(session, data=data, passwords=passwords)
+    user = await database.run(service.register, data=data, passwords=passwords)
+    return UserRead.model_validate(user)
 
 
 @router.post(
@@ -57,10 +58,12 @@ def register(data: UserCreate, session: SessionDep, passwords: PasswordsDep) -> 
         }
     },
 )
-def login(credentials_in: LoginDep, session: SessionDep, credentials: CredentialsDep) -> TokenPair:
+async def login(
+    credentials_in: LoginDep, database: DatabaseDep, credentials: CredentialsDep
+) -> TokenPair:
     """Exchange a username and password (JSON or OAuth2 form) for tokens."""
-    return service.login(
-        session,
+    return await service.login(
+        database,
         username=credentials_in.username,
         password=credentials_in.password,
         credentials=credentials,
@@ -68,45 +71,49 @@ def login(credentials_in: LoginDep, session: SessionDep, credentials: Credential
 
 
 @router.post("/refresh", response_model=TokenPair)
-def refresh(data: RefreshRequest, session: SessionDep, credentials: CredentialsDep) -> TokenPair:
+async def refresh(
+    data: RefreshRequest, database: DatabaseDep, credentials: CredentialsDep
+) -> TokenPair:
     """Trade a refresh token for a new pair; the old refresh token stops working."""
-    return service.refresh(session, refresh_token=data.refresh_token, credentials=credentials)
+    return await database.run(
+        service.refresh, refresh_token=data.refresh_token, credentials=credentials
+    )
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(data: RefreshRequest, session: SessionDep) -> Response:
+async def logout(data: RefreshRequest, database: DatabaseDep) -> Response:
     """Revoke the refresh token (and the sign-in session it belongs to)."""
-    service.logout(session, refresh_token=data.refresh_token)
+    await database.run(service.logout, refresh_token=data.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/me", response_model=UserRead)
-def me(user: CurrentUser, session: SessionDep) -> Any:
+async def me(user: CurrentUser, database: DatabaseDep) -> UserRead:
     """The signed-in user."""
-    return service.get_user(session, user_id=user.id)
+    return UserRead.model_validate(await database.read(service.get_user, user_id=user.id))
 
 
 @router.get("/users", response_model=Page[UserSummary])
-def list_users(
+async def list_users(
     _: CurrentUser,
-    session: SessionDep,
+    database: DatabaseDep,
     page: PageDep,
     ids: Annotated[
         list[Id] | None, Query(alias="id", max_length=200, description="Only these user ids.")
     ] = None,
 ) -> Page[UserSummary]:
     """Users (id and username), e.g. for an assignee picker."""
-    return service.list_users(session, ids=ids, params=page)
+    return await database.read(service.list_users, ids=ids, params=page)
 
 
 @router.get("/users/{user_id}", response_model=UserSummary)
-def get_user(user_id: PathId, _: CurrentUser, session: SessionDep) -> Any:
+async def get_user(user_id: PathId, _: CurrentUser, database: DatabaseDep) -> UserSummary:
     """One user (id and username)."""
-    return service.get_user(session, user_id=user_id)
+    return UserSummary.model_validate(await database.read(service.get_user, user_id=user_id))
 
 
 @router.get("/.well-known/jwks.json")
-def jwks(request: Request, response: Response) -> dict[str, Any]:
+async def jwks(request: Request, response: Response) -> dict[str, Any]:
     """The public keys that verify access tokens."""
     response.headers["Cache-Control"] = "public, max-age=300"
     signing_key = request.app.state.signing_key

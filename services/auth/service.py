@@ -13,6 +13,7 @@ from services.auth.models import User
 from services.auth.passwords import Passwords
 from services.auth.schemas import TokenPair, UserCreate, UserSummary
 from services.auth.tokens import TokenIssuer, hash_refresh_token, new_refresh_token
+from shared.db import Database
 from shared.errors import ConflictError, NotFoundError, UnauthorizedError
 from shared.pagination import Page, PageParams
 from shared.security import Role
@@ -50,14 +51,35 @@ def register(session: Session, *, data: UserCreate, passwords: Passwords) -> Use
     return user
 
 
-def login(session: Session, *, username: str, password: str, credentials: Credentials) -> TokenPair:
-    """Tokens for valid credentials; one and the same 401 for a wrong password or unknown user."""
-    user = repository.get_user_by_username(session, username=username)
-    if user is None:
-        credentials.passwords.verify_dummy(password)
+async def login(
+    database: Database, *, username: str, password: str, credentials: Credentials
+) -> TokenPair:
+    """Tokens for valid credentials; one and the same 401 for a wrong password or unknown user.
+
+    Three steps, so no database connection waits for the hash: read the stored hash, check it
+    in the hashing pool, then record the new sign-in session (one transaction).
+    """
+    found = await database.read(_stored_hash, username=username)
+    valid, new_hash = await credentials.passwords.verify_async(
+        password, found[1] if found else None
+    )
+    if found is None or not valid:
         raise UnauthorizedError(INVALID_CREDENTIALS, code="invalid_credentials")
-    valid, new_hash = credentials.passwords.verify(password, user.password_hash)
-    if not valid:
+    return await database.run(
+        _start_session, user_id=found[0], new_hash=new_hash, credentials=credentials
+    )
+
+
+def _stored_hash(session: Session, *, username: str) -> tuple[int, str] | None:
+    user = repository.get_user_by_username(session, username=username)
+    return None if user is None else (user.id, user.password_hash)
+
+
+def _start_session(
+    session: Session, *, user_id: int, new_hash: str | None, credentials: Credentials
+) -> TokenPair:
+    user = repository.get_user(session, user_id=user_id)
+    if user is None:  # deleted between the two steps
         raise UnauthorizedError(INVALID_CREDENTIALS, code="invalid_credentials")
     if new_hash:
         user.password_hash = new_hash

@@ -15,7 +15,7 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _MONTH_FORMAT = f"Expected a month as YYYY-MM, from {MIN_YEAR}-01 to {MAX_YEAR}-12."
 
 
-def get_users(request: Request) -> UserNames:
+async def get_users(request: Request) -> UserNames:
     """The app's username look-up, set by `create_app`."""
     users: UserNames = request.app.state.users
     return users
@@ -35,7 +35,7 @@ def _error(field: str, message: str) -> dict[str, Any]:
     return {"loc": ("query", field), "msg": message, "type": "value_error"}
 
 
-def month_span(
+async def month_span(
     first: Annotated[
         str,
         Query(alias="from", max_length=16, description="YYYY-MM, included.", examples=["2025-01"]),

@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from services.kpi import service
 from services.kpi.deps import MonthSpanDep, UsersDep
 from services.kpi.schemas import ByUserKpi, CompletionRate, MonthlyKpi, Trend
-from shared.db import SessionDep
+from shared.db import DatabaseDep
 from shared.months import MonthDep
 from shared.security import CurrentUser
 
@@ -13,24 +13,26 @@ router = APIRouter(prefix="/kpi", tags=["kpi"])
 
 
 @router.get("/completion-rate", response_model=CompletionRate)
-def completion_rate(_: CurrentUser, session: SessionDep, month: MonthDep) -> CompletionRate:
+async def completion_rate(_: CurrentUser, database: DatabaseDep, month: MonthDep) -> CompletionRate:
     """Tasks created in a month (UTC; the current one by default) and the share done."""
-    return service.completion_rate(session, month=month)
+    return await database.read(service.completion_rate, month=month)
 
 
 @router.get("/by-user", response_model=ByUserKpi)
-def by_user(user: CurrentUser, session: SessionDep, month: MonthDep, users: UsersDep) -> ByUserKpi:
+async def by_user(
+    user: CurrentUser, database: DatabaseDep, month: MonthDep, users: UsersDep
+) -> ByUserKpi:
     """Per assignee: tasks created in a month by status; usernames null if auth is down."""
-    return service.by_user(session, month=month, users=users, token=user.token)
+    return await database.read(service.by_user, month=month, users=users, token=user.token)
 
 
 @router.get("/monthly", response_model=MonthlyKpi)
-def monthly(_: CurrentUser, session: SessionDep, month: MonthDep) -> MonthlyKpi:
+async def monthly(_: CurrentUser, database: DatabaseDep, month: MonthDep) -> MonthlyKpi:
     """A month's tasks by status and overdue, its completions and their mean time."""
-    return service.monthly(session, month=month)
+    return await database.read(service.monthly, month=month)
 
 
 @router.get("/trend", response_model=Trend)
-def trend(_: CurrentUser, session: SessionDep, span: MonthSpanDep) -> Trend:
+async def trend(_: CurrentUser, database: DatabaseDep, span: MonthSpanDep) -> Trend:
     """One point per month from `from` to `to` (YYYY-MM, at most 120 months)."""
-    return service.trend(session, span=span)
+    return await database.read(service.trend, span=span)

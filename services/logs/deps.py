@@ -10,7 +10,7 @@ from shared.ids import Id
 from shared.months import MonthDep
 
 
-def log_filters(
+async def log_filters(
     request: Request,
     month: MonthDep,
     task_id: Annotated[

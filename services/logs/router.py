@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from services.logs import service
 from services.logs.deps import LogFiltersDep
 from services.logs.schemas import LogEntryRead
-from shared.db import SessionDep
+from shared.db import DatabaseDep
 from shared.pagination import Page, PageDep
 from shared.security import CurrentUser
 
@@ -19,8 +19,8 @@ _LIST_DESCRIPTION = (
 
 
 @router.get("/", response_model=Page[LogEntryRead], description=_LIST_DESCRIPTION)
-def list_logs(
-    _: CurrentUser, session: SessionDep, filters: LogFiltersDep, page: PageDep
+async def list_logs(
+    _: CurrentUser, database: DatabaseDep, filters: LogFiltersDep, page: PageDep
 ) -> Page[LogEntryRead]:
     """Log entries, newest first: of a month, or of one task's whole history."""
-    return service.list_entries(session, filters=filters, params=page)
+    return await database.read(service.list_entries, filters=filters, params=page)

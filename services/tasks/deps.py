@@ -14,12 +14,12 @@ from shared.ids import Id
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
 
 
-def get_users(request: Request) -> UserDirectory:
+async def get_users(request: Request) -> UserDirectory:
     users: UserDirectory = request.app.state.users
     return users
 
 
-def expected_version(
+async def expected_version(
     if_match: Annotated[
         str | None,
         Header(description='The version (or ETag) the client last read: "3". Stale: 412.'),
@@ -36,7 +36,7 @@ def expected_version(
     return int(match.group(1))
 
 
-def task_filters(
+async def task_filters(
     status: Annotated[TaskStatus | None, Query()] = None,
     assignee_id: Annotated[Id | None, Query()] = None,
     creator_id: Annotated[Id | None, Query()] = None,

@@ -22,7 +22,7 @@ _UNREPORTED = {"updated_at", "version"}
 
 def create_task(
     session: Session, *, data: TaskCreate, actor: Principal, users: UserDirectory
-) -> Task:
+) -> TaskRead:
     """Create a task owned by `actor`."""
     if data.imports_history:
         policy.ensure_can_import(actor)
@@ -51,15 +51,15 @@ def create_task(
         session, TaskEventType.CREATED, snapshot=snapshot, version=1, actor=actor, at=created_at
     )
     session.commit()
-    return task
+    return TaskRead.model_validate(task)
 
 
-def get_task(session: Session, *, task_id: int) -> Task:
+def get_task(session: Session, *, task_id: int) -> TaskRead:
     """The task; 404 if there is none."""
     task = repository.get_task(session, task_id=task_id)
     if task is None:
         raise NotFoundError("No task has this id.")
-    return task
+    return TaskRead.model_validate(task)
 
 
 def list_tasks(
@@ -81,7 +81,7 @@ def update_task(
     actor: Principal,
     expected_version: int | None,
     users: UserDirectory,
-) -> Task:
+) -> TaskRead:
     """Change the fields given. A request that changes nothing is not a write (no event)."""
     changes: dict[str, Any] = data.changes()
     if changes.get("assignee_id") is not None:
@@ -97,8 +97,9 @@ def update_task(
         task.completed_at = now if task.status == TaskStatus.DONE else None
     diff = _diff(before, _snapshot(task))
     if not diff:
+        unchanged = TaskRead.model_validate(task)
         session.rollback()
-        return task
+        return unchanged
     task.updated_at = now
     task.version += 1
     session.flush()
@@ -112,7 +113,7 @@ def update_task(
         changes=diff,
     )
     session.commit()
-    return task
+    return TaskRead.model_validate(task)
 
 
 def delete_task(

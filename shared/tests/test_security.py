@@ -1,5 +1,6 @@
 """The shared token check, used as the tasks, logs and KPI services use it: JWKS over HTTP."""
 
+import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from services.auth.keys import SigningKey, generate_pem
 from services.auth.tests.factories import create_access_token, create_foreign_key
 from shared.errors import install_error_handlers
-from shared.security import CurrentUser, JWKSKeySource, Role, TokenVerifier
+from shared.security import CurrentUser, JWKSKeySource, Principal, Role, TokenVerifier
 
 JWKS_URL = "http://auth.test/auth/.well-known/jwks.json"
 
@@ -47,15 +48,20 @@ def fake_auth(auth_key: SigningKey) -> FakeAuth:
 @pytest.fixture
 def verifier(fake_auth: FakeAuth) -> Iterator[TokenVerifier]:
     source = JWKSKeySource(
-        JWKS_URL, client=httpx.Client(transport=httpx.MockTransport(fake_auth.handle))
+        JWKS_URL, client=httpx.AsyncClient(transport=httpx.MockTransport(fake_auth.handle))
     )
     yield TokenVerifier(keys=source, issuer="efficient-system-auth", audience="efficient-system")
-    source.close()
+    asyncio.run(source.aclose())
+
+
+def authenticate(verifier: TokenVerifier, token: str) -> Principal:
+    """What a request's `CurrentUser` dependency does with its bearer token."""
+    return asyncio.run(verifier.authenticate(token))
 
 
 def _error_code(verifier: TokenVerifier, token: str) -> str:
     with pytest.raises(Exception) as caught:  # noqa: PT011 - the code is asserted below
-        verifier.verify(token)
+        authenticate(verifier, token)
     return str(getattr(caught.value, "code", type(caught.value).__name__))
 
 
@@ -64,7 +70,7 @@ def test_accepts_a_token_from_the_auth_service(
 ) -> None:
     token = create_access_token(auth_key, user_id=42)
 
-    principal = verifier.verify(token)
+    principal = authenticate(verifier, token)
 
     assert (principal.id, principal.role, principal.token) == (42, Role.USER, token)
 
@@ -73,7 +79,7 @@ def test_keys_are_cached(
     verifier: TokenVerifier, auth_key: SigningKey, fake_auth: FakeAuth
 ) -> None:
     for _ in range(5):
-        verifier.verify(create_access_token(auth_key))
+        authenticate(verifier, create_access_token(auth_key))
 
     assert fake_auth.requests == 1
 
@@ -81,10 +87,10 @@ def test_keys_are_cached(
 def test_cached_keys_keep_working_while_auth_is_down(
     verifier: TokenVerifier, auth_key: SigningKey, fake_auth: FakeAuth
 ) -> None:
-    verifier.verify(create_access_token(auth_key))
+    authenticate(verifier, create_access_token(auth_key))
     fake_auth.up = False
 
-    assert verifier.verify(create_access_token(auth_key, user_id=7)).id == 7
+    assert authenticate(verifier, create_access_token(auth_key, user_id=7)).id == 7
 
 
 def test_auth_down_with_no_cached_key_is_503(
@@ -98,7 +104,7 @@ def test_auth_down_with_no_cached_key_is_503(
 def test_a_rotated_key_is_fetched_once_then_rate_limited(
     verifier: TokenVerifier, auth_key: SigningKey, fake_auth: FakeAuth
 ) -> None:
-    verifier.verify(create_access_token(auth_key))
+    authenticate(verifier, create_access_token(auth_key))
     stranger = create_foreign_key()
 
     for _ in range(3):
@@ -221,18 +227,21 @@ def test_while_auth_is_down_stale_keys_serve_without_asking_it_each_time(
 ) -> None:
     source = JWKSKeySource(
         JWKS_URL,
-        client=httpx.Client(transport=httpx.MockTransport(fake_auth.handle)),
+        client=httpx.AsyncClient(transport=httpx.MockTransport(fake_auth.handle)),
         ttl_seconds=0,  # every key is stale at once
         min_refetch_seconds=60,
     )
     verifier = TokenVerifier(
         keys=source, issuer="efficient-system-auth", audience="efficient-system"
     )
-    verifier.verify(create_access_token(auth_key))
+    authenticate(verifier, create_access_token(auth_key))
     fake_auth.up = False
 
     for user_id in range(20):
-        assert verifier.verify(create_access_token(auth_key, user_id=user_id + 1)).id == user_id + 1
+        assert (
+            authenticate(verifier, create_access_token(auth_key, user_id=user_id + 1)).id
+            == user_id + 1
+        )
 
     assert fake_auth.requests == 1  # the first fetch; no retry within min_refetch_seconds
-    source.close()
+    asyncio.run(source.aclose())

@@ -78,6 +78,7 @@ def system(database_url: str) -> Iterator[System]:  # `database_url`: the tests'
         "JWT_GENERATED_KEY_PATH": str(LOCAL / "signing-key.pem"),
         "RELAY_POLL_SECONDS": "0.5",
         "ACCESS_TOKEN_EXPIRE_MINUTES": "15",
+        "ACCESS_LOG": "true",  # the services' own access lines, beside the gateway's
     }
     log = LOCAL / "system.log"
     with log.open("wb") as out:
