@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.auth.models import RefreshToken, User
@@ -43,16 +43,10 @@ def add_user(session: Session, *, username: str, email: str, password_hash: str,
     return user
 
 
-def list_users(
-    session: Session, *, ids: Sequence[int] | None, offset: int, limit: int
-) -> tuple[list[User], int]:
-    """A page of users ordered by id, and how many there are in all."""
+def users_query(*, ids: Sequence[int] | None) -> Select[User]:
+    """Users, optionally only those with the given ids, unordered."""
     query = select(User)
-    if ids:
-        query = query.where(User.id.in_(ids))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    users = session.scalars(query.order_by(User.id).offset(offset).limit(limit)).all()
-    return list(users), total
+    return query.where(User.id.in_(ids)) if ids else query
 
 
 def add_refresh_token(

@@ -15,7 +15,7 @@ from services.auth.schemas import TokenPair, UserCreate, UserSummary
 from services.auth.tokens import TokenIssuer, hash_refresh_token, new_refresh_token
 from shared.db import Database
 from shared.errors import ConflictError, NotFoundError, UnauthorizedError
-from shared.pagination import Page, PageParams
+from shared.pagination import Keyset, Page, PageParams, paginate
 from shared.security import Role
 
 INVALID_CREDENTIALS = "Incorrect username or password."
@@ -129,12 +129,16 @@ def get_user(session: Session, *, user_id: int) -> User:
 def list_users(
     session: Session, *, ids: Sequence[int] | None, params: PageParams
 ) -> Page[UserSummary]:
-    """A page of users (id and username), optionally only those with the given ids."""
-    users, total = repository.list_users(
-        session, ids=ids, offset=params.offset, limit=params.page_size
+    """A page of users (id and username) by id, optionally only those with the given ids."""
+    scope = f"users:{sorted(set(ids or []))}"
+    return paginate(
+        session,
+        repository.users_query(ids=ids),
+        keyset=Keyset([User.id.expression], descending=False, scope=scope),
+        params=params,
+        sort_values=lambda user: (user.id,),
+        convert=UserSummary.model_validate,
     )
-    items = [UserSummary.model_validate(user) for user in users]
-    return Page[UserSummary].build(items, total=total, params=params)
 
 
 def ensure_admin(

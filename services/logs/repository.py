@@ -2,8 +2,9 @@
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, Select, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -38,14 +39,8 @@ def add_entry(
     return session.scalars(statement).first()
 
 
-def list_entries(
-    session: Session,
-    *,
-    filters: LogFilters,
-    offset: int,
-    limit: int,
-) -> tuple[list[ActivityLog], int]:
-    """A page of the entries matching, newest first, and how many match in all."""
+def entries_query(*, filters: LogFilters) -> Select[ActivityLog]:
+    """The entries matching `filters`, unordered."""
     conditions: list[ColumnElement[bool]] = []
     if (period := filters.period) is not None:
         conditions += [ActivityLog.created_at >= period.start, ActivityLog.created_at < period.end]
@@ -55,15 +50,11 @@ def list_entries(
         conditions.append(ActivityLog.user_id == filters.user_id)
     if filters.action_type is not None:
         conditions.append(ActivityLog.action_type == filters.action_type.value)
-    total = session.scalar(select(func.count()).select_from(ActivityLog).where(*conditions)) or 0
-    entries = session.scalars(
-        select(ActivityLog)
-        .where(*conditions)
-        .order_by(ActivityLog.created_at.desc(), ActivityLog.id.desc())
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    return list(entries), total
+    return select(ActivityLog).where(*conditions)
+
+
+# Newest first; every index of `activity_log` ends in this order.
+SORT_KEY: list[ColumnElement[Any]] = [ActivityLog.created_at.expression, ActivityLog.id.expression]
 
 
 def truncate_read_model(session: Session) -> None:

@@ -10,7 +10,7 @@ from services.logs import details, repository
 from services.logs.models import ActionType, ActivityLog
 from services.logs.schemas import LogEntryRead, LogFilters
 from shared.events import TaskEvent, TaskEventType
-from shared.pagination import Page, PageParams
+from shared.pagination import Keyset, Page, PageParams, paginate
 
 _ACTIONS = {
     TaskEventType.CREATED: ActionType.TASK_CREATED,
@@ -36,11 +36,15 @@ def list_entries(
     session: Session, *, filters: LogFilters, params: PageParams
 ) -> Page[LogEntryRead]:
     """A page of the entries that match `filters`, newest first."""
-    entries, total = repository.list_entries(
-        session, filters=filters, offset=params.offset, limit=params.page_size
+    keyset = Keyset(repository.SORT_KEY, descending=True, scope=f"logs:{filters.model_dump_json()}")
+    return paginate(
+        session,
+        repository.entries_query(filters=filters),
+        keyset=keyset,
+        params=params,
+        sort_values=lambda entry: (entry.created_at, entry.id),
+        convert=LogEntryRead.model_validate,
     )
-    items = [LogEntryRead.model_validate(entry) for entry in entries]
-    return Page[LogEntryRead].build(items, total=total, params=params)
 
 
 def reset_read_model(session: Session) -> None:

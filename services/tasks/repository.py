@@ -1,13 +1,14 @@
 """Queries of the `tasks` schema. Never commits: the service layer owns the transaction."""
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, text, update
+from sqlalchemy import ColumnElement, Select, func, literal_column, select, text, update
 from sqlalchemy.orm import Session
 
 from services.tasks.models import OUTBOX_CHANNEL, OutboxEvent, Task
-from services.tasks.schemas import SortOrder, TaskFilters
+from services.tasks.schemas import SortField, SortOrder, TaskFilters
 from shared.events import TaskEvent
 from shared.months import MonthRange
 
@@ -28,10 +29,38 @@ def delete_task(session: Session, *, task: Task) -> None:
     session.flush()
 
 
-def list_tasks(
-    session: Session, *, month: MonthRange, filters: TaskFilters, offset: int, limit: int
-) -> tuple[list[Task], int]:
-    """A page of the month's tasks matching the filters, and how many match in all."""
+# Tasks without a due date sort last either way: as if due at the end of time (ascending) or at
+# its beginning (descending). The same expressions are indexed (migration 0002).
+NO_DUE_DATE_LAST: dict[SortOrder, ColumnElement[datetime]] = {
+    SortOrder.ASC: literal_column("TIMESTAMPTZ '9999-12-31 23:59:59+00'"),
+    SortOrder.DESC: literal_column("TIMESTAMPTZ '0001-01-01 00:00:00+00'"),
+}
+
+
+def sort_key(filters: TaskFilters) -> list[ColumnElement[Any]]:
+    """The columns a list is ordered by, ending in the id (unique, so the order is total)."""
+    if filters.sort is SortField.DUE_DATE:
+        due = func.coalesce(Task.due_date, NO_DUE_DATE_LAST[filters.order])
+        return [due, Task.id.expression]
+    return [getattr(Task, filters.sort.value).expression, Task.id.expression]
+
+
+def sort_values(task: Task, filters: TaskFilters) -> tuple[Any, ...]:
+    """The values of `sort_key` for one task (for the next page's cursor)."""
+    if filters.sort is SortField.DUE_DATE:
+        due = task.due_date or _NO_DUE_DATE[filters.order]
+        return due, task.id
+    return getattr(task, filters.sort.value), task.id
+
+
+_NO_DUE_DATE = {
+    SortOrder.ASC: datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    SortOrder.DESC: datetime(1, 1, 1, tzinfo=UTC),
+}
+
+
+def tasks_query(*, month: MonthRange, filters: TaskFilters) -> Select[Task]:
+    """The month's tasks matching the filters, unordered."""
     conditions: list[ColumnElement[bool]] = [
         Task.created_at >= month.start,
         Task.created_at < month.end,
@@ -42,16 +71,7 @@ def list_tasks(
         conditions.append(Task.assignee_id == filters.assignee_id)
     if filters.creator_id is not None:
         conditions.append(Task.creator_id == filters.creator_id)
-    total = session.scalar(select(func.count()).select_from(Task).where(*conditions)) or 0
-    column = getattr(Task, filters.sort.value)
-    if filters.order is SortOrder.ASC:
-        ordering = [column.asc().nulls_last(), Task.id.asc()]
-    else:
-        ordering = [column.desc().nulls_last(), Task.id.desc()]
-    tasks = session.scalars(
-        select(Task).where(*conditions).order_by(*ordering).offset(offset).limit(limit)
-    ).all()
-    return list(tasks), total
+    return select(Task).where(*conditions)
 
 
 def add_outbox_event(session: Session, *, event: TaskEvent) -> None:

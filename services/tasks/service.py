@@ -8,12 +8,12 @@ from sqlalchemy.orm import Session
 
 from services.tasks import policy, repository
 from services.tasks.models import Task
-from services.tasks.schemas import TaskCreate, TaskFilters, TaskRead, TaskUpdate
+from services.tasks.schemas import SortOrder, TaskCreate, TaskFilters, TaskRead, TaskUpdate
 from services.tasks.users import UserDirectory
 from shared.errors import NotFoundError, PreconditionFailedError
 from shared.events import FieldChange, TaskEvent, TaskEventType, TaskSnapshot, TaskStatus
 from shared.months import MonthRange
-from shared.pagination import Page, PageParams
+from shared.pagination import Keyset, Page, PageParams, paginate
 from shared.security import Principal
 
 # Bookkeeping that changes on every write; not reported as a changed field.
@@ -66,11 +66,18 @@ def list_tasks(
     session: Session, *, month: MonthRange, filters: TaskFilters, params: PageParams
 ) -> Page[TaskRead]:
     """A page of the tasks created in `month` that match `filters`."""
-    tasks, total = repository.list_tasks(
-        session, month=month, filters=filters, offset=params.offset, limit=params.page_size
+    scope = f"tasks:{month.start.date()}:{filters.model_dump_json()}"
+    keyset = Keyset(
+        repository.sort_key(filters), descending=filters.order is SortOrder.DESC, scope=scope
     )
-    items = [TaskRead.model_validate(task) for task in tasks]
-    return Page[TaskRead].build(items, total=total, params=params)
+    return paginate(
+        session,
+        repository.tasks_query(month=month, filters=filters),
+        keyset=keyset,
+        params=params,
+        sort_values=lambda task: repository.sort_values(task, filters),
+        convert=TaskRead.model_validate,
+    )
 
 
 def update_task(

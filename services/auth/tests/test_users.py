@@ -103,7 +103,9 @@ def test_users_are_listed_by_page(client: TestClient, session: Session, token: s
     for name in ("u_a", "u_b", "u_c"):
         create_user(session, username=name)
 
-    first = client.get("/auth/users", params={"page_size": 2}, headers=_headers(token)).json()
+    first = client.get(
+        "/auth/users", params={"page_size": 2, "total": "true"}, headers=_headers(token)
+    ).json()
     last = client.get(
         "/auth/users", params={"page_size": 2, "page": 2}, headers=_headers(token)
     ).json()
