@@ -15,8 +15,10 @@ from sqlalchemy import (
     Date,
     DateTime,
     Double,
+    Index,
     Integer,
     String,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -42,8 +44,7 @@ class TaskState(Base):
     version: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     assignee_id: Mapped[int | None] = mapped_column(BigInteger)
-    # Indexed: the overdue count reads one month of tasks, never all of them.
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     due_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deleted: Mapped[bool] = mapped_column(Boolean)
@@ -74,5 +75,28 @@ class CompletionCounter(Base):
     completed: Mapped[int] = mapped_column(Integer)
     total_seconds: Mapped[float] = mapped_column(Double)  # sum of completed_at - created_at
 
+
+class DueCounter(Base):
+    """Live, not done tasks created in `month` whose due date falls in the hour `due_hour`.
+
+    Overdue is "due before now", and now moves without any event: so the counts are kept per
+    hour of the due date, and an overdue count sums the hours before the current one, plus the
+    few tasks due earlier in the current hour (read through `ix_task_state_open_due_date`).
+    """
+
+    __tablename__ = "due_counter"
+    __table_args__ = (CheckConstraint("count >= 0", name="count_not_negative"),)
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # first day, UTC
+    due_hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+# Open tasks by due date: the current hour's part of an overdue count.
+Index(
+    "ix_task_state_open_due_date",
+    TaskState.due_date,
+    postgresql_where=text("NOT deleted AND status <> 'done' AND due_date IS NOT NULL"),
+)
 
 processed_event = processed_event_table(Base.metadata)

@@ -1,17 +1,19 @@
 """Queries of the `kpi` schema. Never commits: the caller owns the transaction."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from services.kpi.models import CompletionCounter, MonthCounter, TaskState
+from services.kpi.models import CompletionCounter, DueCounter, MonthCounter, TaskState
 from shared.events import TaskSnapshot, TaskStatus
 
 MonthKey = tuple[date, int, str]  # (month, assignee_key, status)
+DueKey = tuple[date, datetime]  # (month created, hour due)
 _TRUNCATE = text(
-    "TRUNCATE kpi.task_state, kpi.month_counter, kpi.completion_counter, kpi.processed_event"
+    "TRUNCATE kpi.task_state, kpi.month_counter, kpi.completion_counter, kpi.due_counter,"
+    " kpi.processed_event"
 )
 
 
@@ -151,20 +153,61 @@ def completions_by_month(
     return {month: (completed, seconds) for month, completed, seconds in rows}
 
 
-def count_overdue(session: Session, *, start: datetime, end: datetime, now: datetime) -> int:
-    """Live, not done tasks created in [start, end) whose due date is before `now`."""
-    query = (
+def add_to_due_counter(session: Session, *, key: DueKey, delta: int) -> None:
+    """Add `delta` to one due-hour counter row, creating it for a positive delta."""
+    month, due_hour = key
+    if delta > 0:
+        statement = insert(DueCounter).values(month=month, due_hour=due_hour, count=delta)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[DueCounter.month, DueCounter.due_hour],
+                set_={"count": DueCounter.count + delta},
+            )
+        )
+        return
+    updated = session.scalar(
+        update(DueCounter)
+        .where(DueCounter.month == month, DueCounter.due_hour == due_hour)
+        .values(count=DueCounter.count + delta)
+        .returning(DueCounter.count)
+    )
+    if updated is None:
+        raise CounterMissingError(f"no due_counter row {key}")
+
+
+def count_overdue(
+    session: Session, *, month: date, start: datetime, end: datetime, now: datetime
+) -> int:
+    """Live, not done tasks created in `month` ([start, end)) whose due date is before `now`.
+
+    The hours before the current one come from the counters; the current hour's tasks due
+    before `now` from the open tasks' due-date index: neither grows with the month's tasks.
+    """
+    hour = hour_of(now)
+    counted = session.scalar(
+        select(func.coalesce(func.sum(DueCounter.count), 0)).where(
+            DueCounter.month == month, DueCounter.due_hour < hour
+        )
+    )
+    this_hour = session.scalar(
         select(func.count())
         .select_from(TaskState)
         .where(
-            TaskState.created_at >= start,
-            TaskState.created_at < end,
+            TaskState.due_date >= hour,
+            TaskState.due_date < now,
+            TaskState.due_date.is_not(None),
             TaskState.deleted.is_(False),
             TaskState.status != TaskStatus.DONE.value,
-            TaskState.due_date < now,
+            TaskState.created_at >= start,
+            TaskState.created_at < end,
         )
     )
-    return session.scalar(query) or 0
+    return int(counted or 0) + int(this_hour or 0)
+
+
+def hour_of(moment: datetime) -> datetime:
+    """The start of the UTC hour of `moment`."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def truncate_read_model(session: Session) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from services.kpi import repository
 from services.kpi.models import UNASSIGNED, TaskState
-from services.kpi.repository import MonthKey
+from services.kpi.repository import DueKey, MonthKey
 from services.kpi.schemas import (
     ByUserKpi,
     CompletionRate,
@@ -33,6 +33,7 @@ class _Deltas:
 
     def __init__(self) -> None:
         self.months: defaultdict[MonthKey, int] = defaultdict(int)
+        self.due: defaultdict[DueKey, int] = defaultdict(int)
         self.completions: dict[date, tuple[int, float]] = {}
 
     def add(self, state: TaskState, *, sign: int) -> None:
@@ -41,6 +42,8 @@ class _Deltas:
             return
         assignee_key = state.assignee_id if state.assignee_id is not None else UNASSIGNED
         self.months[(month_of(state.created_at), assignee_key, state.status)] += sign
+        if state.status != TaskStatus.DONE and state.due_date is not None:
+            self.due[(month_of(state.created_at), repository.hour_of(state.due_date))] += sign
         if state.status == TaskStatus.DONE and state.completed_at is not None:
             month = month_of(state.completed_at)
             seconds = (state.completed_at - state.created_at).total_seconds()
@@ -52,6 +55,9 @@ class _Deltas:
         for key, delta in sorted(self.months.items()):
             if delta:
                 repository.add_to_month_counter(session, key=key, delta=delta)
+        for due_key, delta in sorted(self.due.items()):
+            if delta:
+                repository.add_to_due_counter(session, key=due_key, delta=delta)
         for month, (completed, seconds) in sorted(self.completions.items()):
             if (completed, seconds) != (0, 0.0):
                 repository.add_to_completion_counter(
@@ -139,7 +145,7 @@ def monthly(session: Session, *, month: MonthRange, now: datetime | None = None)
     completions = repository.completions_by_month(session, first=first, last=first)
     completed, seconds = completions.get(first, (0, 0.0))
     overdue = repository.count_overdue(
-        session, start=month.start, end=month.end, now=now or datetime.now(UTC)
+        session, month=first, start=month.start, end=month.end, now=now or datetime.now(UTC)
     )
     return MonthlyKpi(
         year=month.year,
