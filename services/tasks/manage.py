@@ -1,20 +1,23 @@
 """Deploy-time commands of the tasks service.
 
 python -m services.tasks.manage prestart      # wait for the database, migrate
+python -m services.tasks.manage replay --queue kpi.task-events
+                                              # re-publish every task event to one queue
 """
 
 import argparse
-import asyncio
 from pathlib import Path
 
 from services.tasks.config import TasksSettings
-from services.tasks.replay import UnknownQueueError, replay
+from services.tasks.models import OUTBOX
 from shared.migrations import prestart
+from shared.replay import replay_command
 
 SERVICE_DIR = Path(__file__).parent
 
 
 def main() -> None:
+    """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="python -m services.tasks.manage")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("prestart", help="wait for the database, then migrate")
@@ -25,11 +28,7 @@ def main() -> None:
     if args.command == "prestart":
         prestart(SERVICE_DIR, settings.database_url)
         return
-    try:
-        count = asyncio.run(replay(settings, queue=args.queue))
-    except UnknownQueueError as exc:
-        parser.exit(2, f"error: {exc}\n")
-    print(f"replayed {count} events to {args.queue}")
+    replay_command(parser, settings, outbox=OUTBOX, queue=args.queue)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,11 @@
 """Queries of the `tasks` schema. Never commits: the service layer owns the transaction."""
 
-from collections.abc import Sequence
-from datetime import datetime
-
-from sqlalchemy import ColumnElement, func, select, text, update
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from services.tasks.models import OUTBOX_CHANNEL, OutboxEvent, Task
+from services.tasks.models import OUTBOX, Task
 from services.tasks.schemas import SortOrder, TaskFilters
+from shared import outbox
 from shared.events import TaskEvent
 from shared.months import MonthRange
 
@@ -56,27 +54,4 @@ def list_tasks(
 
 def add_outbox_event(session: Session, *, event: TaskEvent) -> None:
     """Store the event in the caller's transaction; the relay is woken when it commits."""
-    session.add(
-        OutboxEvent(
-            event_id=event.event_id,
-            event_type=event.event_type.value,
-            task_id=event.task_id,
-            payload=event.model_dump(mode="json"),
-        )
-    )
-    session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
-
-
-def claim_unpublished(session: Session, *, limit: int) -> Sequence[OutboxEvent]:
-    """The oldest unpublished events, locked; rows another relay holds are skipped."""
-    return session.scalars(
-        select(OutboxEvent)
-        .where(OutboxEvent.published_at.is_(None))
-        .order_by(OutboxEvent.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-
-
-def mark_published(session: Session, *, ids: Sequence[int], at: datetime) -> None:
-    session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(published_at=at))
+    outbox.add_event(session, OUTBOX, event=event, entity_id=event.task_id)
