@@ -9,12 +9,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from shared.consumer import ConsumerConfig, EventConsumer
+from shared.events import TASK_EVENTS
 from shared.messaging import unrouted_name
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -26,7 +27,11 @@ def unique_name(prefix: str) -> str:
 
 
 def consumer_config(
-    prefix: str, *, amqp_url: str = AMQP_URL, max_attempts: int = 3
+    prefix: str,
+    *,
+    amqp_url: str = AMQP_URL,
+    max_attempts: int = 3,
+    binding_key: str = TASK_EVENTS,
 ) -> ConsumerConfig:
     """A consumer on an exchange and queues of the test's own, retrying quickly."""
     name = unique_name(prefix)
@@ -34,6 +39,7 @@ def consumer_config(
         amqp_url=amqp_url,
         exchange=f"{name}.events",
         queue=name,
+        binding_key=binding_key,
         max_attempts=max_attempts,
         retry_delay_ms=50,
         db_retry_seconds=0.2,
@@ -82,7 +88,7 @@ async def running(*runners: Runner) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def consuming(consumer: EventConsumer) -> AsyncIterator[None]:
+async def consuming(consumer: EventConsumer[Any]) -> AsyncIterator[None]:
     """`running(consumer)`, entered once it consumes its queue."""
     async with running(consumer):
         await eventually(lambda: consumer._queue is not None)

@@ -11,7 +11,8 @@ from shared.events import TaskSnapshot, TaskStatus
 
 MonthKey = tuple[date, int, str]  # (month, assignee_key, status)
 _TRUNCATE = text(
-    "TRUNCATE kpi.task_state, kpi.month_counter, kpi.completion_counter, kpi.processed_event"
+    "TRUNCATE kpi.task_state, kpi.month_counter, kpi.completion_counter, kpi.user,"
+    " kpi.processed_event"
 )
 
 
@@ -168,7 +169,8 @@ def count_overdue(session: Session, *, start: datetime, end: datetime, now: date
 
 
 def truncate_read_model(session: Session) -> None:
-    """Empty the read model and the processed events, so a replay rebuilds everything."""
+    """Empty the read model, the user directory and the processed events, so a replay
+    rebuilds everything."""
     # TRUNCATE waits for every open transaction on these tables: fail rather than hang.
     session.execute(text("SET LOCAL lock_timeout = '30s'"))
     session.execute(_TRUNCATE)
