@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
 from shared.consumer import ConsumerConfig, EventConsumer
 from shared.events import TASK_EVENTS
@@ -108,6 +108,22 @@ async def publish(
         aio_pika.Message(body, message_id=str(uuid.uuid4()), content_type="application/json"),
         routing_key=routing_key,
     )
+
+
+async def receive(
+    queue: AbstractQueue, count: int, *, within: float = 15.0
+) -> list[AbstractIncomingMessage]:
+    """Poll the queue until `count` messages arrived or the deadline passed."""
+    messages: list[AbstractIncomingMessage] = []
+    deadline = time.monotonic() + within
+    while len(messages) < count and time.monotonic() < deadline:
+        message = await queue.get(fail=False)
+        if message is None:
+            await asyncio.sleep(0.02)
+            continue
+        await message.ack()
+        messages.append(message)
+    return messages
 
 
 async def eventually(check: Callable[[], bool], *, within: float = 15.0) -> None:

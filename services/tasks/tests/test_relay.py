@@ -22,7 +22,7 @@ from services.tasks.tests.factories import ACTOR, UNUSED_USERS, create_tasks
 from shared.events import TaskEvent, TaskStatus
 from shared.messaging import declare_events_exchange, unrouted_name
 from shared.relay import OutboxListener, OutboxRelay
-from tests.broker import AMQP_URL, channel_to, eventually, running, unique_name
+from tests.broker import AMQP_URL, channel_to, eventually, receive, running, unique_name
 from tests.proxy import TcpProxy
 
 
@@ -51,22 +51,6 @@ async def bound_queue(exchange_name: str) -> AsyncIterator[tuple[AbstractChannel
         queue = await channel.declare_queue(exclusive=True)
         await queue.bind(exchange, routing_key="task.*")
         yield channel, queue
-
-
-async def receive(
-    queue: AbstractQueue, count: int, *, within: float = 15.0
-) -> list[AbstractIncomingMessage]:
-    """Poll the queue until `count` messages arrived or the deadline passed."""
-    messages: list[AbstractIncomingMessage] = []
-    deadline = time.monotonic() + within
-    while len(messages) < count and time.monotonic() < deadline:
-        message = await queue.get(fail=False)
-        if message is None:
-            await asyncio.sleep(0.02)
-            continue
-        await message.ack()
-        messages.append(message)
-    return messages
 
 
 def event_ids(messages: list[AbstractIncomingMessage]) -> list[uuid.UUID]:
