@@ -7,7 +7,9 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, Identity, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.consumer import processed_event_table
 from shared.db import schema_metadata
+from shared.directory import user_table
 from shared.outbox import Outbox
 
 SCHEMA = "tasks"
@@ -56,3 +58,9 @@ class OutboxEvent(Base):
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     published_at: Mapped[datetime | None]
+
+
+# The users tasks has heard of (from auth's user events, or a look-up at auth on a miss), and
+# the user events already applied to it.
+user_directory = user_table(Base.metadata)
+processed_event = processed_event_table(Base.metadata)

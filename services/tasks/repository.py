@@ -1,6 +1,6 @@
 """Queries of the `tasks` schema. Never commits: the service layer owns the transaction."""
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
 
 from services.tasks.models import OUTBOX, Task
@@ -55,3 +55,10 @@ def list_tasks(
 def add_outbox_event(session: Session, *, event: TaskEvent) -> None:
     """Store the event in the caller's transaction; the relay is woken when it commits."""
     outbox.add_event(session, OUTBOX, event=event, entity_id=event.task_id)
+
+
+def truncate_user_directory(session: Session) -> None:
+    """Empty the user directory and its processed events, so a replay rebuilds them."""
+    # TRUNCATE waits for every open transaction on these tables: fail rather than hang.
+    session.execute(text("SET LOCAL lock_timeout = '30s'"))
+    session.execute(text("TRUNCATE tasks.user, tasks.processed_event"))
