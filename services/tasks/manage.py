@@ -11,6 +11,7 @@ directory misses is looked up at auth, as for a user registered a moment ago.
 """
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 from services.tasks import service
@@ -25,7 +26,7 @@ from shared.replay import replay_command
 SERVICE_DIR = Path(__file__).parent
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="python -m services.tasks.manage")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -33,7 +34,7 @@ def main() -> None:
     replay_parser = commands.add_parser("replay", help="re-publish every event to one queue")
     replay_parser.add_argument("--queue", required=True, help="e.g. kpi.task-events")
     commands.add_parser("reset", help="empty the user directory and its processed events")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     settings = TasksSettings()
     if args.command == "prestart":
         prestart(SERVICE_DIR, settings.database_url)
