@@ -17,7 +17,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -26,7 +25,6 @@ from services.kpi import service
 from services.kpi.consumer import handle
 from services.kpi.models import TaskState
 from services.kpi.schemas import MonthSpan
-from services.kpi.users import UserNames
 from shared.db import Database
 from shared.events import TaskStatus
 from shared.migrations import upgrade
@@ -35,14 +33,6 @@ from tests.events import create_snapshot, create_task_event
 
 ROOT = Path(__file__).parents[1]
 MONTH = MonthRange.of(2025, 6)
-# by-user asks auth for names: here an in-process auth that knows none, so no time is spent.
-_NO_NAMES = {"items": [], "total": 0, "page": 1, "page_size": 200, "next_page": None}
-NO_AUTH = UserNames(
-    "http://auth.invalid",
-    client=httpx.Client(
-        transport=httpx.MockTransport(lambda _: httpx.Response(200, json=_NO_NAMES))
-    ),
-)
 
 
 def load(
@@ -81,7 +71,7 @@ def timings(session: Session, repeat: int) -> dict[str, float]:
     span = MonthSpan(first=date(2025, 1, 1), last=date(2025, 12, 1))
     calls: dict[str, Callable[[], object]] = {
         "completion-rate": lambda: service.completion_rate(session, month=MONTH),
-        "by-user": lambda: service.by_user(session, month=MONTH, users=NO_AUTH, token="-"),
+        "by-user": lambda: service.by_user(session, month=MONTH),
         "monthly": lambda: service.monthly(session, month=MONTH),
         "trend (12 months)": lambda: service.trend(session, span=span),
         "recount by scanning all tasks": lambda: session.execute(

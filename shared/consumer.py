@@ -1,8 +1,9 @@
-"""Task-event consumers: idempotent, ack after commit, bounded retries, then a dead-letter queue.
+"""Event consumers: idempotent, ack after commit, bounded retries, then a dead-letter queue.
 
-Each consumer service has one durable queue bound to the events exchange, plus two of its own:
+Each consumer has one durable queue bound to an events exchange, plus two of its own:
 
-    <queue>          bound to `tasks.events` with `task.#`; what the handler reads
+    <queue>          bound to its exchange (`tasks.events` with `task.#`, `auth.events` with
+                     `user.#`); what the handler reads
     <queue>.retry    a failed message waits here `retry_delay_ms`, then returns to <queue>
     <queue>.dead     a message that failed `max_attempts` times; nothing is dropped silently
 
@@ -15,9 +16,10 @@ consumer waits and tries the same message again, without counting an attempt.
 import asyncio
 import signal
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 import aio_pika
 import structlog
@@ -30,14 +32,15 @@ from sqlalchemy.orm import Session
 
 from shared import heartbeat
 from shared.db import Database
-from shared.events import TaskEvent
+from shared.events import Envelope
 from shared.logging import configure_logging
 from shared.messaging import connect_until_stopped, declare_events_exchange, sleep_unless
 from shared.settings import ServiceSettings
 
 logger = structlog.get_logger(__name__)
 
-Handler = Callable[[Session, TaskEvent], None]
+EventT = TypeVar("EventT", bound=Envelope)
+Handler = Callable[[Session, EventT], None]
 ATTEMPT_HEADER = "x-attempt"
 ERROR_HEADER = "x-last-error"
 
@@ -53,7 +56,7 @@ def processed_event_table(metadata: MetaData) -> Table:
 
 
 class PoisonMessageError(Exception):
-    """The message is not a task event this consumer can read."""
+    """The message is not an event this consumer can read."""
 
 
 class Outcome(StrEnum):
@@ -66,6 +69,7 @@ class ConsumerConfig:
     amqp_url: str
     exchange: str
     queue: str
+    binding_key: str  # e.g. `task.#`: which of the exchange's events the queue receives
     prefetch: int = 16
     max_attempts: int = 5
     retry_delay_ms: int = 2000
@@ -80,21 +84,28 @@ class ConsumerConfig:
         return f"{self.queue}.dead"
 
 
-def parse_event(body: bytes) -> TaskEvent:
+def parse_event(body: bytes, model: type[EventT]) -> EventT:
     """The event in a message body; `PoisonMessageError` when it is not one we can read."""
     try:
-        return TaskEvent.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError as exc:
         raise PoisonMessageError(str(exc)) from exc
 
 
-class EventConsumer:
-    """Applies task events with `handler`; see the module docstring."""
+class EventConsumer(Generic[EventT]):
+    """Applies events of type `model` with `handler`; see the module docstring."""
 
     def __init__(
-        self, config: ConsumerConfig, *, database: Database, processed: Table, handler: Handler
+        self,
+        config: ConsumerConfig,
+        *,
+        model: type[EventT],
+        database: Database,
+        processed: Table,
+        handler: Handler[EventT],
     ) -> None:
         self.config = config
+        self.model = model
         self.database = database
         self.processed = processed
         self.handler = handler
@@ -106,7 +117,7 @@ class EventConsumer:
 
     def process(self, body: bytes) -> Outcome:
         """Apply one message in one transaction, unless its event was applied before."""
-        event = parse_event(body)
+        event = parse_event(body, self.model)
         with self.database.sessionmaker() as session:
             if not self._claim(session, event.event_id):
                 return Outcome.DUPLICATE
@@ -213,7 +224,7 @@ async def declare_consumer_queues(
     """Declare (idempotently) the exchange, the queue and its retry and dead-letter queues."""
     exchange = await declare_events_exchange(channel, config.exchange)
     queue = await channel.declare_queue(config.queue, durable=True)
-    await queue.bind(exchange, routing_key="task.#")
+    await queue.bind(exchange, routing_key=config.binding_key)
     await channel.declare_queue(
         config.retry_queue,
         durable=True,
@@ -227,23 +238,53 @@ async def declare_consumer_queues(
     return queue
 
 
-def ensure_consumer_queues(settings: ServiceSettings, *, queue: str) -> None:
-    """At deploy time, before anything publishes: the queue exists, so no event passes it by."""
+@dataclass(frozen=True)
+class Subscription(Generic[EventT]):
+    """One queue a consumer process reads: from which exchange, which events, and their handler."""
+
+    queue: str
+    exchange: str
+    binding_key: str
+    model: type[EventT]
+    handler: Handler[EventT]
+
+    def config(self, settings: ServiceSettings) -> ConsumerConfig:
+        """The consumer's broker side, with the service's broker URL."""
+        return ConsumerConfig(
+            amqp_url=settings.amqp_url,
+            exchange=self.exchange,
+            queue=self.queue,
+            binding_key=self.binding_key,
+        )
+
+    def consumer(
+        self, settings: ServiceSettings, *, database: Database, processed: Table
+    ) -> EventConsumer[EventT]:
+        """The consumer of this queue."""
+        return EventConsumer(
+            self.config(settings),
+            model=self.model,
+            database=database,
+            processed=processed,
+            handler=self.handler,
+        )
+
+
+def ensure_consumer_queues(
+    settings: ServiceSettings, subscriptions: Sequence[Subscription[Any]]
+) -> None:
+    """At deploy time, before anything publishes: the queues exist, so no event passes them by."""
 
     async def declare() -> None:
         connection = await aio_pika.connect(settings.amqp_url)
         try:
-            await declare_consumer_queues(await connection.channel(), _config(settings, queue))
+            channel = await connection.channel()
+            for subscription in subscriptions:
+                await declare_consumer_queues(channel, subscription.config(settings))
         finally:
             await connection.close()
 
     asyncio.run(declare())
-
-
-def _config(settings: ServiceSettings, queue: str) -> ConsumerConfig:
-    return ConsumerConfig(
-        amqp_url=settings.amqp_url, exchange=settings.events_exchange, queue=queue
-    )
 
 
 def _is_disconnect(exc: DBAPIError) -> bool:
@@ -251,25 +292,32 @@ def _is_disconnect(exc: DBAPIError) -> bool:
     return bool(exc.connection_invalidated) or isinstance(exc, OperationalError)
 
 
-def run_consumer(
-    *, service: str, settings: ServiceSettings, queue: str, processed: Table, handler: Handler
+def run_consumers(
+    *,
+    service: str,
+    settings: ServiceSettings,
+    processed: Table,
+    subscriptions: Sequence[Subscription[Any]],
 ) -> None:
-    """Entry point of a consumer process: run until SIGINT or SIGTERM."""
+    """Entry point of a consumer process: one consumer per subscription, until SIGINT or SIGTERM.
+
+    The consumers share the process's database pool, its `processed` table and its heartbeat.
+    """
     configure_logging(service=service, level=settings.log_level, json=settings.log_json)
-    config = _config(settings, queue)
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        database = Database(settings.database_url, pool_size=2)
+        database = Database(settings.database_url, pool_size=len(subscriptions) + 1)
         beating = heartbeat.start(settings.heartbeat_file, stop)
         try:
-            consumer = EventConsumer(
-                config, database=database, processed=processed, handler=handler
-            )
-            await consumer.run(stop)
+            consumers = [
+                subscription.consumer(settings, database=database, processed=processed)
+                for subscription in subscriptions
+            ]
+            await asyncio.gather(*(consumer.run(stop) for consumer in consumers))
         finally:
             stop.set()
             if beating is not None:

@@ -19,7 +19,8 @@ class ServiceSettings(BaseSettings):
     environment: Literal["local", "test", "production"] = "local"
     database_url: str = DEFAULT_DATABASE_URL
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
-    events_exchange: str = "tasks.events"
+    events_exchange: str = "tasks.events"  # task events: tasks publishes, logs and kpi read
+    user_events_exchange: str = "auth.events"  # user events: auth publishes, tasks and kpi read
     # Connections per process, and as many database threads (see `shared.db.Database`).
     db_pool_size: int = Field(default=5, ge=1, le=100)
     # Requests that may wait for a database thread before the answer is 503 + Retry-After.
@@ -35,3 +36,11 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Relay and consumers touch this file while alive (their liveness probe); unset: no file.
     heartbeat_file: Path | None = None
+
+
+class RelaySettings(ServiceSettings):
+    """The settings of a service that publishes events through an outbox relay."""
+
+    relay_batch_size: int = Field(default=100, ge=1, le=10_000)
+    relay_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    relay_retry_seconds: float = Field(default=2.0, gt=0, le=300)

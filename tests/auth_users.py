@@ -10,7 +10,7 @@ _ONE_USER = re.compile(r"/auth/users/(-?\d+)")
 
 
 class FakeAuthUsers:
-    """Auth's `GET /auth/users/{id}` and `GET /auth/users?id=...`, knowing users 1 to 999.
+    """Auth's `GET /auth/users/{id}` (the tasks service's look-up), knowing users 1 to 999.
 
     `up = False` refuses every connection; a `failure` is the answer to every request instead;
     `requests` are the requests it received while up; `on_request` is called with each.
@@ -36,8 +36,6 @@ class FakeAuthUsers:
         if self.failure is not None:
             return self.failure
         assert request.headers["Authorization"].startswith("Bearer ")
-        if request.url.path == "/auth/users":
-            return self._list(request)
         one_user = _ONE_USER.fullmatch(request.url.path)
         assert one_user is not None, f"auth serves no {request.url.path}"
         return self._get(int(one_user[1]))
@@ -46,11 +44,3 @@ class FakeAuthUsers:
         if user_id in self.names:
             return httpx.Response(200, json={"id": user_id, "username": self.names[user_id]})
         return httpx.Response(404, json={"code": "not_found", "message": "No user has this id."})
-
-    def _list(self, request: httpx.Request) -> httpx.Response:
-        ids = [int(value) for value in request.url.params.get_list("id")]
-        assert 1 <= len(ids) <= 200, "auth answers at most 200 ids per request"
-        assert request.url.params["page_size"] == "200"
-        items = [{"id": i, "username": self.names[i]} for i in sorted(ids) if i in self.names]
-        page = {"items": items, "total": len(items), "page": 1, "page_size": 200}
-        return httpx.Response(200, json={**page, "next_page": None})

@@ -9,12 +9,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
 from shared.consumer import ConsumerConfig, EventConsumer
+from shared.events import TASK_EVENTS
 from shared.messaging import unrouted_name
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -26,7 +27,11 @@ def unique_name(prefix: str) -> str:
 
 
 def consumer_config(
-    prefix: str, *, amqp_url: str = AMQP_URL, max_attempts: int = 3
+    prefix: str,
+    *,
+    amqp_url: str = AMQP_URL,
+    max_attempts: int = 3,
+    binding_key: str = TASK_EVENTS,
 ) -> ConsumerConfig:
     """A consumer on an exchange and queues of the test's own, retrying quickly."""
     name = unique_name(prefix)
@@ -34,6 +39,7 @@ def consumer_config(
         amqp_url=amqp_url,
         exchange=f"{name}.events",
         queue=name,
+        binding_key=binding_key,
         max_attempts=max_attempts,
         retry_delay_ms=50,
         db_retry_seconds=0.2,
@@ -82,7 +88,7 @@ async def running(*runners: Runner) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def consuming(consumer: EventConsumer) -> AsyncIterator[None]:
+async def consuming(consumer: EventConsumer[Any]) -> AsyncIterator[None]:
     """`running(consumer)`, entered once it consumes its queue."""
     async with running(consumer):
         await eventually(lambda: consumer._queue is not None)
@@ -102,6 +108,22 @@ async def publish(
         aio_pika.Message(body, message_id=str(uuid.uuid4()), content_type="application/json"),
         routing_key=routing_key,
     )
+
+
+async def receive(
+    queue: AbstractQueue, count: int, *, within: float = 15.0
+) -> list[AbstractIncomingMessage]:
+    """Poll the queue until `count` messages arrived or the deadline passed."""
+    messages: list[AbstractIncomingMessage] = []
+    deadline = time.monotonic() + within
+    while len(messages) < count and time.monotonic() < deadline:
+        message = await queue.get(fail=False)
+        if message is None:
+            await asyncio.sleep(0.02)
+            continue
+        await message.ack()
+        messages.append(message)
+    return messages
 
 
 async def eventually(check: Callable[[], bool], *, within: float = 15.0) -> None:

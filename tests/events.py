@@ -1,10 +1,22 @@
-"""Task events as the tasks service publishes them, for the tests of their consumers."""
+"""Task and user events as their producers publish them, for the tests of their consumers."""
 
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from shared.events import FieldChange, TaskEvent, TaskEventType, TaskSnapshot, TaskStatus
+from pydantic import BaseModel
+
+from shared.events import (
+    FieldChange,
+    TaskEvent,
+    TaskEventType,
+    TaskSnapshot,
+    TaskStatus,
+    UserEvent,
+    UserEventType,
+    UserSnapshot,
+)
+from shared.security import Role
 
 
 def create_snapshot(
@@ -60,6 +72,31 @@ def create_task_event(
     )
 
 
-def event_body(event: TaskEvent) -> bytes:
+def create_user_event(
+    *,
+    user_id: int = 1,
+    username: str | None = None,
+    role: Role = Role.USER,
+    version: int = 1,
+    event_type: UserEventType | None = None,
+    changes: Mapping[str, FieldChange] | None = None,
+    event_id: uuid.UUID | None = None,
+) -> UserEvent:
+    """An event about user `user_id` (`user<id>` by default) at `version`, as auth writes it:
+    `user.registered` at version 1 (by the user), `user.updated` after (by no one)."""
+    kind = event_type or (UserEventType.REGISTERED if version == 1 else UserEventType.UPDATED)
+    return UserEvent(
+        event_id=event_id or uuid.uuid4(),
+        event_type=kind,
+        occurred_at=datetime.now(UTC),
+        actor_id=user_id if kind is UserEventType.REGISTERED else None,
+        user_id=user_id,
+        version=version,
+        user=UserSnapshot(id=user_id, username=username or f"user{user_id}", role=role),
+        changes=dict(changes or {}),
+    )
+
+
+def event_body(event: BaseModel) -> bytes:
     """The message body the relay would publish for `event`."""
     return event.model_dump_json().encode()

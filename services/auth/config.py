@@ -4,13 +4,14 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 
-from shared.settings import ServiceSettings
+from shared.settings import RelaySettings
 
 PLACEHOLDER_PASSWORDS = {"changeme", "change-me", "admin", "password", "secret"}
 
 
-class AuthSettings(ServiceSettings):
-    """Token lifetimes, the signing key, password hashing cost and the bootstrap admin."""
+class AuthSettings(RelaySettings):
+    """Token lifetimes, the signing key, password hashing cost, the bootstrap admin; the pace of
+    the relay of user events."""
 
     access_token_expire_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_expire_days: int = Field(default=14, ge=1, le=365)

@@ -3,6 +3,8 @@
 python -m services.auth.manage prestart       # wait for the database, migrate, bootstrap admin
 python -m services.auth.manage create-admin --username NAME --email ADDRESS
                                               # password from ADMIN_PASSWORD or a prompt
+python -m services.auth.manage replay --queue tasks.user-events
+                                              # re-publish every user event to one queue
 """
 
 import argparse
@@ -12,9 +14,11 @@ from pathlib import Path
 
 from services.auth import service
 from services.auth.config import AuthSettings
+from services.auth.models import OUTBOX
 from services.auth.passwords import Passwords
 from shared.db import standalone_session
 from shared.migrations import prestart as migrate
+from shared.replay import replay_command
 
 SERVICE_DIR = Path(__file__).parent
 
@@ -54,16 +58,21 @@ def prestart(settings: AuthSettings) -> None:
 
 
 def main() -> None:
+    """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="python -m services.auth.manage")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("prestart", help="wait for the database, migrate, bootstrap the admin")
     admin = commands.add_parser("create-admin", help="create or promote an admin user")
     admin.add_argument("--username", required=True)
     admin.add_argument("--email", required=True)
+    replay_parser = commands.add_parser("replay", help="re-publish every event to one queue")
+    replay_parser.add_argument("--queue", required=True, help="e.g. tasks.user-events")
     args = parser.parse_args()
     settings = AuthSettings()
     if args.command == "prestart":
         prestart(settings)
+    elif args.command == "replay":
+        replay_command(parser, settings, outbox=OUTBOX, queue=args.queue)
     else:
         password = os.environ.get("ADMIN_PASSWORD") or getpass.getpass("Admin password: ")
         if len(password) < 12:

@@ -1,4 +1,4 @@
-"""Tables of the `auth` schema."""
+"""Tables of the `auth` schema: users, refresh tokens, and the outbox of the user events."""
 
 import uuid
 from datetime import datetime
@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     String,
     Uuid,
     func,
@@ -17,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shared.db import schema_metadata
+from shared.outbox import Outbox
 
 SCHEMA = "auth"
 
@@ -26,7 +28,11 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
-    """A person who can sign in. Usernames and emails are unique regardless of case."""
+    """A person who can sign in. Usernames and emails are unique regardless of case.
+
+    `version` counts the changes other services hear of (username, role): it is the version of
+    the user's latest event, so their directories never apply an older one over a newer one.
+    """
 
     __tablename__ = "user"
     __table_args__ = (CheckConstraint("role IN ('user', 'admin')", name="role"),)
@@ -37,6 +43,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), server_default="user")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
 # Unique regardless of case: "Alice" and "alice" are the same user.
@@ -58,3 +65,7 @@ class RefreshToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+# User events, written in the transaction of the change; the relay is woken on `auth_outbox`.
+OUTBOX = Outbox.define(Base.metadata, entity_id="user_id", channel="auth_outbox")

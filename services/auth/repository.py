@@ -7,7 +7,9 @@ from datetime import datetime
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from services.auth.models import RefreshToken, User
+from services.auth.models import OUTBOX, RefreshToken, User
+from shared import outbox
+from shared.events import UserEvent
 
 
 def get_user(session: Session, *, user_id: int) -> User | None:
@@ -37,7 +39,7 @@ def find_taken(session: Session, *, username: str, email: str) -> list[str]:
 
 
 def add_user(session: Session, *, username: str, email: str, password_hash: str, role: str) -> User:
-    user = User(username=username, email=email, password_hash=password_hash, role=role)
+    user = User(username=username, email=email, password_hash=password_hash, role=role, version=1)
     session.add(user)
     session.flush()
     return user
@@ -76,3 +78,8 @@ def revoke_family(session: Session, *, family_id: uuid.UUID, at: datetime) -> No
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=at)
     )
+
+
+def add_outbox_event(session: Session, *, event: UserEvent) -> None:
+    """Store the event in the caller's transaction; the relay is woken when it commits."""
+    outbox.add_event(session, OUTBOX, event=event, entity_id=event.user_id)

@@ -41,7 +41,8 @@ _login_form_schema = {
 )
 async def register(data: UserCreate, database: DatabaseDep, passwords: PasswordsDep) -> UserRead:
     """Create an account with the `user` role."""
-    user = await database.run(service.register, data=data, passwords=passwords)
+    password_hash = await passwords.hash_async(data.password)
+    user = await database.run(service.register, data=data, password_hash=password_hash)
     return UserRead.model_validate(user)
 
 

@@ -1,4 +1,8 @@
-"""Auth use cases. Each one is a single transaction, committed here."""
+"""Auth use cases. Each one is a single transaction, committed here.
+
+A change other services hear of (a new user, a new username or role) stores its user event in
+`auth.outbox` in that same transaction.
+"""
 
 import uuid
 from collections.abc import Sequence
@@ -15,6 +19,7 @@ from services.auth.schemas import TokenPair, UserCreate, UserSummary
 from services.auth.tokens import TokenIssuer, hash_refresh_token, new_refresh_token
 from shared.db import Database
 from shared.errors import ConflictError, NotFoundError, UnauthorizedError
+from shared.events import FieldChange, UserEvent, UserEventType, UserSnapshot
 from shared.pagination import Keyset, Page, PageParams, paginate
 from shared.security import Role
 
@@ -30,8 +35,11 @@ class Credentials:
     refresh_ttl: timedelta
 
 
-def register(session: Session, *, data: UserCreate, passwords: Passwords) -> User:
-    """Create a user with the `user` role; 409 if the username or email is taken."""
+def register(session: Session, *, data: UserCreate, password_hash: str) -> User:
+    """Create a user with the `user` role; 409 if the username or email is taken.
+
+    The caller hashes the password beforehand, in the hashing pool (`Passwords.hash_async`).
+    """
     email = data.email.lower()
     taken = repository.find_taken(session, username=data.username, email=email)
     if taken:
@@ -41,9 +49,10 @@ def register(session: Session, *, data: UserCreate, passwords: Passwords) -> Use
             session,
             username=data.username,
             email=email,
-            password_hash=passwords.hash(data.password),
+            password_hash=password_hash,
             role=Role.USER.value,
         )
+        _record(session, UserEventType.REGISTERED, user=user, actor_id=user.id)
         session.commit()
     except IntegrityError as exc:  # a concurrent registration won the race
         session.rollback()
@@ -153,7 +162,8 @@ def ensure_admin(
 ) -> User:
     """Create the admin; an existing user of that name becomes admin (`promote`) or is a 409.
 
-    An existing password is kept unless `reset_password`.
+    An existing password is kept unless `reset_password`. An operator's command: the events it
+    stores have no actor.
     """
     user = repository.get_user_by_username(session, username=username)
     if user is None:
@@ -164,14 +174,43 @@ def ensure_admin(
             password_hash=passwords.hash(password),
             role=Role.ADMIN.value,
         )
+        _record(session, UserEventType.REGISTERED, user=user, actor_id=None)
     elif user.role != Role.ADMIN.value and not promote:
         raise ConflictError(f"{username} is a user who is not an admin; choose another name.")
     else:
-        user.role = Role.ADMIN.value
+        if user.role != Role.ADMIN.value:
+            change = FieldChange(old=user.role, new=Role.ADMIN.value)
+            user.role = Role.ADMIN.value
+            user.version += 1
+            _record(
+                session, UserEventType.UPDATED, user=user, actor_id=None, changes={"role": change}
+            )
         if reset_password:
             user.password_hash = passwords.hash(password)
     session.commit()
     return user
+
+
+def _record(
+    session: Session,
+    event_type: UserEventType,
+    *,
+    user: User,
+    actor_id: int | None,
+    changes: dict[str, FieldChange] | None = None,
+) -> None:
+    """Store the user's event at its current version, with its public facts (never the email)."""
+    event = UserEvent(
+        event_id=uuid.uuid4(),
+        event_type=event_type,
+        occurred_at=datetime.now(UTC),
+        actor_id=actor_id,
+        user_id=user.id,
+        version=user.version,
+        user=UserSnapshot(id=user.id, username=user.username, role=Role(user.role)),
+        changes=changes or {},
+    )
+    repository.add_outbox_event(session, event=event)
 
 
 def _issue(

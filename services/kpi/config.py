@@ -4,6 +4,4 @@ from shared.settings import ServiceSettings
 
 
 class KpiSettings(ServiceSettings):
-    """Where auth answers username look-ups (for the per-user KPIs)."""
-
-    auth_url: str = "http://127.0.0.1:8001"
+    """The common settings are enough: database, broker, both exchanges and token checks."""

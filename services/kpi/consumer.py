@@ -1,21 +1,26 @@
-"""The KPI consumer: folds task events into the `kpi` read model.
+"""The KPI consumer: folds task events into the `kpi` read model, user events into its directory.
 
     python -m services.kpi.consumer
 
-Reads the durable queue `kpi.task-events` (bound to the events exchange); see
-`shared/consumer.py` for acks, retries and the dead-letter queue `kpi.task-events.dead`.
+One process, two consumers: the durable queue `kpi.task-events` (bound to `tasks.events`) and
+`kpi.user-events` (bound to `auth.events`); see `shared/consumer.py` for acks, retries and the
+dead-letter queues `kpi.task-events.dead` and `kpi.user-events.dead`.
 """
+
+from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session
 
 from services.kpi import service
 from services.kpi.config import KpiSettings
-from services.kpi.models import processed_event
-from shared.consumer import run_consumer
-from shared.events import TaskEvent
+from services.kpi.models import processed_event, user_directory
+from shared import directory
+from shared.consumer import Subscription, run_consumers
+from shared.events import TASK_EVENTS, USER_EVENTS, TaskEvent, UserEvent
 
 QUEUE = "kpi.task-events"
+USER_QUEUE = "kpi.user-events"
 logger = structlog.get_logger(__name__)
 
 
@@ -30,14 +35,45 @@ def handle(session: Session, event: TaskEvent) -> None:
         )
 
 
+def handle_user_event(session: Session, event: UserEvent) -> None:
+    """Keep the user's username; an event older than the one applied changes nothing."""
+    if not directory.apply_user_event(session, user_directory, event=event):
+        logger.info(
+            "event_superseded",
+            event_id=str(event.event_id),
+            user_id=event.user_id,
+            version=event.version,
+        )
+
+
+def subscriptions(settings: KpiSettings) -> list[Subscription[Any]]:
+    """The queues this process reads: every task event, and every user event."""
+    return [
+        Subscription(
+            queue=QUEUE,
+            exchange=settings.events_exchange,
+            binding_key=TASK_EVENTS,
+            model=TaskEvent,
+            handler=handle,
+        ),
+        Subscription(
+            queue=USER_QUEUE,
+            exchange=settings.user_events_exchange,
+            binding_key=USER_EVENTS,
+            model=UserEvent,
+            handler=handle_user_event,
+        ),
+    ]
+
+
 def main() -> None:
-    """Run the consumer until SIGINT or SIGTERM."""
-    run_consumer(
+    """Run both consumers until SIGINT or SIGTERM."""
+    settings = KpiSettings()
+    run_consumers(
         service="kpi-consumer",
-        settings=KpiSettings(),
-        queue=QUEUE,
+        settings=settings,
         processed=processed_event,
-        handler=handle,
+        subscriptions=subscriptions(settings),
     )
 
 

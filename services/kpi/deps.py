@@ -4,21 +4,14 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query
 from fastapi.exceptions import RequestValidationError
 
 from services.kpi.schemas import MAX_TREND_MONTHS, MonthSpan, month_count
-from services.kpi.users import UserNames
 from shared.months import MAX_YEAR, MIN_YEAR
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _MONTH_FORMAT = f"Expected a month as YYYY-MM, from {MIN_YEAR}-01 to {MAX_YEAR}-12."
-
-
-async def get_users(request: Request) -> UserNames:
-    """The app's username look-up, set by `create_app`."""
-    users: UserNames = request.app.state.users
-    return users
 
 
 def _parse_month(value: str) -> date | None:
@@ -60,5 +53,4 @@ async def month_span(
     return MonthSpan(first=start, last=end)
 
 
-UsersDep = Annotated[UserNames, Depends(get_users)]
 MonthSpanDep = Annotated[MonthSpan, Depends(month_span)]

@@ -3,9 +3,11 @@
 python -m services.kpi.manage prestart      # wait for the database, migrate, declare the queues
 python -m services.kpi.manage reset         # empty the read model, to rebuild it by a replay
 
-To rebuild the read model from the event history (`make replay CONSUMER=kpi`): run `reset`,
-then `python -m services.tasks.manage replay --queue kpi.task-events`. The consumer may keep
-running: every event carries the task's full snapshot and version, so live events applied
+To rebuild the read model and the user directory from the event history
+(`make replay CONSUMER=kpi`): run `reset`, then
+`python -m services.tasks.manage replay --queue kpi.task-events` and
+`python -m services.auth.manage replay --queue kpi.user-events`. The consumer may keep running:
+every event carries the full snapshot and version of its task or user, so live events applied
 around the reset leave the same state, and their replayed copies are dropped as duplicates.
 """
 
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from services.kpi import service
 from services.kpi.config import KpiSettings
-from services.kpi.consumer import QUEUE
+from services.kpi.consumer import subscriptions
 from shared.consumer import ensure_consumer_queues
 from shared.db import standalone_session
 from shared.migrations import prestart
@@ -23,7 +25,7 @@ SERVICE_DIR = Path(__file__).parent
 
 
 def reset(settings: KpiSettings) -> None:
-    """Truncate the read model and the processed events, in one transaction."""
+    """Truncate the read model, the directory and the processed events, in one transaction."""
     with standalone_session(settings.database_url) as session:
         service.reset_read_model(session)
 
@@ -33,15 +35,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m services.kpi.manage")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("prestart", help="wait for the database, migrate, declare the queues")
-    commands.add_parser("reset", help="empty the read model and the processed events")
+    commands.add_parser("reset", help="empty the read model, the directory, the processed events")
     args = parser.parse_args()
     settings = KpiSettings()
     if args.command == "prestart":
         prestart(SERVICE_DIR, settings.database_url)
-        ensure_consumer_queues(settings, queue=QUEUE)
+        ensure_consumer_queues(settings, subscriptions(settings))
         return
     reset(settings)
-    print("kpi read model reset: replay the events to rebuild it")
+    print("kpi read model reset: replay the task and user events to rebuild it")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
-"""Tables of the `kpi` schema: a read model of the tasks, built from their events.
+"""Tables of the `kpi` schema: a read model of the tasks and a directory of users, from events.
 
 `task_state` keeps the last applied version of every task ever seen (a deleted task stays as a
 tombstone, so an older event cannot bring it back). The counters hold each live task's
 contribution, kept up to date in the consumer's transaction, so a KPI reads a few counter rows
-instead of scanning the tasks.
+instead of scanning the tasks. `user` names the assignees (shared/directory.py).
 """
 
 from datetime import date, datetime
@@ -24,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import processed_event_table
 from shared.db import schema_metadata
+from shared.directory import user_table
 
 SCHEMA = "kpi"
 UNASSIGNED = 0  # `month_counter.assignee_key` of tasks without an assignee (user ids start at 1)
@@ -100,3 +101,4 @@ Index(
 )
 
 processed_event = processed_event_table(Base.metadata)
+user_directory = user_table(Base.metadata)

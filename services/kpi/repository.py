@@ -13,6 +13,7 @@ MonthKey = tuple[date, int, str]  # (month, assignee_key, status)
 DueKey = tuple[date, datetime]  # (month created, hour due)
 _TRUNCATE = text(
     "TRUNCATE kpi.task_state, kpi.month_counter, kpi.completion_counter, kpi.due_counter,"
+    " kpi.user,"
     " kpi.processed_event"
 )
 
@@ -211,7 +212,8 @@ def hour_of(moment: datetime) -> datetime:
 
 
 def truncate_read_model(session: Session) -> None:
-    """Empty the read model and the processed events, so a replay rebuilds everything."""
+    """Empty the read model, the user directory and the processed events, so a replay
+    rebuilds everything."""
     # TRUNCATE waits for every open transaction on these tables: fail rather than hang.
     session.execute(text("SET LOCAL lock_timeout = '30s'"))
     session.execute(_TRUNCATE)

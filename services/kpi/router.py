@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from services.kpi import service
-from services.kpi.deps import MonthSpanDep, UsersDep
+from services.kpi.deps import MonthSpanDep
 from services.kpi.schemas import ByUserKpi, CompletionRate, MonthlyKpi, Trend
 from shared.db import DatabaseDep
 from shared.months import MonthDep
@@ -19,11 +19,9 @@ async def completion_rate(_: CurrentUser, database: DatabaseDep, month: MonthDep
 
 
 @router.get("/by-user", response_model=ByUserKpi)
-async def by_user(
-    user: CurrentUser, database: DatabaseDep, month: MonthDep, users: UsersDep
-) -> ByUserKpi:
-    """Per assignee: tasks created in a month by status; usernames null if auth is down."""
-    return await database.read(service.by_user, month=month, users=users, token=user.token)
+async def by_user(_: CurrentUser, database: DatabaseDep, month: MonthDep) -> ByUserKpi:
+    """Per assignee: tasks created in a month by status, with the usernames kpi knows."""
+    return await database.read(service.by_user, month=month)
 
 
 @router.get("/monthly", response_model=MonthlyKpi)

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy.orm import Session
 
 from services.kpi import repository
-from services.kpi.models import UNASSIGNED, TaskState
+from services.kpi.models import UNASSIGNED, TaskState, user_directory
 from services.kpi.repository import DueKey, MonthKey
 from services.kpi.schemas import (
     ByUserKpi,
@@ -23,7 +23,7 @@ from services.kpi.schemas import (
     TrendPoint,
     UserKpi,
 )
-from services.kpi.users import UserNames
+from shared import directory
 from shared.events import TaskEvent, TaskEventType, TaskStatus
 from shared.months import MonthRange
 
@@ -115,11 +115,12 @@ def completion_rate(session: Session, *, month: MonthRange) -> CompletionRate:
     )
 
 
-def by_user(session: Session, *, month: MonthRange, users: UserNames, token: str) -> ByUserKpi:
-    """Per assignee (by id, the unassigned last): tasks created in `month` by status."""
+def by_user(session: Session, *, month: MonthRange) -> ByUserKpi:
+    """Per assignee (by id, the unassigned last): tasks created in `month` by status, with the
+    usernames of the directory (`None` for a user whose events have not arrived yet)."""
     counts = repository.status_counts_by_assignee(session, month=month.start.date())
-    session.rollback()  # a read: end it, so no connection waits on auth in a transaction
-    names = users.lookup([key for key in counts if key != UNASSIGNED], token=token)
+    assignees = [key for key in counts if key != UNASSIGNED]
+    names = directory.usernames(session, user_directory, user_ids=assignees)
     items = []
     for key in sorted(counts, key=lambda key: (key == UNASSIGNED, key)):
         by_status = counts[key]
@@ -184,7 +185,8 @@ def trend(session: Session, *, span: MonthSpan) -> Trend:
 
 
 def reset_read_model(session: Session) -> None:
-    """Empty the read model and forget the processed events, so a replay rebuilds it."""
+    """Empty the read model and the directory, forget the processed events: a replay of the
+    task and user events rebuilds them."""
     repository.truncate_read_model(session)
     session.commit()
 

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 from services.logs import service
 from services.logs.config import LogsSettings
 from services.logs.models import processed_event
-from shared.consumer import run_consumer
-from shared.events import TaskEvent
+from shared.consumer import Subscription, run_consumers
+from shared.events import TASK_EVENTS, TaskEvent
 
 QUEUE = "logs.task-events"
 
@@ -19,11 +19,24 @@ def handle(session: Session, event: TaskEvent) -> None:
     service.record_event(session, event=event)
 
 
+def subscriptions(settings: LogsSettings) -> list[Subscription[TaskEvent]]:
+    """The queue this consumer reads: every task event."""
+    return [
+        Subscription(
+            queue=QUEUE,
+            exchange=settings.events_exchange,
+            binding_key=TASK_EVENTS,
+            model=TaskEvent,
+            handler=handle,
+        )
+    ]
+
+
 if __name__ == "__main__":
-    run_consumer(
+    settings = LogsSettings()
+    run_consumers(
         service="logs-consumer",
-        settings=LogsSettings(),
-        queue=QUEUE,
+        settings=settings,
         processed=processed_event,
-        handler=handle,
+        subscriptions=subscriptions(settings),
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from services.logs import service
 from services.logs.config import LogsSettings
-from services.logs.consumer import QUEUE
+from services.logs.consumer import subscriptions
 from shared.consumer import ensure_consumer_queues
 from shared.db import standalone_session
 from shared.migrations import prestart
@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = LogsSettings()
     if args.command == "prestart":
         prestart(SERVICE_DIR, settings.database_url)
-        ensure_consumer_queues(settings, queue=QUEUE)
+        ensure_consumer_queues(settings, subscriptions(settings))
     else:
         reset(settings)
         print("The activity log is empty; replayed task events will rebuild it.")

@@ -1,35 +1,50 @@
 """Deploy-time commands of the tasks service.
 
-python -m services.tasks.manage prestart      # wait for the database, migrate
+python -m services.tasks.manage prestart      # wait for the database, migrate, declare the queue
+python -m services.tasks.manage replay --queue kpi.task-events
+                                              # re-publish every task event to one queue
+python -m services.tasks.manage reset         # empty the user directory, to rebuild it
+
+To rebuild the user directory (`make replay CONSUMER=tasks`): run `reset`, then
+`python -m services.auth.manage replay --queue tasks.user-events`. Meanwhile an assignee the
+directory misses is looked up at auth, as for a user registered a moment ago.
 """
 
 import argparse
-import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
+from services.tasks import service
 from services.tasks.config import TasksSettings
-from services.tasks.replay import UnknownQueueError, replay
+from services.tasks.consumer import subscriptions
+from services.tasks.models import OUTBOX
+from shared.consumer import ensure_consumer_queues
+from shared.db import standalone_session
 from shared.migrations import prestart
+from shared.replay import replay_command
 
 SERVICE_DIR = Path(__file__).parent
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="python -m services.tasks.manage")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("prestart", help="wait for the database, then migrate")
+    commands.add_parser("prestart", help="wait for the database, migrate, declare the queue")
     replay_parser = commands.add_parser("replay", help="re-publish every event to one queue")
     replay_parser.add_argument("--queue", required=True, help="e.g. kpi.task-events")
-    args = parser.parse_args()
+    commands.add_parser("reset", help="empty the user directory and its processed events")
+    args = parser.parse_args(argv)
     settings = TasksSettings()
     if args.command == "prestart":
         prestart(SERVICE_DIR, settings.database_url)
-        return
-    try:
-        count = asyncio.run(replay(settings, queue=args.queue))
-    except UnknownQueueError as exc:
-        parser.exit(2, f"error: {exc}\n")
-    print(f"replayed {count} events to {args.queue}")
+        ensure_consumer_queues(settings, subscriptions(settings))
+    elif args.command == "replay":
+        replay_command(parser, settings, outbox=OUTBOX, queue=args.queue)
+    else:
+        with standalone_session(settings.database_url) as session:
+            service.reset_user_directory(session)
+        print("tasks user directory reset: replay the user events to rebuild it")
 
 
 if __name__ == "__main__":

@@ -1,18 +1,19 @@
-"""Tables of the `tasks` schema: the tasks, and the outbox of their events."""
+"""Tables of the `tasks` schema: the tasks, the outbox of their events, the user directory."""
 
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Identity, Index, String, Text, Uuid
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Identity, Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql import func, text
 
+from shared.consumer import processed_event_table
 from shared.db import schema_metadata
+from shared.directory import user_table
+from shared.outbox import Outbox
 
 SCHEMA = "tasks"
-OUTBOX_CHANNEL = "tasks_outbox"  # LISTEN/NOTIFY channel that wakes the relay
 
 
 class Base(DeclarativeBase):
@@ -62,24 +63,25 @@ Index(
     Task.id,
 )
 
+# The relay is woken on the channel `tasks_outbox` (LISTEN/NOTIFY).
+OUTBOX = Outbox.define(Base.metadata, entity_id="task_id", channel="tasks_outbox")
+
 
 class OutboxEvent(Base):
     """A task event, written in the transaction of its change; kept after publishing (history)."""
 
-    __tablename__ = "outbox"
+    __table__ = OUTBOX.table
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
-    event_type: Mapped[str] = mapped_column(String(32))
-    task_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    id: Mapped[int]
+    event_id: Mapped[uuid.UUID]
+    event_type: Mapped[str]
+    task_id: Mapped[int]
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
 
 
-# The relay only ever scans what is still unpublished.
-Index(
-    "ix_outbox_unpublished",
-    OutboxEvent.id,
-    postgresql_where=OutboxEvent.published_at.is_(None),
-)
+# The users tasks has heard of (from auth's user events, or a look-up at auth on a miss), and
+# the user events already applied to it.
+user_directory = user_table(Base.metadata)
+processed_event = processed_event_table(Base.metadata)

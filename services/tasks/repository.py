@@ -1,14 +1,14 @@
 """Queries of the `tasks` schema. Never commits: the service layer owns the transaction."""
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, select, text, update
+from sqlalchemy import ColumnElement, Select, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
-from services.tasks.models import OUTBOX_CHANNEL, OutboxEvent, Task
+from services.tasks.models import OUTBOX, Task
 from services.tasks.schemas import SortField, SortOrder, TaskFilters
+from shared import outbox
 from shared.events import TaskEvent
 from shared.months import MonthRange
 
@@ -76,27 +76,11 @@ def tasks_query(*, month: MonthRange, filters: TaskFilters) -> Select[Task]:
 
 def add_outbox_event(session: Session, *, event: TaskEvent) -> None:
     """Store the event in the caller's transaction; the relay is woken when it commits."""
-    session.add(
-        OutboxEvent(
-            event_id=event.event_id,
-            event_type=event.event_type.value,
-            task_id=event.task_id,
-            payload=event.model_dump(mode="json"),
-        )
-    )
-    session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
+    outbox.add_event(session, OUTBOX, event=event, entity_id=event.task_id)
 
 
-def claim_unpublished(session: Session, *, limit: int) -> Sequence[OutboxEvent]:
-    """The oldest unpublished events, locked; rows another relay holds are skipped."""
-    return session.scalars(
-        select(OutboxEvent)
-        .where(OutboxEvent.published_at.is_(None))
-        .order_by(OutboxEvent.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-
-
-def mark_published(session: Session, *, ids: Sequence[int], at: datetime) -> None:
-    session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(published_at=at))
+def truncate_user_directory(session: Session) -> None:
+    """Empty the user directory and its processed events, so a replay rebuilds them."""
+    # TRUNCATE waits for every open transaction on these tables: fail rather than hang.
+    session.execute(text("SET LOCAL lock_timeout = '30s'"))
+    session.execute(text("TRUNCATE tasks.user, tasks.processed_event"))

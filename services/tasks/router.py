@@ -21,7 +21,10 @@ _WRITE_ERRORS: dict[int | str, dict[str, object]] = {
     403: {"model": ErrorResponse, "description": "Not the creator, the assignee or an admin"},
     404: {"model": ErrorResponse, "description": "No such task"},
     412: {"model": ErrorResponse, "description": "If-Match names an older version"},
-    503: {"model": ErrorResponse, "description": "The auth service cannot check the assignee"},
+    503: {
+        "model": ErrorResponse,
+        "description": "The assignee is not in the directory yet, and auth is unavailable",
+    },
 }
 
 

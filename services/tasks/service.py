@@ -27,7 +27,7 @@ def create_task(
     if data.imports_history:
         policy.ensure_can_import(actor)
     if data.assignee_id is not None:
-        users.ensure_exists(data.assignee_id, field="assignee_id", token=actor.token)
+        users.ensure_exists(session, data.assignee_id, field="assignee_id", token=actor.token)
     now = datetime.now(UTC)
     created_at = data.created_at or now
     completed_at = data.completed_at or created_at
@@ -92,7 +92,7 @@ def update_task(
     """Change the fields given. A request that changes nothing is not a write (no event)."""
     changes: dict[str, Any] = data.changes()
     if changes.get("assignee_id") is not None:
-        users.ensure_exists(changes["assignee_id"], field="assignee_id", token=actor.token)
+        users.ensure_exists(session, changes["assignee_id"], field="assignee_id", token=actor.token)
     task = _get_for_write(session, task_id=task_id)
     policy.ensure_can_update(actor, task)
     _check_version(task, expected_version)
@@ -140,6 +140,12 @@ def delete_task(
         actor=actor,
         at=datetime.now(UTC),
     )
+    session.commit()
+
+
+def reset_user_directory(session: Session) -> None:
+    """Empty the user directory, so a replay of the user events rebuilds it."""
+    repository.truncate_user_directory(session)
     session.commit()
 
 

@@ -82,7 +82,9 @@ def applied_task_ids(engine: Engine) -> list[int]:
 def test_a_duplicate_event_changes_nothing(
     database: Database, engine: Engine, config: ConsumerConfig
 ) -> None:
-    consumer = EventConsumer(config, database=database, processed=processed, handler=record)
+    consumer = EventConsumer(
+        config, model=TaskEvent, database=database, processed=processed, handler=record
+    )
     body = created_body(task_id=7)
 
     assert consumer.process(body) is Outcome.APPLIED
@@ -98,14 +100,18 @@ def test_a_duplicate_event_changes_nothing(
 def test_unreadable_messages_are_poison(
     database: Database, config: ConsumerConfig, body: bytes
 ) -> None:
-    consumer = EventConsumer(config, database=database, processed=processed, handler=record)
+    consumer = EventConsumer(
+        config, model=TaskEvent, database=database, processed=processed, handler=record
+    )
 
     with pytest.raises(PoisonMessageError):
         consumer.process(body)
 
 
 def test_an_unknown_schema_version_is_poison(database: Database, config: ConsumerConfig) -> None:
-    consumer = EventConsumer(config, database=database, processed=processed, handler=record)
+    consumer = EventConsumer(
+        config, model=TaskEvent, database=database, processed=processed, handler=record
+    )
     body = created_body().replace(b'"schema_version":1', b'"schema_version":2')
 
     with pytest.raises(PoisonMessageError):
@@ -120,7 +126,7 @@ def test_a_failing_handler_commits_nothing(
         raise RuntimeError("bug")
 
     consumer = EventConsumer(
-        config, database=database, processed=processed, handler=record_then_fail
+        config, model=TaskEvent, database=database, processed=processed, handler=record_then_fail
     )
 
     with pytest.raises(RuntimeError):
@@ -133,7 +139,9 @@ def test_a_failing_handler_commits_nothing(
 def test_poison_goes_to_the_dead_letter_queue_and_the_rest_is_applied(
     database: Database, engine: Engine, config: ConsumerConfig
 ) -> None:
-    consumer = EventConsumer(config, database=database, processed=processed, handler=record)
+    consumer = EventConsumer(
+        config, model=TaskEvent, database=database, processed=processed, handler=record
+    )
 
     async def scenario() -> None:
         async with consuming(consumer), broker(config) as channel:
@@ -152,7 +160,9 @@ def test_poison_goes_to_the_dead_letter_queue_and_the_rest_is_applied(
 def test_a_failed_message_is_kept_while_its_dead_letter_queue_is_missing(
     database: Database, engine: Engine, config: ConsumerConfig
 ) -> None:
-    consumer = EventConsumer(config, database=database, processed=processed, handler=record)
+    consumer = EventConsumer(
+        config, model=TaskEvent, database=database, processed=processed, handler=record
+    )
 
     async def scenario() -> None:
         async with consuming(consumer), broker(config) as channel:
@@ -171,7 +181,9 @@ def test_a_redelivery_after_commit_is_a_no_op(
     database: Database, engine: Engine, config: ConsumerConfig
 ) -> None:
     """A crash between commit and ack: the broker redelivers what was already applied."""
-    consumer = EventConsumer(config, database=database, processed=processed, handler=record)
+    consumer = EventConsumer(
+        config, model=TaskEvent, database=database, processed=processed, handler=record
+    )
     body = created_body(task_id=3)
     consumer.process(body)  # committed; the ack never happened
 
@@ -193,7 +205,9 @@ def test_waits_out_a_database_outage_without_dead_lettering(
         await proxy.start()
         url = database_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
         database = Database(url, pool_size=2)
-        consumer = EventConsumer(config, database=database, processed=processed, handler=record)
+        consumer = EventConsumer(
+            config, model=TaskEvent, database=database, processed=processed, handler=record
+        )
         async with consuming(consumer), broker(config) as channel:
             await proxy.cut()
             await publish(channel, config, created_body(task_id=5))
@@ -217,7 +231,9 @@ def test_resumes_after_the_broker_connection_is_cut(
         via_proxy = ConsumerConfig(
             **{**config.__dict__, "amqp_url": f"amqp://guest:guest@127.0.0.1:{proxy.port}/"}
         )
-        consumer = EventConsumer(via_proxy, database=database, processed=processed, handler=record)
+        consumer = EventConsumer(
+            via_proxy, model=TaskEvent, database=database, processed=processed, handler=record
+        )
         async with consuming(consumer), broker(config) as channel:
             await publish(channel, config, created_body(task_id=1))
             await eventually(lambda: applied_task_ids(engine) == [1])

@@ -14,8 +14,8 @@ ROOT = Path(__file__).parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 CONTAINERS = {
-    "auth": ["auth", "auth-migrate"],
-    "tasks": ["tasks", "relay", "tasks-migrate"],
+    "auth": ["auth", "auth-relay", "auth-migrate"],
+    "tasks": ["tasks", "relay", "tasks-consumer", "tasks-migrate"],
     "logs": ["logs", "logs-consumer", "logs-migrate"],
     "kpi": ["kpi", "kpi-consumer", "kpi-migrate"],
 }
@@ -88,13 +88,23 @@ def test_start_up_order_waits_for_health_and_migrations() -> None:
 
 
 def test_scalable_parts_pin_no_name_or_host_port() -> None:
-    for name in ("auth", "tasks", "relay", "logs", "logs-consumer", "kpi", "kpi-consumer"):
+    for name in (
+        "auth",
+        "auth-relay",
+        "tasks",
+        "relay",
+        "tasks-consumer",
+        "logs",
+        "logs-consumer",
+        "kpi",
+        "kpi-consumer",
+    ):
         assert "container_name" not in SERVICES[name]
         assert "ports" not in SERVICES[name]
 
 
 def test_processes_without_http_have_a_heartbeat_healthcheck() -> None:
-    for name in ("relay", "logs-consumer", "kpi-consumer"):
+    for name in ("relay", "auth-relay", "tasks-consumer", "logs-consumer", "kpi-consumer"):
         assert SERVICES[name]["healthcheck"]["test"][:4] == [
             "CMD",
             "python",

@@ -30,19 +30,16 @@ WORKLOADS = {
 }
 # The workloads of each service's code, and what each may leave out on purpose.
 SERVICE_WORKLOADS = {
-    "auth": ["auth", "auth-migrate"],
-    "tasks": ["tasks", "tasks-relay", "tasks-migrate"],
+    "auth": ["auth", "auth-relay", "auth-migrate"],
+    "tasks": ["tasks", "tasks-relay", "tasks-consumer", "tasks-migrate"],
     "logs": ["logs", "logs-consumer", "logs-migrate"],
     "kpi": ["kpi", "kpi-consumer", "kpi-migrate"],
 }
 ADMIN = {"ADMIN_USERNAME", "ADMIN_EMAIL", "ADMIN_PASSWORD"}
 NOT_NEEDED = {
-    # The APIs never talk to RabbitMQ, auth never does at all, and the tasks migration only
-    # touches the database (the logs and kpi ones also declare their queues).
-    **{
-        name: {"AMQP_URL"}
-        for name in ("auth", "auth-migrate", "tasks", "logs", "kpi", "tasks-migrate")
-    },
+    # The APIs never talk to RabbitMQ, and the auth migration only touches the database (the
+    # tasks, logs and kpi ones also declare their consumers' queues).
+    **{name: {"AMQP_URL"} for name in ("auth", "auth-migrate", "tasks", "logs", "kpi")},
 }
 
 
@@ -159,5 +156,5 @@ def test_every_long_running_process_has_probes_and_an_autoscaler() -> None:
             continue
         container = workload["spec"]["template"]["spec"]["containers"][0]
         assert {"livenessProbe", "readinessProbe", "startupProbe"} <= set(container), name
-        if name != "tasks-relay":  # one relay suffices; more may run, but never need to
+        if name not in {"tasks-relay", "auth-relay"}:  # one relay suffices; more may run
             assert name in scaled, name

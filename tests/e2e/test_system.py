@@ -287,7 +287,7 @@ def test_seed_fills_logs_and_kpis_over_the_past_year(api: httpx.Client, system: 
 
     months = eventually(seeded_months, within=30)
     assert sum(1 for month in months if month["total"]) >= 6  # spread over the year
-    logs = api.get("/logs/", headers=headers).json()
+    logs = api.get("/logs/", headers=headers, params={"total": "true"}).json()
     assert logs["total"] > 0
 
 

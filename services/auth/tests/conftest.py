@@ -4,6 +4,7 @@ From the root conftest: the test database (`engine`, `session`, ...) and `client
 TestClient on `app` below.
 """
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from conftest import migrate_fresh, on_test_session, service_settings
+from conftest import emptied, migrate_fresh, on_test_session, service_settings
 from services.auth.config import AuthSettings
 from services.auth.keys import generate_pem
 from services.auth.main import create_app
@@ -36,3 +37,13 @@ def settings(database_url: str) -> AuthSettings:
 @pytest.fixture
 def app(settings: AuthSettings, auth_schema: None, session: Session) -> FastAPI:
     return on_test_session(create_app(settings), session)
+
+
+@pytest.fixture
+def committed(engine: Engine, auth_schema: None) -> Iterator[Session]:
+    """A session whose commits are real (the relay runs in its own connections)."""
+    with (
+        emptied(engine, "TRUNCATE auth.refresh_token, auth.user, auth.outbox RESTART IDENTITY"),
+        Session(engine, expire_on_commit=False) as session,
+    ):
+        yield session

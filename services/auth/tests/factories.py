@@ -3,18 +3,20 @@
 import itertools
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.auth import repository
 from services.auth.keys import SigningKey, generate_pem
-from services.auth.models import User
+from services.auth.models import OUTBOX, User
 from services.auth.passwords import Passwords
 from services.auth.tokens import TokenIssuer
+from shared.events import UserEvent
 from shared.security import Role
 
 DEFAULT_PASSWORD = "correct-horse-battery"
 _numbers = itertools.count(1)
-_passwords = Passwords(memory_kib=19 * 1024, time_cost=2, parallelism=1)
+PASSWORDS = Passwords(memory_kib=19 * 1024, time_cost=2, parallelism=1)
 
 
 def create_user(
@@ -25,14 +27,14 @@ def create_user(
     password: str = DEFAULT_PASSWORD,
     role: Role = Role.USER,
 ) -> User:
-    """A user stored in the test transaction."""
+    """A user stored in the test transaction, with no event (as if it predates the test)."""
     number = next(_numbers)
     username = username or f"user{number}"
     return repository.add_user(
         session,
         username=username,
         email=email or f"{username}@example.com",
-        password_hash=_passwords.hash(password),
+        password_hash=PASSWORDS.hash(password),
         role=role.value,
     )
 
@@ -55,3 +57,9 @@ def create_access_token(
 def create_foreign_key() -> SigningKey:
     """A signing key the auth service does not know."""
     return SigningKey.from_pem(generate_pem())
+
+
+def outbox_events(session: Session) -> list[UserEvent]:
+    """The user events in `auth.outbox`, oldest first, read as a consumer reads them."""
+    payloads = session.scalars(select(OUTBOX.table.c.payload).order_by(OUTBOX.table.c.id))
+    return [UserEvent.model_validate(payload) for payload in payloads]

@@ -2,14 +2,14 @@ import uuid
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from services.auth import service
 from services.auth.config import AuthSettings
 from services.auth.manage import create_admin
-from services.auth.models import User
+from services.auth.models import OUTBOX, User
 from services.auth.passwords import Passwords
 from services.auth.tests.factories import create_user
 from shared.errors import ConflictError
@@ -80,6 +80,8 @@ def test_create_admin_creates_or_promotes(settings: AuthSettings, engine: Engine
             assert [user.role for user in users] == ["admin"]
     finally:
         with Session(bind=engine) as session:
+            ids = select(User.id).where(User.username == username).scalar_subquery()
+            session.execute(delete(OUTBOX.table).where(OUTBOX.table.c.user_id.in_(ids)))
             session.query(User).filter(User.username == username).delete()
             session.commit()
 

@@ -1,7 +1,8 @@
 """Fixtures of the KPI service's tests.
 
 From the root conftest: the test database (`engine`, `session`, ...), `signer`, and `client`,
-a started TestClient on `app` below. `fake_auth` is auth's users API (`tests/auth_users.py`).
+a started TestClient on `app` below. The KPI service never calls auth's HTTP API: there is no
+fake of it here.
 """
 
 from collections.abc import Callable, Iterator
@@ -19,10 +20,9 @@ from services.kpi.config import KpiSettings
 from services.kpi.consumer import handle
 from services.kpi.main import create_app
 from services.kpi.models import SCHEMA, processed_event
-from services.kpi.users import UserNames
 from shared.consumer import ConsumerConfig, EventConsumer
 from shared.db import Database
-from tests.auth_users import AUTH_URL, FakeAuthUsers
+from shared.events import TASK_EVENTS, TaskEvent
 from tests.broker import AMQP_URL
 from tests.tokens import TestSigner
 
@@ -40,20 +40,13 @@ def settings(database_url: str) -> KpiSettings:
 
 
 @pytest.fixture
-def fake_auth() -> FakeAuthUsers:
-    return FakeAuthUsers()
-
-
-@pytest.fixture
 def app(
     settings: KpiSettings,
     kpi_schema: None,
     session: Session,
     signer: TestSigner,
-    fake_auth: FakeAuthUsers,
 ) -> FastAPI:
-    users = UserNames(AUTH_URL, client=fake_auth.client())
-    app = create_app(settings, users=users, token_verifier=signer.verifier())
+    app = create_app(settings, token_verifier=signer.verifier())
     return on_test_session(app, session)
 
 
@@ -75,14 +68,18 @@ def fetch(client: TestClient, signer: TestSigner) -> Fetch:
 @pytest.fixture
 def consumer(
     database_url: str, kpi_schema: None, connection: Connection
-) -> Iterator[EventConsumer]:
+) -> Iterator[EventConsumer[TaskEvent]]:
     """The KPI consumer, whose transactions are savepoints inside the test's transaction."""
     database = Database(database_url, pool_size=1)
     database.sessionmaker = sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
-    config = ConsumerConfig(amqp_url=AMQP_URL, exchange="unused", queue="unused")
-    yield EventConsumer(config, database=database, processed=processed_event, handler=handle)
+    config = ConsumerConfig(
+        amqp_url=AMQP_URL, exchange="unused", queue="unused", binding_key=TASK_EVENTS
+    )
+    yield EventConsumer(
+        config, model=TaskEvent, database=database, processed=processed_event, handler=handle
+    )
     database.dispose()
 
 
@@ -93,7 +90,7 @@ def committed(engine: Engine, kpi_schema: None) -> Iterator[Session]:
         emptied(
             engine,
             "TRUNCATE kpi.task_state, kpi.month_counter, kpi.completion_counter,"
-            " kpi.processed_event",
+            " kpi.user, kpi.processed_event",
         ),
         Session(engine, expire_on_commit=False) as session,
     ):

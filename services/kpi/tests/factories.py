@@ -1,4 +1,4 @@
-"""Test data for the KPI service: task events, keyword-only, with sensible defaults.
+"""Test data for the KPI service: task and user events, keyword-only, with sensible defaults.
 
 Events are built the way the tasks service builds them: the full task in every event, the
 version after the change, and for a delete the task as it was with the next version.
@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.kpi.consumer import handle
+from services.kpi.consumer import handle, handle_user_event
 from services.kpi.models import CompletionCounter, MonthCounter, TaskState
-from shared.events import FieldChange, TaskEvent, TaskEventType, TaskSnapshot, TaskStatus
-from tests.events import create_snapshot, create_task_event
+from shared.events import FieldChange, TaskEvent, TaskEventType, TaskSnapshot, TaskStatus, UserEvent
+from tests.events import create_snapshot, create_task_event, create_user_event
 
 _task_ids = itertools.count(1)
 _UNREPORTED = {"updated_at", "version"}
@@ -115,3 +115,11 @@ def apply_events(session: Session, *events: TaskEvent) -> None:
     for event in events:
         handle(session, event)
         session.commit()
+
+
+def create_user(session: Session, *, user_id: int, username: str | None = None) -> UserEvent:
+    """A user in the KPI directory, as their `user.registered` event leaves them (committed)."""
+    event = create_user_event(user_id=user_id, username=username)
+    handle_user_event(session, event)
+    session.commit()
+    return event

@@ -1,16 +1,17 @@
-"""`GET /kpi/by-user`: per-assignee counts, and usernames from auth (null when it cannot say)."""
+"""`GET /kpi/by-user`: per-assignee counts, named from the KPI service's own user directory."""
 
 from datetime import UTC, datetime
 
-import httpx
-import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.kpi.consumer import handle_user_event
+from services.kpi.models import user_directory
 from services.kpi.tests.conftest import Fetch
-from services.kpi.tests.factories import apply_events, create_event, create_next_event
-from shared.events import TaskEvent, TaskStatus
-from tests.auth_users import FakeAuthUsers
-from tests.tokens import TestSigner
+from services.kpi.tests.factories import apply_events, create_event, create_next_event, create_user
+from shared.consumer import EventConsumer, Outcome
+from shared.events import FieldChange, TaskEvent, TaskStatus, UserEvent
+from tests.events import create_user_event, event_body
 
 JUNE = {"year": 2025, "month": 6}
 
@@ -34,88 +35,86 @@ def by_user_events() -> list[TaskEvent]:
     ]
 
 
-def test_by_user_counts_each_assignee_and_the_unassigned(
-    fetch: Fetch, signer: TestSigner, session: Session, fake_auth: FakeAuthUsers
-) -> None:
+def names(fetch: Fetch, month: dict[str, int] = JUNE) -> list[tuple[int | None, str | None]]:
+    return [
+        (item["assignee_id"], item["username"]) for item in fetch("/kpi/by-user", **month)["items"]
+    ]
+
+
+def test_by_user_counts_each_assignee_and_the_unassigned(fetch: Fetch, session: Session) -> None:
+    create_user(session, user_id=2, username="ada")
+    create_user(session, user_id=3, username="grace")
     apply_events(session, *by_user_events())
 
     body = fetch("/kpi/by-user", **JUNE)
 
     assert body["items"] == [
-        {"assignee_id": 2, "username": "user2", "total": 3, "done": 2, "in_progress": 0,
+        {"assignee_id": 2, "username": "ada", "total": 3, "done": 2, "in_progress": 0,
          "todo": 1, "completion_rate": 2 / 3},
-        {"assignee_id": 3, "username": "user3", "total": 1, "done": 0, "in_progress": 1,
+        {"assignee_id": 3, "username": "grace", "total": 1, "done": 0, "in_progress": 1,
          "todo": 0, "completion_rate": 0.0},
         {"assignee_id": None, "username": None, "total": 2, "done": 1, "in_progress": 0,
          "todo": 1, "completion_rate": 0.5},
     ]  # fmt: skip
-    [request] = fake_auth.requests
-    assert request.url.params.get_list("id") == ["2", "3"]
-    scheme, token = request.headers["Authorization"].split()
-    assert (scheme, signer.verifier().verify(token).id) == ("Bearer", 1)  # the caller's token
 
 
-@pytest.mark.parametrize(
-    "failure",
-    [
-        None,
-        httpx.Response(500, json={"code": "internal_error"}),
-        httpx.Response(401, json={"code": "invalid_token"}),
-        httpx.Response(200, text="not json"),
-    ],
-    ids=["down", "error", "refused", "garbage"],
-)
-def test_by_user_answers_without_usernames_when_auth_cannot(
-    fetch: Fetch,
-    session: Session,
-    fake_auth: FakeAuthUsers,
-    failure: httpx.Response | None,
-    caplog: pytest.LogCaptureFixture,
+def test_an_assignee_whose_user_event_has_not_arrived_has_no_name_yet(
+    fetch: Fetch, session: Session
 ) -> None:
-    fake_auth.up = failure is not None
-    fake_auth.failure = failure
+    create_user(session, user_id=2, username="ada")
     apply_events(session, *by_user_events())
 
-    items = fetch("/kpi/by-user", **JUNE)["items"]
+    assert names(fetch) == [(2, "ada"), (3, None), (None, None)]
 
-    assert [(item["assignee_id"], item["username"]) for item in items] == [
-        (2, None),
-        (3, None),
-        (None, None),
-    ]
-    assert [item["total"] for item in items] == [3, 1, 2]
-    assert any("usernames_unavailable" in str(record.msg) for record in caplog.records)
+    create_user(session, user_id=3, username="grace")  # its event arrives
+
+    assert names(fetch) == [(2, "ada"), (3, "grace"), (None, None)]
 
 
-def test_by_user_asks_auth_at_most_200_ids_at_a_time(
-    fetch: Fetch, session: Session, fake_auth: FakeAuthUsers
+def test_a_renamed_user_is_shown_with_the_new_name(fetch: Fetch, session: Session) -> None:
+    create_user(session, user_id=2, username="ada")
+    apply_events(session, create_event(created_at=at(6), assignee_id=2))
+    renamed = create_user_event(
+        user_id=2,
+        username="ada.lovelace",
+        version=2,
+        changes={"username": FieldChange(old="ada", new="ada.lovelace")},
+    )
+    handle_user_event(session, renamed)
+    session.commit()
+
+    assert names(fetch) == [(2, "ada.lovelace")]
+
+
+def test_duplicate_and_out_of_order_user_events_change_nothing(
+    fetch: Fetch, session: Session, consumer: EventConsumer[TaskEvent]
 ) -> None:
-    apply_events(session, *(create_event(created_at=at(8), assignee_id=n) for n in range(1, 202)))
+    registered = create_user_event(user_id=2, username="ada", version=1)
+    renamed = create_user_event(user_id=2, username="ada.lovelace", version=2)
+    user_consumer = EventConsumer(
+        consumer.config,
+        model=UserEvent,
+        database=consumer.database,
+        processed=consumer.processed,
+        handler=handle_user_event,
+    )
+    apply_events(session, create_event(created_at=at(6), assignee_id=2))
 
-    items = fetch("/kpi/by-user", year=2025, month=8)["items"]
+    outcomes = [
+        user_consumer.process(event_body(event)) for event in (renamed, registered, renamed)
+    ]
 
-    assert [item["username"] for item in items] == [f"user{n}" for n in range(1, 202)]
-    assert [len(r.url.params.get_list("id")) for r in fake_auth.requests] == [200, 1]
+    assert outcomes == [Outcome.APPLIED, Outcome.APPLIED, Outcome.DUPLICATE]
+    assert names(fetch) == [(2, "ada.lovelace")]  # the older registration did not roll it back
+    stored = session.execute(select(user_directory.c.username, user_directory.c.version)).all()
+    assert [tuple(row) for row in stored] == [("ada.lovelace", 2)]
 
 
-def test_by_user_asks_auth_nothing_without_assignees(
-    fetch: Fetch, session: Session, fake_auth: FakeAuthUsers
+def test_by_user_needs_no_user_directory_when_there_are_no_assignees(
+    fetch: Fetch, session: Session
 ) -> None:
     apply_events(session, create_event(created_at=at(9)))
 
     items = fetch("/kpi/by-user", year=2025, month=9)["items"]
 
     assert [(item["assignee_id"], item["total"]) for item in items] == [(None, 1)]
-    assert fake_auth.requests == []
-
-
-def test_by_user_holds_no_transaction_while_it_asks_auth(
-    fetch: Fetch, session: Session, fake_auth: FakeAuthUsers
-) -> None:
-    apply_events(session, *by_user_events())
-    in_transaction: list[bool] = []
-    fake_auth.on_request = lambda _: in_transaction.append(session.in_transaction())
-
-    fetch("/kpi/by-user", year=2025, month=6)
-
-    assert in_transaction == [False]

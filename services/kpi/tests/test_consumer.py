@@ -23,7 +23,7 @@ CREATED_AT = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 DONE_AT = datetime(2025, 3, 10, 10, 0, tzinfo=UTC)  # one hour after creation
 
 
-def deliver(consumer: EventConsumer, *events: TaskEvent) -> list[Outcome]:
+def deliver(consumer: EventConsumer[TaskEvent], *events: TaskEvent) -> list[Outcome]:
     return [consumer.process(event_body(event)) for event in events]
 
 
@@ -36,7 +36,7 @@ def history(task_id: int) -> tuple[TaskEvent, TaskEvent, TaskEvent]:
 
 
 def test_events_in_order_move_the_task_between_counters(
-    consumer: EventConsumer, session: Session
+    consumer: EventConsumer[TaskEvent], session: Session
 ) -> None:
     created, started, done = history(task_id=1)
 
@@ -50,7 +50,9 @@ def test_events_in_order_move_the_task_between_counters(
     assert completion_counters(session) == {MARCH: (1, 3600.0)}
 
 
-def test_the_same_event_twice_changes_nothing(consumer: EventConsumer, session: Session) -> None:
+def test_the_same_event_twice_changes_nothing(
+    consumer: EventConsumer[TaskEvent], session: Session
+) -> None:
     created, _, done = history(task_id=1)
 
     assert deliver(consumer, created, done, done) == [
@@ -63,7 +65,7 @@ def test_the_same_event_twice_changes_nothing(consumer: EventConsumer, session: 
 
 
 def test_an_older_version_after_a_newer_one_changes_nothing(
-    consumer: EventConsumer, session: Session
+    consumer: EventConsumer[TaskEvent], session: Session
 ) -> None:
     created, started, done = history(task_id=1)
 
@@ -77,7 +79,7 @@ def test_an_older_version_after_a_newer_one_changes_nothing(
 
 
 def test_an_update_before_its_create_gives_the_right_state(
-    consumer: EventConsumer, session: Session
+    consumer: EventConsumer[TaskEvent], session: Session
 ) -> None:
     created, started, done = history(task_id=1)
 
@@ -93,7 +95,7 @@ def test_an_update_before_its_create_gives_the_right_state(
 
 
 def test_a_delete_then_an_older_update_stays_deleted(
-    consumer: EventConsumer, session: Session
+    consumer: EventConsumer[TaskEvent], session: Session
 ) -> None:
     created, started, done = history(task_id=1)
     deleted = create_next_event(after=done, deleted=True)
@@ -109,7 +111,7 @@ def test_a_delete_then_an_older_update_stays_deleted(
 
 
 def test_a_delete_before_anything_else_leaves_a_tombstone(
-    consumer: EventConsumer, session: Session
+    consumer: EventConsumer[TaskEvent], session: Session
 ) -> None:
     created, started, _ = history(task_id=1)
     deleted = create_next_event(after=started, deleted=True)
@@ -123,7 +125,7 @@ def test_a_delete_before_anything_else_leaves_a_tombstone(
 
 
 def test_a_reassignment_and_a_reopen_move_the_counts(
-    consumer: EventConsumer, session: Session
+    consumer: EventConsumer[TaskEvent], session: Session
 ) -> None:
     created, _, done = history(task_id=1)
     reassigned = create_next_event(after=done, assignee_id=None)
@@ -138,7 +140,7 @@ def test_a_reassignment_and_a_reopen_move_the_counts(
 
 
 def test_a_completion_counts_in_the_month_it_happened(
-    consumer: EventConsumer, session: Session
+    consumer: EventConsumer[TaskEvent], session: Session
 ) -> None:
     created = create_event(task_id=1, created_at=datetime(2025, 3, 31, 23, 0, tzinfo=UTC))
     done = create_next_event(
@@ -152,7 +154,7 @@ def test_a_completion_counts_in_the_month_it_happened(
 
 
 def test_a_change_the_kpis_ignore_only_moves_the_version(
-    consumer: EventConsumer, session: Session
+    consumer: EventConsumer[TaskEvent], session: Session
 ) -> None:
     created = create_event(task_id=1, assignee_id=2, created_at=CREATED_AT)
     renamed = create_next_event(after=created, title="Write the final report")
@@ -165,7 +167,7 @@ def test_a_change_the_kpis_ignore_only_moves_the_version(
     assert month_counters(session) == {(MARCH, 2, "todo"): 1}
 
 
-def test_many_tasks_add_up(consumer: EventConsumer, session: Session) -> None:
+def test_many_tasks_add_up(consumer: EventConsumer[TaskEvent], session: Session) -> None:
     for task_id in range(1, 6):
         deliver(consumer, create_event(task_id=task_id, assignee_id=7, created_at=CREATED_AT))
     deliver(consumer, create_event(task_id=6, created_at=CREATED_AT))
@@ -174,7 +176,7 @@ def test_many_tasks_add_up(consumer: EventConsumer, session: Session) -> None:
 
 
 def test_months_are_utc_whatever_the_database_time_zone(
-    consumer: EventConsumer, session: Session, connection: Connection
+    consumer: EventConsumer[TaskEvent], session: Session, connection: Connection
 ) -> None:
     """April 1st 02:00 UTC is still March 31st in New York; it counts in April."""
     connection.execute(text("SET LOCAL TIME ZONE 'America/New_York'"))

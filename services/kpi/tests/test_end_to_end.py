@@ -44,10 +44,12 @@ def config() -> ConsumerConfig:
 @pytest.fixture
 def consumer(
     database_url: str, committed: Session, config: ConsumerConfig
-) -> Iterator[EventConsumer]:
+) -> Iterator[EventConsumer[TaskEvent]]:
     """The KPI consumer as `python -m services.kpi.consumer` runs it, on the test database."""
     database = Database(database_url, pool_size=2)
-    yield EventConsumer(config, database=database, processed=processed_event, handler=handle)
+    yield EventConsumer(
+        config, model=TaskEvent, database=database, processed=processed_event, handler=handle
+    )
     database.dispose()
 
 
@@ -66,7 +68,7 @@ def history(task_id: int) -> tuple[TaskEvent, TaskEvent]:
 
 
 def test_events_from_the_broker_are_applied_and_poison_is_dead_lettered(
-    consumer: EventConsumer, committed: Session, config: ConsumerConfig
+    consumer: EventConsumer[TaskEvent], committed: Session, config: ConsumerConfig
 ) -> None:
     created, done = history(task_id=1)
     other = create_event(task_id=2, created_at=CREATED_AT)
@@ -89,7 +91,7 @@ def test_events_from_the_broker_are_applied_and_poison_is_dead_lettered(
 
 
 def test_a_redelivery_after_commit_is_a_no_op(
-    consumer: EventConsumer, committed: Session, config: ConsumerConfig
+    consumer: EventConsumer[TaskEvent], committed: Session, config: ConsumerConfig
 ) -> None:
     """A crash between commit and ack: the broker delivers what was already applied."""
     created, done = history(task_id=1)
@@ -110,7 +112,7 @@ def test_a_redelivery_after_commit_is_a_no_op(
 
 
 def test_reset_then_a_replay_rebuilds_the_read_model(
-    consumer: EventConsumer, committed: Session, settings: KpiSettings
+    consumer: EventConsumer[TaskEvent], committed: Session, settings: KpiSettings
 ) -> None:
     created, done = history(task_id=1)
     deleted_later = create_event(task_id=2, created_at=CREATED_AT)

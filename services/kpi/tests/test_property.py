@@ -17,6 +17,7 @@ from services.kpi.tests.factories import (
     completion_counters,
     create_event,
     create_next_event,
+    create_user,
     month_counters,
 )
 from shared.consumer import EventConsumer
@@ -26,6 +27,7 @@ from tests.events import event_body
 START = datetime(2025, 1, 1, tzinfo=UTC)
 MONTHS = [date(2025, month, 1) for month in range(1, 7)]
 ASSIGNEES = [None, 1, 2, 3]
+NAMES = {1: "ada", 2: "grace"}  # in the user directory; user 3's event has not arrived yet
 STATUSES = list(TaskStatus)
 
 
@@ -153,7 +155,7 @@ def expected_by_user(final: list[TaskEvent], month: date) -> list[dict[str, Any]
         items.append(
             {
                 "assignee_id": assignee_id,
-                "username": None if assignee_id is None else f"user{assignee_id}",
+                "username": None if assignee_id is None else NAMES.get(assignee_id),
                 "total": total,
                 **{status.value: statuses[status.value] for status in TaskStatus},
                 "completion_rate": pytest.approx(statuses["done"] / total),
@@ -186,10 +188,12 @@ def assert_api_matches(fetch: Fetch, final: list[TaskEvent]) -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6, 7, 8])
 def test_random_histories_add_up_to_a_recount(
-    consumer: EventConsumer, session: Session, fetch: Fetch, seed: int
+    consumer: EventConsumer[TaskEvent], session: Session, fetch: Fetch, seed: int
 ) -> None:
     rng = random.Random(seed)
     histories = [random_history(rng, task_id) for task_id in range(1, 41)]
+    for user_id, username in NAMES.items():
+        create_user(session, user_id=user_id, username=username)
 
     for event in delivery(rng, [event for history in histories for event in history]):
         consumer.process(event_body(event))

@@ -15,7 +15,7 @@ from services.logs.models import ActivityLog, processed_event
 from services.logs.tests.factories import committed_entries, create_event
 from shared.consumer import ConsumerConfig, EventConsumer, Outcome
 from shared.db import Database
-from shared.events import TaskEventType
+from shared.events import TaskEvent, TaskEventType
 from tests.broker import broker, consumer_config, dead_letter, eventually, publish, running
 from tests.events import event_body
 
@@ -26,8 +26,10 @@ def config(settings: LogsSettings) -> ConsumerConfig:
 
 
 @pytest.fixture
-def consumer(config: ConsumerConfig, database: Database) -> EventConsumer:
-    return EventConsumer(config, database=database, processed=processed_event, handler=handle)
+def consumer(config: ConsumerConfig, database: Database) -> EventConsumer[TaskEvent]:
+    return EventConsumer(
+        config, model=TaskEvent, database=database, processed=processed_event, handler=handle
+    )
 
 
 @pytest.mark.parametrize(
@@ -45,7 +47,7 @@ def consumer(config: ConsumerConfig, database: Database) -> EventConsumer:
     ids=["created", "updated", "deleted"],
 )
 def test_each_event_becomes_one_entry(
-    consumer: EventConsumer,
+    consumer: EventConsumer[TaskEvent],
     engine: Engine,
     event_type: TaskEventType,
     changes: dict[str, tuple[object, object]],
@@ -70,7 +72,9 @@ def test_each_event_becomes_one_entry(
     assert entry.created_at == occurred_at
 
 
-def test_a_duplicated_event_adds_nothing(consumer: EventConsumer, engine: Engine) -> None:
+def test_a_duplicated_event_adds_nothing(
+    consumer: EventConsumer[TaskEvent], engine: Engine
+) -> None:
     body = event_body(create_event())
 
     assert consumer.process(body) is Outcome.APPLIED
@@ -89,7 +93,7 @@ def test_an_event_recorded_twice_keeps_one_entry(session: Session, logs_schema: 
 
 
 def test_an_event_delivered_late_takes_its_place_in_time(
-    consumer: EventConsumer, engine: Engine
+    consumer: EventConsumer[TaskEvent], engine: Engine
 ) -> None:
     """A log has no state to roll back: an older event is still recorded, at its own time."""
     now = datetime.now(UTC)
@@ -111,7 +115,7 @@ def test_an_event_delivered_late_takes_its_place_in_time(
 
 
 def test_events_through_the_broker_become_entries_and_poison_is_dead_lettered(
-    consumer: EventConsumer, config: ConsumerConfig, engine: Engine
+    consumer: EventConsumer[TaskEvent], config: ConsumerConfig, engine: Engine
 ) -> None:
     start = datetime.now(UTC) - timedelta(minutes=5)
     events = [

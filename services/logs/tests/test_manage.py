@@ -8,12 +8,14 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from services.logs import consumer as logs_consumer
 from services.logs import manage
 from services.logs.consumer import handle
 from services.logs.models import SCHEMA, Base, processed_event
 from services.logs.tests.factories import committed_entries, create_event
 from shared.consumer import ConsumerConfig, EventConsumer, Outcome
 from shared.db import Database
+from shared.events import TASK_EVENTS, TaskEvent
 from tests.broker import broker, consumer_config, publish
 from tests.events import event_body
 
@@ -30,8 +32,12 @@ def test_reset_empties_the_log_so_a_replay_rebuilds_it(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = ConsumerConfig(amqp_url="amqp://unused", exchange="unused", queue="unused")
-    consumer = EventConsumer(config, database=database, processed=processed_event, handler=handle)
+    config = ConsumerConfig(
+        amqp_url="amqp://unused", exchange="unused", queue="unused", binding_key=TASK_EVENTS
+    )
+    consumer = EventConsumer(
+        config, model=TaskEvent, database=database, processed=processed_event, handler=handle
+    )
     history = [event_body(create_event()) for _ in range(3)]
     for body in history:
         consumer.process(body)
@@ -52,7 +58,7 @@ def test_prestart_migrates_and_declares_the_queue_before_any_event(
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("AMQP_URL", config.amqp_url)
     monkeypatch.setenv("EVENTS_EXCHANGE", config.exchange)
-    monkeypatch.setattr(manage, "QUEUE", config.queue)
+    monkeypatch.setattr(logs_consumer, "QUEUE", config.queue)
 
     manage.main(["prestart"])
 

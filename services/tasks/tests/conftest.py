@@ -32,7 +32,10 @@ def tasks_schema(engine: Engine) -> None:
 def committed(engine: Engine, tasks_schema: None) -> Iterator[Session]:
     """A session whose commits are real (the relay runs in its own connections)."""
     with (
-        emptied(engine, "TRUNCATE tasks.task, tasks.outbox RESTART IDENTITY"),
+        emptied(
+            engine,
+            "TRUNCATE tasks.task, tasks.outbox, tasks.user, tasks.processed_event RESTART IDENTITY",
+        ),
         Session(engine, expire_on_commit=False) as session,
     ):
         yield session

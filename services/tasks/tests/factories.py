@@ -6,12 +6,13 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.tasks import repository, service
-from services.tasks.models import OutboxEvent, Task
+from services.tasks import consumer, repository, service
+from services.tasks.models import OutboxEvent, Task, user_directory
 from services.tasks.schemas import TaskCreate
 from services.tasks.users import UserDirectory
-from shared.events import TaskStatus
+from shared.events import TaskStatus, UserEvent
 from shared.security import Principal, Role
+from tests.events import create_user_event
 
 ACTOR = Principal(id=1, role=Role.USER)
 # For writes that name no assignee: the directory is never asked.
@@ -29,9 +30,13 @@ def create_task(
     due_date: datetime | None = None,
     created_at: datetime | None = None,
 ) -> Task:
-    """A task stored in the test transaction, with no event (as if it predates the test)."""
+    """A task stored in the test transaction, with no event (as if it predates the test).
+
+    Committed (a savepoint in the API tests): a use case that ends its read before asking
+    auth must not roll it back.
+    """
     created_at = created_at or datetime.now(UTC)
-    return repository.add_task(
+    task = repository.add_task(
         session,
         task=Task(
             title=title,
@@ -46,6 +51,23 @@ def create_task(
             version=1,
         ),
     )
+    session.commit()
+    return task
+
+
+def create_user(session: Session, *, user_id: int, username: str | None = None) -> UserEvent:
+    """A user in the tasks directory, as their `user.registered` event leaves them (committed)."""
+    event = create_user_event(user_id=user_id, username=username)
+    consumer.handle(session, event)
+    session.commit()
+    return event
+
+
+def directory_users(session: Session) -> list[tuple[int, str, int]]:
+    """The directory, as (id, username, version) by id."""
+    table = user_directory
+    rows = session.execute(select(table.c.id, table.c.username, table.c.version).order_by("id"))
+    return [(user_id, username, version) for user_id, username, version in rows]
 
 
 def outbox_events(session: Session, *, task_id: int | None = None) -> list[OutboxEvent]:

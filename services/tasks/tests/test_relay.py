@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session
 from services.tasks import service
 from services.tasks.config import TasksSettings
 from services.tasks.models import OutboxEvent
-from services.tasks.relay import OutboxListener, OutboxRelay
+from services.tasks.relay import relay_config
 from services.tasks.schemas import TaskUpdate
 from services.tasks.tests.factories import ACTOR, UNUSED_USERS, create_tasks
 from shared.events import TaskEvent, TaskStatus
 from shared.messaging import declare_events_exchange, unrouted_name
-from tests.broker import AMQP_URL, channel_to, eventually, running, unique_name
+from shared.relay import OutboxListener, OutboxRelay
+from tests.broker import AMQP_URL, channel_to, eventually, receive, running, unique_name
 from tests.proxy import TcpProxy
 
 
@@ -52,22 +53,6 @@ async def bound_queue(exchange_name: str) -> AsyncIterator[tuple[AbstractChannel
         yield channel, queue
 
 
-async def receive(
-    queue: AbstractQueue, count: int, *, within: float = 15.0
-) -> list[AbstractIncomingMessage]:
-    """Poll the queue until `count` messages arrived or the deadline passed."""
-    messages: list[AbstractIncomingMessage] = []
-    deadline = time.monotonic() + within
-    while len(messages) < count and time.monotonic() < deadline:
-        message = await queue.get(fail=False)
-        if message is None:
-            await asyncio.sleep(0.02)
-            continue
-        await message.ack()
-        messages.append(message)
-    return messages
-
-
 def event_ids(messages: list[AbstractIncomingMessage]) -> list[uuid.UUID]:
     return [TaskEvent.model_validate_json(message.body).event_id for message in messages]
 
@@ -93,7 +78,7 @@ def test_publishes_every_event_once_in_order(
 
     async def scenario() -> None:
         async with bound_queue(relay_settings.events_exchange) as (_, queue):
-            async with running(OutboxRelay(relay_settings)):
+            async with running(OutboxRelay(relay_config(relay_settings))):
                 messages = await receive(queue, len(expected))
                 create_tasks(committed, 1)  # one more cycle: earlier rows must not come again
                 messages += await receive(queue, 1)
@@ -123,7 +108,7 @@ def test_wakes_on_notify_instead_of_waiting_for_the_poll(
     async def scenario() -> None:
         async with (
             bound_queue(slow_poll.events_exchange) as (_, queue),
-            running(OutboxRelay(slow_poll)),
+            running(OutboxRelay(relay_config(slow_poll))),
         ):
             create_tasks(committed, 1)
             assert len(await receive(queue, 1, within=5)) == 1  # the first, idle, cycle
@@ -145,7 +130,7 @@ def test_events_written_while_the_broker_is_unreachable_arrive_after(
             update={"amqp_url": f"amqp://guest:guest@127.0.0.1:{proxy.port}/"}
         )
         async with bound_queue(via_proxy.events_exchange) as (_, queue):
-            async with running(OutboxRelay(via_proxy)):
+            async with running(OutboxRelay(relay_config(via_proxy))):
                 create_tasks(committed, 1)
                 assert len(await receive(queue, 1)) == 1
                 await proxy.cut()
@@ -171,7 +156,7 @@ def test_recovers_when_its_database_connections_are_killed(
     async def scenario() -> None:
         async with (
             bound_queue(relay_settings.events_exchange) as (_, queue),
-            running(OutboxRelay(relay_settings)),
+            running(OutboxRelay(relay_config(relay_settings))),
         ):
             create_tasks(committed, 1)
             assert len(await receive(queue, 1)) == 1
@@ -210,7 +195,9 @@ def test_two_relays_publish_each_event_once(
 
     async def scenario() -> None:
         async with bound_queue(small_batches.events_exchange) as (_, queue):
-            async with running(OutboxRelay(small_batches), OutboxRelay(small_batches)):
+            async with running(
+                OutboxRelay(relay_config(small_batches)), OutboxRelay(relay_config(small_batches))
+            ):
                 messages = await receive(queue, 200, within=30)
             messages += await receive(queue, 1, within=0.5)
 
@@ -227,7 +214,7 @@ def test_events_no_queue_is_bound_for_are_kept(
     async def scenario() -> None:
         async with bound_queue(relay_settings.events_exchange) as (channel, queue):
             await queue.unbind(relay_settings.events_exchange, routing_key="task.*")
-            async with running(OutboxRelay(relay_settings)):
+            async with running(OutboxRelay(relay_config(relay_settings))):
                 create_tasks(committed, 2)
                 unrouted = await channel.get_queue(unrouted_name(relay_settings.events_exchange))
                 messages = await receive(unrouted, 2)
@@ -246,7 +233,10 @@ def test_a_database_that_does_not_answer_never_freezes_the_relay_loop() -> None:
 
         server = await asyncio.start_server(silent, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        listener = OutboxListener(f"postgresql+psycopg2://postgres@127.0.0.1:{port}/efficient_test")
+        listener = OutboxListener(
+            f"postgresql+psycopg2://postgres@127.0.0.1:{port}/efficient_test",
+            channel="tasks_outbox",
+        )
         ticks = 0
 
         async def tick() -> None:

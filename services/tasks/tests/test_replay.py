@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from services.tasks import service
 from services.tasks.config import TasksSettings
-from services.tasks.models import OutboxEvent
-from services.tasks.replay import UnknownQueueError, replay
+from services.tasks.models import OUTBOX, OutboxEvent
 from services.tasks.tests.factories import ACTOR, create_tasks
 from shared.events import TaskEvent
+from shared.replay import UnknownQueueError, replay
 from tests.broker import AMQP_URL, unique_name
 
 
@@ -31,7 +31,9 @@ def test_replays_every_event_in_order_to_that_queue_only(
         queue = await channel.declare_queue(target)
         other = await channel.declare_queue(bystander)
         try:
-            count = await replay(settings.model_copy(update={"amqp_url": AMQP_URL}), queue=target)
+            count = await replay(
+                settings.model_copy(update={"amqp_url": AMQP_URL}), outbox=OUTBOX, queue=target
+            )
             received = []
             while (message := await queue.get(fail=False)) is not None:
                 await message.ack()
@@ -55,6 +57,7 @@ def test_replay_to_a_queue_that_does_not_exist_fails_clearly(settings: TasksSett
         asyncio.run(
             replay(
                 settings.model_copy(update={"amqp_url": AMQP_URL}),
+                outbox=OUTBOX,
                 queue=unique_name("missing"),
             )
         )

@@ -1,22 +1,24 @@
-"""Re-publish the whole event history to one consumer's queue, so it can rebuild its read model.
+"""Re-publish a producer's whole event history to one consumer's queue, to rebuild its model.
 
     python -m services.tasks.manage replay --queue kpi.task-events
+    python -m services.auth.manage replay --queue kpi.user-events
 
 Every outbox row, published or not, in order of creation, goes through the default exchange
 straight to that queue only: other consumers see nothing. The consumer drops events it has
 already applied (by `event_id`), so a replay into a read model that was not reset is harmless.
 """
 
+import argparse
+import asyncio
+
 import aio_pika
 import structlog
 from aio_pika.exceptions import ChannelNotFoundEntity
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from services.tasks.config import TasksSettings
-from services.tasks.models import OutboxEvent
-from services.tasks.relay import outbox_message
 from shared.db import Database
+from shared.outbox import Outbox, events_after
+from shared.relay import outbox_message
+from shared.settings import ServiceSettings
 
 logger = structlog.get_logger(__name__)
 BATCH = 500
@@ -26,13 +28,8 @@ class UnknownQueueError(Exception):
     """The named consumer queue does not exist (its consumer never ran)."""
 
 
-def _batch(session: Session, *, after_id: int) -> list[OutboxEvent]:
-    query = select(OutboxEvent).where(OutboxEvent.id > after_id).order_by(OutboxEvent.id)
-    return list(session.scalars(query.limit(BATCH)))
-
-
-async def replay(settings: TasksSettings, *, queue: str) -> int:
-    """Publish every stored event to `queue`, confirmed, oldest first; returns how many."""
+async def replay(settings: ServiceSettings, *, outbox: Outbox, queue: str) -> int:
+    """Publish every event of `outbox` to `queue`, confirmed, oldest first; returns how many."""
     database = Database(settings.database_url, pool_size=1)
     connection = await aio_pika.connect(settings.amqp_url)
     count, last_id = 0, 0
@@ -46,7 +43,7 @@ async def replay(settings: TasksSettings, *, queue: str) -> int:
             ) from exc
         while True:
             with database.sessionmaker() as session:
-                rows = _batch(session, after_id=last_id)
+                rows = events_after(session, outbox, after_id=last_id, limit=BATCH)
             if not rows:
                 break
             for row in rows:
@@ -57,3 +54,14 @@ async def replay(settings: TasksSettings, *, queue: str) -> int:
         await connection.close()
         database.dispose()
     return count
+
+
+def replay_command(
+    parser: argparse.ArgumentParser, settings: ServiceSettings, *, outbox: Outbox, queue: str
+) -> None:
+    """`manage replay --queue ...` of a producer: replay, say how many, exit 2 on no queue."""
+    try:
+        count = asyncio.run(replay(settings, outbox=outbox, queue=queue))
+    except UnknownQueueError as exc:
+        parser.exit(2, f"error: {exc}\n")
+    print(f"replayed {count} events to {queue}")

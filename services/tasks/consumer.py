@@ -1,0 +1,53 @@
+"""The tasks consumer of user events: keeps the `tasks.user` directory the assignee check reads.
+
+    python -m services.tasks.consumer
+
+Reads the durable queue `tasks.user-events` (bound to `auth.events` with `user.#`); see
+`shared/consumer.py` for acks, retries and the dead-letter queue `tasks.user-events.dead`.
+"""
+
+import structlog
+from sqlalchemy.orm import Session
+
+from services.tasks.config import TasksSettings
+from services.tasks.models import processed_event, user_directory
+from shared import directory
+from shared.consumer import Subscription, run_consumers
+from shared.events import USER_EVENTS, UserEvent
+
+QUEUE = "tasks.user-events"
+logger = structlog.get_logger(__name__)
+
+
+def handle(session: Session, event: UserEvent) -> None:
+    """Keep the user; an event older than the one applied changes nothing."""
+    if not directory.apply_user_event(session, user_directory, event=event):
+        logger.info(
+            "event_superseded",
+            event_id=str(event.event_id),
+            user_id=event.user_id,
+            version=event.version,
+        )
+
+
+def subscriptions(settings: TasksSettings) -> list[Subscription[UserEvent]]:
+    """The queue this consumer reads: every user event."""
+    return [
+        Subscription(
+            queue=QUEUE,
+            exchange=settings.user_events_exchange,
+            binding_key=USER_EVENTS,
+            model=UserEvent,
+            handler=handle,
+        )
+    ]
+
+
+if __name__ == "__main__":
+    settings = TasksSettings()
+    run_consumers(
+        service="tasks-consumer",
+        settings=settings,
+        processed=processed_event,
+        subscriptions=subscriptions(settings),
+    )

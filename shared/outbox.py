@@ -1,0 +1,128 @@
+"""The transactional outbox every producer shares: its table shape and its queries.
+
+A producer (tasks, auth) stores each event in `<schema>.outbox` in the transaction of the change
+it describes, so the change and its event commit or roll back together; its relay
+(`shared/relay.py`) publishes the rows later. Published rows stay as the event history, which a
+replay (`shared/replay.py`) can send again. Queries here never commit.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+
+from shared.events import Envelope
+
+
+def outbox_table(metadata: MetaData, *, entity_id: str) -> Table:
+    """`outbox` in the metadata's schema; `entity_id` names the column of the changed thing."""
+    table = Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("event_id", Uuid, nullable=False, unique=True),
+        Column("event_type", String(32), nullable=False),
+        Column(entity_id, BigInteger, nullable=False, index=True),
+        Column("payload", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+        Column("published_at", DateTime(timezone=True)),
+    )
+    # The relay only ever scans what is still unpublished.
+    Index("ix_outbox_unpublished", table.c.id, postgresql_where=table.c.published_at.is_(None))
+    return table
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """One producer's outbox: its table, and the NOTIFY channel that wakes its relay."""
+
+    table: Table
+    channel: str  # an identifier, never user input: LISTEN takes no bound parameter
+    entity_id: str  # the table's column naming the changed thing (`task_id`, `user_id`)
+
+    @classmethod
+    def define(cls, metadata: MetaData, *, entity_id: str, channel: str) -> "Outbox":
+        """The outbox table in the metadata's schema, and the channel that wakes its relay."""
+        return cls(
+            table=outbox_table(metadata, entity_id=entity_id), channel=channel, entity_id=entity_id
+        )
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One outbox row, as the relay and the replay publish it."""
+
+    id: int
+    event_id: uuid.UUID
+    event_type: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+def add_event(session: Session, outbox: Outbox, *, event: Envelope, entity_id: int) -> None:
+    """Store `event` in the caller's transaction; its relay is woken when that commits."""
+    session.execute(
+        outbox.table.insert().values(
+            {
+                "event_id": event.event_id,
+                "event_type": event.event_type,
+                outbox.entity_id: entity_id,
+                "payload": event.model_dump(mode="json"),
+            }
+        )
+    )
+    session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": outbox.channel})
+
+
+def _columns(outbox: Outbox) -> Sequence[Any]:
+    c = outbox.table.c
+    return (c.id, c.event_id, c.event_type, c.payload, c.created_at)
+
+
+def claim_unpublished(session: Session, outbox: Outbox, *, limit: int) -> list[StoredEvent]:
+    """The oldest unpublished events, locked; rows another relay holds are skipped."""
+    table = outbox.table
+    rows = session.execute(
+        select(*_columns(outbox))
+        .where(table.c.published_at.is_(None))
+        .order_by(table.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [StoredEvent(*row) for row in rows]
+
+
+def mark_published(session: Session, outbox: Outbox, *, ids: Sequence[int], at: datetime) -> None:
+    """Mark the rows `ids` published at `at`."""
+    table = outbox.table
+    session.execute(update(table).where(table.c.id.in_(ids)).values(published_at=at))
+
+
+def events_after(
+    session: Session, outbox: Outbox, *, after_id: int, limit: int
+) -> list[StoredEvent]:
+    """Up to `limit` stored events after the row `after_id`, published or not, oldest first."""
+    table = outbox.table
+    rows = session.execute(
+        select(*_columns(outbox)).where(table.c.id > after_id).order_by(table.c.id).limit(limit)
+    )
+    return [StoredEvent(*row) for row in rows]

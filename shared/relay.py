@@ -1,0 +1,217 @@
+"""The outbox relay: publishes a producer's committed events to RabbitMQ, in order, confirmed.
+
+    python -m services.tasks.relay      # tasks.outbox -> tasks.events
+    python -m services.auth.relay       # auth.outbox  -> auth.events
+
+One implementation, configured per producer (`RelayConfig`). It claims the oldest unpublished
+outbox rows (`FOR UPDATE SKIP LOCKED`, so several relays can run), publishes each as a
+persistent message (routing key = event type) and waits for the broker's confirm, then marks
+the rows published in the same transaction. A crash between the two re-publishes the batch:
+the delivery is at least once, and consumers drop duplicates by `event_id`. It sleeps until
+PostgreSQL's NOTIFY (sent by every outbox write) or `poll_seconds`, and rides out restarts of
+RabbitMQ or PostgreSQL by retrying; nothing is lost meanwhile, the backlog drains when they
+are back.
+"""
+
+import asyncio
+import json
+import signal
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aio_pika
+import psycopg2
+import psycopg2.extensions
+import structlog
+from aio_pika.abc import AbstractExchange
+from sqlalchemy import make_url
+
+from shared import heartbeat
+from shared.db import CONNECT_ARGS, Database
+from shared.logging import configure_logging
+from shared.messaging import connect_until_stopped, declare_events_exchange, sleep_unless
+from shared.outbox import Outbox, StoredEvent, claim_unpublished, mark_published
+from shared.settings import RelaySettings
+
+logger = structlog.get_logger(__name__)
+PUBLISH_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """Which outbox a relay drains, to which exchange, and how often it looks."""
+
+    outbox: Outbox
+    database_url: str
+    amqp_url: str
+    exchange: str
+    batch_size: int = 100
+    poll_seconds: float = 1.0
+    retry_seconds: float = 2.0
+
+    @classmethod
+    def from_settings(
+        cls, settings: RelaySettings, *, outbox: Outbox, exchange: str
+    ) -> "RelayConfig":
+        """The relay of `outbox` as the producer's settings configure it."""
+        return cls(
+            outbox=outbox,
+            database_url=settings.database_url,
+            amqp_url=settings.amqp_url,
+            exchange=exchange,
+            batch_size=settings.relay_batch_size,
+            poll_seconds=settings.relay_poll_seconds,
+            retry_seconds=settings.relay_retry_seconds,
+        )
+
+
+class OutboxListener:
+    """LISTEN on an outbox channel; `wait` returns early when a write commits."""
+
+    def __init__(self, database_url: str, *, channel: str) -> None:
+        url = make_url(database_url).set(drivername="postgresql")
+        self._dsn = url.render_as_string(hide_password=False)
+        self._channel = channel
+        self._connection: psycopg2.extensions.connection | None = None
+        self._fd = -1
+        self._woken = asyncio.Event()
+
+    def _connect(self) -> psycopg2.extensions.connection:
+        """Blocking: runs in a thread, bounded by the connect timeout."""
+        connection: psycopg2.extensions.connection = psycopg2.connect(self._dsn, **CONNECT_ARGS)
+        connection.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+        with connection.cursor() as cursor:
+            cursor.execute(f"LISTEN {self._channel}")  # a constant of the producer's code
+        return connection
+
+    def _listen(self, connection: psycopg2.extensions.connection) -> None:
+        self._fd = connection.fileno()
+        asyncio.get_running_loop().add_reader(self._fd, self._on_readable)
+        self._connection = connection
+
+    def _on_readable(self) -> None:
+        assert self._connection is not None
+        try:
+            self._connection.poll()
+            self._connection.notifies.clear()
+        except psycopg2.Error:
+            self.close()  # reconnect on the next wait; the poll interval covers the gap
+        self._woken.set()
+
+    async def listen(self) -> None:
+        """LISTEN unless already listening; a failure is logged (the poll interval covers it)."""
+        if self._connection is None:
+            try:
+                self._listen(await asyncio.to_thread(self._connect))
+            except psycopg2.Error as exc:
+                logger.warning("outbox_listen_failed", error=str(exc))
+
+    async def wait(self, seconds: float, stop: asyncio.Event) -> None:
+        """Sleep until a NOTIFY arrives (or arrived since the last wait), `stop` is set, or
+        `seconds` pass."""
+        await self.listen()
+        waiters = [asyncio.ensure_future(self._woken.wait()), asyncio.ensure_future(stop.wait())]
+        _, pending = await asyncio.wait(waiters, timeout=seconds, return_when="FIRST_COMPLETED")
+        for waiter in pending:
+            waiter.cancel()
+        self._woken.clear()
+
+    def close(self) -> None:
+        """Stop listening and close the connection."""
+        if self._connection is not None:
+            asyncio.get_running_loop().remove_reader(self._fd)
+            self._connection.close()
+            self._connection = None
+
+
+class OutboxRelay:
+    """Moves outbox rows to the events exchange; see the module docstring."""
+
+    def __init__(self, config: RelayConfig, *, database: Database | None = None) -> None:
+        self.config = config
+        self.database = database or Database(config.database_url, pool_size=1)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until `stop` is set."""
+        config = self.config
+        listener = OutboxListener(config.database_url, channel=config.outbox.channel)
+        connection = await connect_until_stopped(
+            config.amqp_url, stop, retry_seconds=config.retry_seconds
+        )
+        try:
+            if connection is None:
+                return
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            exchange = await declare_events_exchange(channel, config.exchange)
+            # Listen before the first claim: a write committed between a claim and the next
+            # wait then still wakes that wait.
+            await listener.listen()
+            logger.info("relay_started", exchange=config.exchange)
+            while not stop.is_set():
+                try:
+                    published = await self.publish_batch(exchange)
+                except Exception as exc:  # broker or database down: retry, nothing is lost
+                    logger.warning("relay_publish_failed", error=repr(exc))
+                    await sleep_unless(stop, config.retry_seconds)
+                    continue
+                if published < config.batch_size:
+                    await listener.wait(config.poll_seconds, stop)
+        finally:
+            listener.close()
+            if connection is not None:
+                await connection.close()
+
+    async def publish_batch(self, exchange: AbstractExchange) -> int:
+        """Publish one batch of unpublished events; returns how many."""
+        outbox = self.config.outbox
+        with self.database.sessionmaker() as session:
+            rows = await asyncio.to_thread(
+                claim_unpublished, session, outbox, limit=self.config.batch_size
+            )
+            for row in rows:
+                await exchange.publish(
+                    outbox_message(row), routing_key=row.event_type, timeout=PUBLISH_TIMEOUT_SECONDS
+                )
+            if rows:
+                ids = [row.id for row in rows]
+                await asyncio.to_thread(
+                    mark_published, session, outbox, ids=ids, at=datetime.now(UTC)
+                )
+            await asyncio.to_thread(session.commit)
+            if rows:
+                logger.info("events_published", count=len(rows), last_id=rows[-1].id)
+            return len(rows)
+
+
+def outbox_message(row: StoredEvent) -> aio_pika.Message:
+    """The AMQP message of one stored event."""
+    return aio_pika.Message(
+        body=json.dumps(row.payload, separators=(",", ":")).encode(),
+        content_type="application/json",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=str(row.event_id),
+        type=row.event_type,
+        timestamp=row.created_at,
+    )
+
+
+def run_relay(*, service: str, settings: RelaySettings, config: RelayConfig) -> None:
+    """Entry point of a relay process: run until SIGINT or SIGTERM."""
+    configure_logging(service=service, level=settings.log_level, json=settings.log_json)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        beating = heartbeat.start(settings.heartbeat_file, stop)
+        relay = OutboxRelay(config)
+        try:
+            await relay.run(stop)
+        finally:
+            stop.set()
+            if beating is not None:
+                await beating
+            relay.database.dispose()
+
+    asyncio.run(main())

@@ -1,0 +1,108 @@
+"""Auth, tasks and KPI together on the test database and broker names of each test's own.
+
+Each test runs the real relays and consumers (`running`) and the apps through TestClient on
+committed data; only auth's HTTP API as tasks sees it is faked (`tests/auth_users.py`).
+"""
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.engine import Engine
+
+from conftest import emptied, service_settings
+from services.auth.config import AuthSettings
+from services.auth.keys import generate_pem
+from services.kpi import consumer as kpi_consumer
+from services.kpi.config import KpiSettings
+from services.kpi.models import processed_event as kpi_processed
+from services.tasks import consumer as tasks_consumer
+from services.tasks.config import TasksSettings
+from services.tasks.models import processed_event as tasks_processed
+from shared.consumer import EventConsumer, Subscription
+from shared.db import Database
+from shared.migrations import upgrade
+from tests.broker import AMQP_URL, channel_to, unique_name
+
+SERVICES = Path(__file__).parents[2] / "services"
+TRUNCATE = (
+    "TRUNCATE auth.refresh_token, auth.user, auth.outbox, tasks.task, tasks.outbox, tasks.user,"
+    " tasks.processed_event, kpi.task_state, kpi.month_counter, kpi.completion_counter,"
+    " kpi.user, kpi.processed_event RESTART IDENTITY"
+)
+
+
+@dataclass(frozen=True)
+class System:
+    """The three services' settings, on this test's own exchanges and queues."""
+
+    auth: AuthSettings
+    tasks: TasksSettings
+    kpi: KpiSettings
+    tasks_subscriptions: list[Subscription[Any]]
+    kpi_subscriptions: list[Subscription[Any]]
+
+    def consumers(self, database: Database) -> list[EventConsumer[Any]]:
+        """Every consumer of tasks and KPI, as their processes run them."""
+        return [
+            *(s.consumer(self.tasks, database=database, processed=tasks_processed)
+              for s in self.tasks_subscriptions),
+            *(s.consumer(self.kpi, database=database, processed=kpi_processed)
+              for s in self.kpi_subscriptions),
+        ]  # fmt: skip
+
+    @asynccontextmanager
+    async def broker(self) -> AsyncIterator[None]:
+        """Afterwards the test's exchanges and queues are deleted."""
+        queues = [
+            name
+            for s in self.tasks_subscriptions + self.kpi_subscriptions
+            for name in (s.queue, f"{s.queue}.retry", f"{s.queue}.dead")
+        ]
+        async with (
+            channel_to(AMQP_URL, exchange=self.auth.user_events_exchange, queues=queues),
+            channel_to(AMQP_URL, exchange=self.tasks.events_exchange),
+        ):
+            yield
+
+
+def system(database_url: str) -> System:
+    """Settings for all three services on `database_url`, with broker names of the test's own."""
+    names = {
+        "amqp_url": AMQP_URL,
+        "events_exchange": unique_name("tasks.events"),
+        "user_events_exchange": unique_name("auth.events"),
+    }
+    relay = {"relay_poll_seconds": 0.2, "relay_retry_seconds": 0.2}
+    key = SecretStr(generate_pem().decode())
+    tasks = service_settings(TasksSettings, database_url, **names, **relay)
+    kpi = service_settings(KpiSettings, database_url, **names)
+    return System(
+        auth=service_settings(AuthSettings, database_url, jwt_private_key=key, **names, **relay),
+        tasks=tasks,
+        kpi=kpi,
+        tasks_subscriptions=_own_queues(tasks_consumer.subscriptions(tasks)),
+        kpi_subscriptions=_own_queues(kpi_consumer.subscriptions(kpi)),
+    )
+
+
+def _own_queues(subscriptions: list[Subscription[Any]]) -> list[Subscription[Any]]:
+    return [replace(s, queue=unique_name(s.queue)) for s in subscriptions]
+
+
+def migrate(database_url: str) -> None:
+    """Bring the auth, tasks and kpi schemas to their newest revision."""
+    for service in ("auth", "tasks", "kpi"):
+        upgrade(SERVICES / service, database_url)
+
+
+@pytest.fixture
+def committed_system(database_url: str, engine: Engine) -> Iterator[System]:
+    """The system on the test database, its tables emptied before and after."""
+    migrate(database_url)
+    with emptied(engine, TRUNCATE):
+        yield system(database_url)
