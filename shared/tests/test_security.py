@@ -245,3 +245,47 @@ def test_while_auth_is_down_stale_keys_serve_without_asking_it_each_time(
 
     assert fake_auth.requests == 1  # the first fetch; no retry within min_refetch_seconds
     asyncio.run(source.aclose())
+
+
+def test_the_first_requests_after_start_all_wait_for_the_one_first_fetch(
+    auth_key: SigningKey, fake_auth: FakeAuth
+) -> None:
+    async def slow_jwks(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.2)  # auth answers slowly: every request arrives meanwhile
+        return fake_auth.handle(request)
+
+    source = JWKSKeySource(
+        JWKS_URL, client=httpx.AsyncClient(transport=httpx.MockTransport(slow_jwks))
+    )
+    verifier = TokenVerifier(
+        keys=source, issuer="efficient-system-auth", audience="efficient-system"
+    )
+
+    async def first_requests() -> list[Principal]:
+        tokens = [create_access_token(auth_key, user_id=n) for n in range(1, 21)]
+        return await asyncio.gather(*(verifier.authenticate(token) for token in tokens))
+
+    principals = asyncio.run(first_requests())
+
+    assert [principal.id for principal in principals] == list(range(1, 21))
+    assert fake_auth.requests == 1
+
+
+def test_prefetch_keeps_trying_until_auth_answers(
+    auth_key: SigningKey, fake_auth: FakeAuth
+) -> None:
+    source = JWKSKeySource(
+        JWKS_URL, client=httpx.AsyncClient(transport=httpx.MockTransport(fake_auth.handle))
+    )
+    fake_auth.up = False
+
+    async def start_while_auth_is_down() -> None:
+        prefetching = asyncio.ensure_future(source.prefetch(retry_seconds=0.05))
+        await asyncio.sleep(0.2)
+        fake_auth.up = True
+        await asyncio.wait_for(prefetching, 5)
+
+    asyncio.run(start_while_auth_is_down())
+
+    assert source.get_key(auth_key.kid) is not None
+    assert fake_auth.requests >= 2

@@ -1,0 +1,99 @@
+"""The request path's database runner, against the real PostgreSQL: lost connections, overload."""
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from shared.db import Database, DatabaseUnavailableError, OverloadedError
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    database = Database(database_url, pool_size=2, queue_limit=2)
+    yield database
+    database.dispose()
+
+
+def _backend_pid(session: Session) -> int:
+    pid: int = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    return pid
+
+
+def _kill(engine: Engine, pid: int) -> None:
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        connection.commit()
+
+
+def test_a_connection_cut_before_the_write_is_retried_on_a_fresh_one(
+    database: Database, engine: Engine
+) -> None:
+    pids = {asyncio.run(database.read(_backend_pid)) for _ in range(4)}
+    for pid in pids:  # every pooled connection dies, as when PostgreSQL restarts
+        _kill(engine, pid)
+
+    answered = asyncio.run(database.read(_backend_pid))
+
+    assert answered not in pids
+
+
+def test_a_connection_cut_during_the_commit_is_a_503_not_a_second_write(
+    database: Database, engine: Engine
+) -> None:
+    attempts = []
+
+    def write_then_lose_the_connection(session: Session) -> None:
+        attempts.append(1)
+        _kill(engine, _backend_pid(session))
+        session.commit()  # the server is gone: did it commit? nobody knows
+
+    with pytest.raises(DatabaseUnavailableError) as caught:
+        asyncio.run(database.run(write_then_lose_the_connection))
+
+    assert len(attempts) == 1
+    assert caught.value.status_code == 503
+    assert caught.value.headers["Retry-After"] == "1"
+
+
+def test_an_unreachable_database_is_a_503_with_retry_after() -> None:
+    database = Database("postgresql+psycopg2://postgres@127.0.0.1:1/none_test", pool_size=1)
+    try:
+        with pytest.raises(DatabaseUnavailableError) as caught:
+            asyncio.run(database.read(_backend_pid))
+    finally:
+        database.dispose()
+
+    assert caught.value.headers["Retry-After"] == "1"
+
+
+def test_past_the_queue_limit_requests_are_refused_at_once_and_the_rest_served(
+    database: Database,
+) -> None:
+    release = threading.Event()
+
+    def slow(session: Session) -> int:
+        release.wait(10)
+        return _backend_pid(session)
+
+    async def burst() -> list[object]:
+        # 2 threads and 2 queue places: the fifth and sixth are refused at once.
+        calls = [asyncio.ensure_future(database.read(slow)) for _ in range(6)]
+        await asyncio.sleep(0.2)
+        refused = [call for call in calls if call.done()]
+        release.set()
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        assert len(refused) == 2
+        return results
+
+    results = asyncio.run(burst())
+
+    overloaded = [result for result in results if isinstance(result, OverloadedError)]
+    served = [result for result in results if isinstance(result, int)]
+    assert (len(overloaded), len(served)) == (2, 4)
+    assert overloaded[0].headers["Retry-After"] == "1"
+    assert asyncio.run(database.read(_backend_pid)) > 0  # the queue is free again
