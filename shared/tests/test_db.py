@@ -80,7 +80,7 @@ def test_past_the_queue_limit_requests_are_refused_at_once_and_the_rest_served(
         release.wait(10)
         return _backend_pid(session)
 
-    async def burst() -> list[object]:
+    async def burst() -> list[int | BaseException]:
         # 2 threads and 2 queue places: the fifth and sixth are refused at once.
         calls = [asyncio.ensure_future(database.read(slow)) for _ in range(6)]
         await asyncio.sleep(0.2)
