@@ -72,9 +72,17 @@ class Database:
         )
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         # Reads run without BEGIN and ROLLBACK: one round trip per statement instead of three.
-        self._read_sessionmaker = sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        # Their connections stay in autocommit mode in a pool of their own (switching a pooled
+        # connection back and forth costs more than the idle connections do).
+        self.read_engine: Engine = create_engine(
+            url,
+            isolation_level="AUTOCOMMIT",
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=5,
+            connect_args=CONNECT_ARGS,
         )
+        self._read_sessionmaker = sessionmaker(self.read_engine, expire_on_commit=False)
         self._executor = ThreadPoolExecutor(pool_size, thread_name_prefix="db")
         self._capacity = pool_size + queue_limit
         self._in_flight = 0
@@ -136,6 +144,7 @@ class Database:
         """Stop the threads and close every pooled connection."""
         self._executor.shutdown(wait=True)
         self.engine.dispose()
+        self.read_engine.dispose()
 
 
 class OverloadedError(ServiceUnavailableError):

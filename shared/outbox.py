@@ -24,7 +24,6 @@ from sqlalchemy import (
     Uuid,
     func,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -90,7 +89,29 @@ def add_event(session: Session, outbox: Outbox, *, event: Envelope, entity_id: i
             }
         )
     )
-    session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": outbox.channel})
+    # No NOTIFY here: the table's trigger sends it (`notify_trigger_ddl`), in the same round trip.
+
+
+def notify_trigger_ddl(*, schema: str, channel: str) -> list[str]:
+    """DDL of the trigger that NOTIFYs `channel` on every insert into `<schema>.outbox`.
+
+    A statement-level trigger: a write costs no round trip of its own for the wake-up, and
+    PostgreSQL delivers it when (and only if) the transaction commits.
+    """
+    return [
+        f"CREATE OR REPLACE FUNCTION {schema}.notify_outbox() RETURNS trigger"
+        f" LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('{channel}', ''); RETURN NULL; END $$",
+        f"CREATE TRIGGER outbox_notify AFTER INSERT ON {schema}.outbox"
+        f" FOR EACH STATEMENT EXECUTE FUNCTION {schema}.notify_outbox()",
+    ]
+
+
+def drop_notify_trigger_ddl(*, schema: str) -> list[str]:
+    """DDL that removes what `notify_trigger_ddl` made."""
+    return [
+        f"DROP TRIGGER IF EXISTS outbox_notify ON {schema}.outbox",
+        f"DROP FUNCTION IF EXISTS {schema}.notify_outbox()",
+    ]
 
 
 def _columns(outbox: Outbox) -> Sequence[Any]:
