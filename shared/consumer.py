@@ -7,19 +7,21 @@ Each consumer has one durable queue bound to an events exchange, plus two of its
     <queue>.retry    a failed message waits here `retry_delay_ms`, then returns to <queue>
     <queue>.dead     a message that failed `max_attempts` times; nothing is dropped silently
 
-A message is applied in one database transaction that also records its `event_id` in the
-service's `processed_event` table, and acked only after that commit: a redelivered or
-duplicated event changes nothing. An unreachable database is not the message's fault: the
-consumer waits and tries the same message again, without counting an attempt.
+Messages are applied in batches: what the prefetch has delivered, up to `batch_size`, in one
+database transaction that also records each `event_id` in the service's `processed_event`
+table; they are acked only after that commit, so a redelivered or duplicated event changes
+nothing. If any message of a batch fails, the transaction is rolled back and the batch applied
+again one message per transaction, so only the failing one goes to retry or dead letters and
+its neighbours are applied. An unreachable database is not the messages' fault: the consumer
+waits and tries the same batch again, without counting an attempt.
 """
 
 import asyncio
-import signal
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import aio_pika
 import structlog
@@ -30,12 +32,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from shared import heartbeat
 from shared.db import Database
 from shared.events import Envelope
-from shared.logging import configure_logging
 from shared.messaging import connect_until_stopped, declare_events_exchange, sleep_unless
-from shared.settings import ServiceSettings
 
 logger = structlog.get_logger(__name__)
 
@@ -55,6 +54,10 @@ def processed_event_table(metadata: MetaData) -> Table:
     )
 
 
+class _Stopped(Exception):
+    """The consumer is stopping while the database is unreachable."""
+
+
 class PoisonMessageError(Exception):
     """The message is not an event this consumer can read."""
 
@@ -70,7 +73,8 @@ class ConsumerConfig:
     exchange: str
     queue: str
     binding_key: str  # e.g. `task.#`: which of the exchange's events the queue receives
-    prefetch: int = 16
+    prefetch: int = 200
+    batch_size: int = 100  # messages applied in one transaction, at most
     max_attempts: int = 5
     retry_delay_ms: int = 2000
     db_retry_seconds: float = 2.0
@@ -111,19 +115,28 @@ class EventConsumer(Generic[EventT]):
         self.handler = handler
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
+        self._pending: list[AbstractIncomingMessage] = []
+        self._arrived = asyncio.Event()
         # Strong references: aio-pika keeps only weak ones, and a collected queue stops consuming.
         self._channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
 
     def process(self, body: bytes) -> Outcome:
         """Apply one message in one transaction, unless its event was applied before."""
-        event = parse_event(body, self.model)
+        return self.process_batch([parse_event(body, self.model)])[0]
+
+    def process_batch(self, events: Sequence[EventT]) -> list[Outcome]:
+        """Apply `events` in order in one transaction; each is claimed by its `event_id` first."""
+        outcomes = []
         with self.database.sessionmaker() as session:
-            if not self._claim(session, event.event_id):
-                return Outcome.DUPLICATE
-            self.handler(session, event)
+            for event in events:
+                if not self._claim(session, event.event_id):
+                    outcomes.append(Outcome.DUPLICATE)
+                    continue
+                self.handler(session, event)
+                outcomes.append(Outcome.APPLIED)
             session.commit()
-        return Outcome.APPLIED
+        return outcomes
 
     def _claim(self, session: Session, event_id: uuid.UUID) -> bool:
         inserted = session.execute(
@@ -151,34 +164,85 @@ class EventConsumer(Generic[EventT]):
             self._channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             await self._channel.set_qos(prefetch_count=self.config.prefetch)
             self._queue = await self.declare(self._channel)
+            draining = asyncio.create_task(self._drain())
             await self._queue.consume(self._on_message)
             logger.info("consumer_started", queue=self.config.queue)
             await stop.wait()
+            self._arrived.set()
+            await draining  # the batch in hand finishes; the rest go back to the queue
         finally:
-            async with self._lock:  # let the message in hand finish
+            async with self._lock:
                 await connection.close()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        async with self._lock:
-            while True:
-                try:
-                    outcome = await asyncio.to_thread(self.process, message.body)
-                except DBAPIError as exc:
-                    if not _is_disconnect(exc):
-                        await self._retry_or_dead_letter(message, exc)
-                        return
-                    if self._stop.is_set():
-                        await message.nack(requeue=True)  # another instance will take it
-                        return
-                    logger.warning("consumer_database_unavailable", error=repr(exc))
-                    await sleep_unless(self._stop, self.config.db_retry_seconds)
-                    continue
-                except Exception as exc:  # poison or a bug: bounded retries, then dead letters
-                    await self._retry_or_dead_letter(message, exc)
-                    return
-                await message.ack()
-                logger.info("event_consumed", message_id=message.message_id, outcome=outcome.value)
-                return
+        self._pending.append(message)
+        self._arrived.set()
+
+    async def _drain(self) -> None:
+        """Apply what has arrived, a batch at a time, until `stop` is set."""
+        while not self._stop.is_set():
+            await self._arrived.wait()
+            self._arrived.clear()
+            while self._pending and not self._stop.is_set():
+                batch = self._pending[: self.config.batch_size]
+                del self._pending[: len(batch)]
+                async with self._lock:
+                    await self._apply(batch)
+
+    async def _apply(self, batch: list[AbstractIncomingMessage]) -> None:
+        readable: list[tuple[AbstractIncomingMessage, EventT]] = []
+        for message in batch:
+            try:
+                readable.append((message, parse_event(message.body, self.model)))
+            except PoisonMessageError as exc:
+                await self._retry_or_dead_letter(message, exc)
+        if not readable:
+            return
+        try:
+            outcomes = await self._with_database(self.process_batch, [e for _, e in readable])
+        except _Stopped:
+            for message, _ in readable:
+                await message.nack(requeue=True)  # another instance will take them
+            return
+        except Exception:  # one of them fails: apply them one by one, to find which
+            for message, event in readable:
+                await self._apply_one(message, event)
+            return
+        for message, _ in readable:
+            await message.ack()
+        logger.info(
+            "events_consumed",
+            queue=self.config.queue,
+            applied=outcomes.count(Outcome.APPLIED),
+            duplicates=outcomes.count(Outcome.DUPLICATE),
+        )
+
+    async def _apply_one(self, message: AbstractIncomingMessage, event: EventT) -> None:
+        try:
+            [outcome] = await self._with_database(self.process_batch, [event])
+        except _Stopped:
+            await message.nack(requeue=True)
+            return
+        except Exception as exc:  # a bad event or a bug: bounded retries, then dead letters
+            await self._retry_or_dead_letter(message, exc)
+            return
+        await message.ack()
+        logger.info("event_consumed", message_id=message.message_id, outcome=outcome.value)
+
+    async def _with_database(
+        self, apply: Callable[[Sequence[EventT]], list[Outcome]], events: list[EventT]
+    ) -> list[Outcome]:
+        """`apply(events)` in a thread, waiting out a database outage until `stop` is set."""
+        while True:
+            try:
+                return await asyncio.to_thread(apply, events)
+            except DBAPIError as exc:
+                if not _is_disconnect(exc):
+                    raise
+                if self._stop.is_set():
+                    raise _Stopped() from exc
+                logger.warning("consumer_database_unavailable", error=repr(exc))
+                await sleep_unless(self._stop, self.config.db_retry_seconds)
 
     async def _retry_or_dead_letter(self, message: AbstractIncomingMessage, exc: Exception) -> None:
         assert self._channel is not None
@@ -238,90 +302,6 @@ async def declare_consumer_queues(
     return queue
 
 
-@dataclass(frozen=True)
-class Subscription(Generic[EventT]):
-    """One queue a consumer process reads: from which exchange, which events, and their handler."""
-
-    queue: str
-    exchange: str
-    binding_key: str
-    model: type[EventT]
-    handler: Handler[EventT]
-
-    def config(self, settings: ServiceSettings) -> ConsumerConfig:
-        """The consumer's broker side, with the service's broker URL."""
-        return ConsumerConfig(
-            amqp_url=settings.amqp_url,
-            exchange=self.exchange,
-            queue=self.queue,
-            binding_key=self.binding_key,
-        )
-
-    def consumer(
-        self, settings: ServiceSettings, *, database: Database, processed: Table
-    ) -> EventConsumer[EventT]:
-        """The consumer of this queue."""
-        return EventConsumer(
-            self.config(settings),
-            model=self.model,
-            database=database,
-            processed=processed,
-            handler=self.handler,
-        )
-
-
-def ensure_consumer_queues(
-    settings: ServiceSettings, subscriptions: Sequence[Subscription[Any]]
-) -> None:
-    """At deploy time, before anything publishes: the queues exist, so no event passes them by."""
-
-    async def declare() -> None:
-        connection = await aio_pika.connect(settings.amqp_url)
-        try:
-            channel = await connection.channel()
-            for subscription in subscriptions:
-                await declare_consumer_queues(channel, subscription.config(settings))
-        finally:
-            await connection.close()
-
-    asyncio.run(declare())
-
-
 def _is_disconnect(exc: DBAPIError) -> bool:
     """True when the database is unreachable (not when the data is wrong)."""
     return bool(exc.connection_invalidated) or isinstance(exc, OperationalError)
-
-
-def run_consumers(
-    *,
-    service: str,
-    settings: ServiceSettings,
-    processed: Table,
-    subscriptions: Sequence[Subscription[Any]],
-) -> None:
-    """Entry point of a consumer process: one consumer per subscription, until SIGINT or SIGTERM.
-
-    The consumers share the process's database pool, its `processed` table and its heartbeat.
-    """
-    configure_logging(service=service, level=settings.log_level, json=settings.log_json)
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        database = Database(settings.database_url, pool_size=len(subscriptions) + 1)
-        beating = heartbeat.start(settings.heartbeat_file, stop)
-        try:
-            consumers = [
-                subscription.consumer(settings, database=database, processed=processed)
-                for subscription in subscriptions
-            ]
-            await asyncio.gather(*(consumer.run(stop) for consumer in consumers))
-        finally:
-            stop.set()
-            if beating is not None:
-                await beating
-            database.dispose()
-
-    asyncio.run(main())

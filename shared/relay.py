@@ -4,9 +4,10 @@
     python -m services.auth.relay       # auth.outbox  -> auth.events
 
 One implementation, configured per producer (`RelayConfig`). It claims the oldest unpublished
-outbox rows (`FOR UPDATE SKIP LOCKED`, so several relays can run), publishes each as a
-persistent message (routing key = event type) and waits for the broker's confirm, then marks
-the rows published in the same transaction. A crash between the two re-publishes the batch:
+outbox rows (`FOR UPDATE SKIP LOCKED`, so several relays can run), publishes them as persistent
+messages (routing key = event type) with their confirms outstanding together, then marks the
+confirmed rows published in the same transaction; the transaction waits on the broker at most
+`PUBLISH_TIMEOUT_SECONDS`. A crash between the two re-publishes the batch:
 the delivery is at least once, and consumers drop duplicates by `event_id`. It sleeps until
 PostgreSQL's NOTIFY (sent by every outbox write) or `poll_seconds`, and rides out restarts of
 RabbitMQ or PostgreSQL by retrying; nothing is lost meanwhile, the backlog drains when they
@@ -34,7 +35,7 @@ from shared.outbox import Outbox, StoredEvent, claim_unpublished, mark_published
 from shared.settings import RelaySettings
 
 logger = structlog.get_logger(__name__)
-PUBLISH_TIMEOUT_SECONDS = 10.0
+PUBLISH_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -168,19 +169,48 @@ class OutboxRelay:
             rows = await asyncio.to_thread(
                 claim_unpublished, session, outbox, limit=self.config.batch_size
             )
-            for row in rows:
-                await exchange.publish(
-                    outbox_message(row), routing_key=row.event_type, timeout=PUBLISH_TIMEOUT_SECONDS
-                )
-            if rows:
-                ids = [row.id for row in rows]
+            confirmed = await _publish_all(exchange, rows)
+            if confirmed:
+                ids = [row.id for row in confirmed]
                 await asyncio.to_thread(
                     mark_published, session, outbox, ids=ids, at=datetime.now(UTC)
                 )
             await asyncio.to_thread(session.commit)
-            if rows:
-                logger.info("events_published", count=len(rows), last_id=rows[-1].id)
+            if confirmed:
+                logger.info("events_published", count=len(confirmed), last_id=confirmed[-1].id)
+            if len(confirmed) < len(rows):
+                raise PublishError(f"{len(rows) - len(confirmed)} events were not confirmed")
             return len(rows)
+
+
+class PublishError(Exception):
+    """The broker refused or did not confirm some events of a batch; they stay unpublished."""
+
+
+async def _publish_all(exchange: AbstractExchange, rows: list[StoredEvent]) -> list[StoredEvent]:
+    """Publish `rows` in order with their confirms outstanding together; the confirmed prefix.
+
+    The messages go out one after the other on one channel, so the broker keeps their order;
+    their confirms are awaited together, as the broker sends them. Only the rows up to the
+    first one that was not confirmed (a nack, a return, a timeout) count as published: the
+    rest are published again, in order, by the next batch (consumers drop the duplicates).
+    """
+    outcomes = await asyncio.gather(
+        *(
+            exchange.publish(
+                outbox_message(row), routing_key=row.event_type, timeout=PUBLISH_TIMEOUT_SECONDS
+            )
+            for row in rows
+        ),
+        return_exceptions=True,
+    )
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, BaseException):
+            logger.warning(
+                "event_not_confirmed", event_id=str(rows[index].event_id), error=repr(outcome)
+            )
+            return rows[:index]
+    return rows
 
 
 def outbox_message(row: StoredEvent) -> aio_pika.Message:

@@ -16,8 +16,8 @@ from services.kpi import service
 from services.kpi.config import KpiSettings
 from services.kpi.models import processed_event, user_directory
 from shared import directory
-from shared.consumer import Subscription, run_consumers
 from shared.events import TASK_EVENTS, USER_EVENTS, TaskEvent, UserEvent
+from shared.subscriptions import Subscription, run_consumers
 
 QUEUE = "kpi.task-events"
 USER_QUEUE = "kpi.user-events"

@@ -17,9 +17,9 @@ from pathlib import Path
 from services.kpi import service
 from services.kpi.config import KpiSettings
 from services.kpi.consumer import subscriptions
-from shared.consumer import ensure_consumer_queues
 from shared.db import standalone_session
 from shared.migrations import prestart
+from shared.subscriptions import ensure_consumer_queues
 
 SERVICE_DIR = Path(__file__).parent
 

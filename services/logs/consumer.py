@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 from services.logs import service
 from services.logs.config import LogsSettings
 from services.logs.models import processed_event
-from shared.consumer import Subscription, run_consumers
 from shared.events import TASK_EVENTS, TaskEvent
+from shared.subscriptions import Subscription, run_consumers
 
 QUEUE = "logs.task-events"
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from services.logs import service
 from services.logs.config import LogsSettings
 from services.logs.consumer import subscriptions
-from shared.consumer import ensure_consumer_queues
 from shared.db import standalone_session
 from shared.migrations import prestart
+from shared.subscriptions import ensure_consumer_queues
 
 SERVICE_DIR = Path(__file__).parent
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from services.tasks.config import TasksSettings
 from services.tasks.models import processed_event, user_directory
 from shared import directory
-from shared.consumer import Subscription, run_consumers
 from shared.events import USER_EVENTS, UserEvent
+from shared.subscriptions import Subscription, run_consumers
 
 QUEUE = "tasks.user-events"
 logger = structlog.get_logger(__name__)

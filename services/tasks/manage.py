@@ -18,10 +18,10 @@ from services.tasks import service
 from services.tasks.config import TasksSettings
 from services.tasks.consumer import subscriptions
 from services.tasks.models import OUTBOX
-from shared.consumer import ensure_consumer_queues
 from shared.db import standalone_session
 from shared.migrations import prestart
 from shared.replay import replay_command
+from shared.subscriptions import ensure_consumer_queues
 
 SERVICE_DIR = Path(__file__).parent
 

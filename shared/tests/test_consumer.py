@@ -15,6 +15,7 @@ from shared.consumer import (
     EventConsumer,
     Outcome,
     PoisonMessageError,
+    declare_consumer_queues,
     processed_event_table,
 )
 from shared.db import Database
@@ -245,3 +246,40 @@ def test_resumes_after_the_broker_connection_is_cut(
         await proxy.cut()
 
     asyncio.run(scenario())
+
+
+def test_a_failing_event_in_a_batch_alone_goes_to_dead_letters(
+    database: Database, engine: Engine, config: ConsumerConfig
+) -> None:
+    def record_but_task_7(session: Session, event: TaskEvent) -> None:
+        if event.task_id == 7:
+            raise ValueError("a handler bug that only task 7 meets")
+        record(session, event)
+
+    consumer = EventConsumer(
+        config, model=TaskEvent, database=database, processed=processed, handler=record_but_task_7
+    )
+    batches: list[int] = []
+    process_batch = consumer.process_batch
+
+    def counting(events: list[TaskEvent]) -> list[Outcome]:
+        batches.append(len(events))
+        return process_batch(events)
+
+    consumer.process_batch = counting  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        async with broker(config) as channel:
+            await declare_consumer_queues(channel, config)
+            for task_id in range(1, 21):  # all waiting before the consumer starts: one batch
+                await publish(channel, config, created_body(task_id=task_id))
+            async with consuming(consumer):
+                await eventually(lambda: len(applied_task_ids(engine)) == 19)
+                dead = await dead_letter(channel, config)
+                assert TaskEvent.model_validate_json(dead.body).task_id == 7
+                await dead.ack()
+
+    asyncio.run(scenario())
+
+    assert applied_task_ids(engine) == [n for n in range(1, 21) if n != 7]
+    assert batches[0] > 1  # applied together first, then one by one to isolate task 7

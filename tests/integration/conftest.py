@@ -23,9 +23,10 @@ from services.kpi.models import processed_event as kpi_processed
 from services.tasks import consumer as tasks_consumer
 from services.tasks.config import TasksSettings
 from services.tasks.models import processed_event as tasks_processed
-from shared.consumer import EventConsumer, Subscription
+from shared.consumer import EventConsumer
 from shared.db import Database
 from shared.migrations import upgrade
+from shared.subscriptions import Subscription
 from tests.broker import AMQP_URL, channel_to, unique_name
 
 SERVICES = Path(__file__).parents[2] / "services"

@@ -1,0 +1,103 @@
+"""A consumer process: the queues it reads (`Subscription`), declared at deploy time, and run.
+
+python -m services.kpi.consumer      # e.g. kpi.task-events and kpi.user-events
+"""
+
+import asyncio
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic
+
+import aio_pika
+from sqlalchemy import Table
+
+from shared import heartbeat
+from shared.consumer import ConsumerConfig, EventConsumer, EventT, Handler, declare_consumer_queues
+from shared.db import Database
+from shared.logging import configure_logging
+from shared.settings import ServiceSettings
+
+
+@dataclass(frozen=True)
+class Subscription(Generic[EventT]):
+    """One queue a consumer process reads: from which exchange, which events, and their handler."""
+
+    queue: str
+    exchange: str
+    binding_key: str
+    model: type[EventT]
+    handler: Handler[EventT]
+
+    def config(self, settings: ServiceSettings) -> ConsumerConfig:
+        """The consumer's broker side, with the service's broker URL."""
+        return ConsumerConfig(
+            amqp_url=settings.amqp_url,
+            exchange=self.exchange,
+            queue=self.queue,
+            binding_key=self.binding_key,
+        )
+
+    def consumer(
+        self, settings: ServiceSettings, *, database: Database, processed: Table
+    ) -> EventConsumer[EventT]:
+        """The consumer of this queue."""
+        return EventConsumer(
+            self.config(settings),
+            model=self.model,
+            database=database,
+            processed=processed,
+            handler=self.handler,
+        )
+
+
+def ensure_consumer_queues(
+    settings: ServiceSettings, subscriptions: Sequence[Subscription[Any]]
+) -> None:
+    """At deploy time, before anything publishes: the queues exist, so no event passes them by."""
+
+    async def declare() -> None:
+        connection = await aio_pika.connect(settings.amqp_url)
+        try:
+            channel = await connection.channel()
+            for subscription in subscriptions:
+                await declare_consumer_queues(channel, subscription.config(settings))
+        finally:
+            await connection.close()
+
+    asyncio.run(declare())
+
+
+def run_consumers(
+    *,
+    service: str,
+    settings: ServiceSettings,
+    processed: Table,
+    subscriptions: Sequence[Subscription[Any]],
+) -> None:
+    """Entry point of a consumer process: one consumer per subscription, until SIGINT or SIGTERM.
+
+    The consumers share the process's database pool, its `processed` table and its heartbeat.
+    """
+    configure_logging(service=service, level=settings.log_level, json=settings.log_json)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        database = Database(settings.database_url, pool_size=len(subscriptions) + 1)
+        beating = heartbeat.start(settings.heartbeat_file, stop)
+        try:
+            consumers = [
+                subscription.consumer(settings, database=database, processed=processed)
+                for subscription in subscriptions
+            ]
+            await asyncio.gather(*(consumer.run(stop) for consumer in consumers))
+        finally:
+            stop.set()
+            if beating is not None:
+                await beating
+            database.dispose()
+
+    asyncio.run(main())
