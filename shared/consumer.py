@@ -40,6 +40,8 @@ logger = structlog.get_logger(__name__)
 
 EventT = TypeVar("EventT", bound=Envelope)
 Handler = Callable[[Session, EventT], None]
+# Applies several events at once, in order (fewer statements than one `Handler` call each).
+BatchHandler = Callable[[Session, Sequence[EventT]], None]
 ATTEMPT_HEADER = "x-attempt"
 ERROR_HEADER = "x-last-error"
 
@@ -107,12 +109,14 @@ class EventConsumer(Generic[EventT]):
         database: Database,
         processed: Table,
         handler: Handler[EventT],
+        batch_handler: BatchHandler[EventT] | None = None,
     ) -> None:
         self.config = config
         self.model = model
         self.database = database
         self.processed = processed
         self.handler = handler
+        self.batch_handler = batch_handler
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._pending: list[AbstractIncomingMessage] = []
@@ -127,25 +131,33 @@ class EventConsumer(Generic[EventT]):
 
     def process_batch(self, events: Sequence[EventT]) -> list[Outcome]:
         """Apply `events` in order in one transaction; each is claimed by its `event_id` first."""
-        outcomes = []
         with self.database.sessionmaker() as session:
+            claimed = self._claim(session, [event.event_id for event in events])
+            fresh, outcomes = [], []
             for event in events:
-                if not self._claim(session, event.event_id):
+                if event.event_id in claimed:
+                    claimed.discard(event.event_id)  # a second copy in the batch is a duplicate
+                    fresh.append(event)
+                    outcomes.append(Outcome.APPLIED)
+                else:
                     outcomes.append(Outcome.DUPLICATE)
-                    continue
-                self.handler(session, event)
-                outcomes.append(Outcome.APPLIED)
+            if self.batch_handler is not None and fresh:
+                self.batch_handler(session, fresh)
+            else:
+                for event in fresh:
+                    self.handler(session, event)
             session.commit()
         return outcomes
 
-    def _claim(self, session: Session, event_id: uuid.UUID) -> bool:
-        inserted = session.execute(
+    def _claim(self, session: Session, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        """Record the ids in `processed_event`, in one statement; the ones not seen before."""
+        inserted = session.scalars(
             insert(self.processed)
-            .values(event_id=event_id)
+            .values([{"event_id": event_id} for event_id in event_ids])
             .on_conflict_do_nothing()
             .returning(self.processed.c.event_id)
-        ).first()
-        return inserted is not None
+        )
+        return set(inserted)
 
     async def declare(self, channel: AbstractChannel) -> AbstractQueue:
         """Declare (idempotently) this consumer's queues; see `declare_consumer_queues`."""

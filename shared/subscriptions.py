@@ -13,7 +13,14 @@ import aio_pika
 from sqlalchemy import Table
 
 from shared import heartbeat
-from shared.consumer import ConsumerConfig, EventConsumer, EventT, Handler, declare_consumer_queues
+from shared.consumer import (
+    BatchHandler,
+    ConsumerConfig,
+    EventConsumer,
+    EventT,
+    Handler,
+    declare_consumer_queues,
+)
 from shared.db import Database
 from shared.logging import configure_logging
 from shared.settings import ServiceSettings
@@ -28,6 +35,7 @@ class Subscription(Generic[EventT]):
     binding_key: str
     model: type[EventT]
     handler: Handler[EventT]
+    batch_handler: BatchHandler[EventT] | None = None
 
     def config(self, settings: ServiceSettings) -> ConsumerConfig:
         """The consumer's broker side, with the service's broker URL."""
@@ -48,6 +56,7 @@ class Subscription(Generic[EventT]):
             database=database,
             processed=processed,
             handler=self.handler,
+            batch_handler=self.batch_handler,
         )
 
 

@@ -7,6 +7,7 @@ One process, two consumers: the durable queue `kpi.task-events` (bound to `tasks
 dead-letter queues `kpi.task-events.dead` and `kpi.user-events.dead`.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -35,6 +36,17 @@ def handle(session: Session, event: TaskEvent) -> None:
         )
 
 
+def handle_batch(session: Session, events: Sequence[TaskEvent]) -> None:
+    """Apply several task events at once (what the consumer does with a batch)."""
+    for event in service.apply_events(session, events=events):
+        logger.info(
+            "event_superseded",
+            event_id=str(event.event_id),
+            task_id=event.task_id,
+            version=event.version,
+        )
+
+
 def handle_user_event(session: Session, event: UserEvent) -> None:
     """Keep the user's username; an event older than the one applied changes nothing."""
     if not directory.apply_user_event(session, user_directory, event=event):
@@ -55,6 +67,7 @@ def subscriptions(settings: KpiSettings) -> list[Subscription[Any]]:
             binding_key=TASK_EVENTS,
             model=TaskEvent,
             handler=handle,
+            batch_handler=handle_batch,
         ),
         Subscription(
             queue=USER_QUEUE,

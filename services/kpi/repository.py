@@ -1,5 +1,6 @@
 """Queries of the `kpi` schema. Never commits: the caller owns the transaction."""
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from sqlalchemy import case, func, select, text, update
@@ -18,32 +19,39 @@ _TRUNCATE = text(
 )
 
 
-def ensure_task_state(session: Session, *, task: TaskSnapshot) -> None:
-    """Insert a placeholder (version 0, contributing nothing) unless the task is known."""
+def ensure_task_states(session: Session, *, tasks: Sequence[TaskSnapshot]) -> None:
+    """Insert placeholders (version 0, contributing nothing) for the tasks not known yet."""
     session.execute(
         insert(TaskState)
         .values(
-            task_id=task.id,
-            version=0,
-            status=task.status.value,
-            assignee_id=task.assignee_id,
-            created_at=task.created_at,
-            due_date=task.due_date,
-            completed_at=task.completed_at,
-            deleted=True,
+            [
+                {
+                    "task_id": task.id,
+                    "version": 0,
+                    "status": task.status.value,
+                    "assignee_id": task.assignee_id,
+                    "created_at": task.created_at,
+                    "due_date": task.due_date,
+                    "completed_at": task.completed_at,
+                    "deleted": True,
+                }
+                for task in tasks
+            ]
         )
         .on_conflict_do_nothing(index_elements=[TaskState.task_id])
     )
 
 
-def lock_task_state(session: Session, *, task_id: int) -> TaskState:
-    """The task's stored state, locked until the transaction ends."""
-    return session.execute(
+def lock_task_states(session: Session, *, task_ids: Sequence[int]) -> dict[int, TaskState]:
+    """The tasks' stored states, locked until the transaction ends (in id order: no deadlock)."""
+    states = session.scalars(
         select(TaskState)
-        .where(TaskState.task_id == task_id)
+        .where(TaskState.task_id.in_(task_ids))
+        .order_by(TaskState.task_id)
         .with_for_update()
         .execution_options(populate_existing=True)
-    ).scalar_one()
+    )
+    return {state.task_id: state for state in states}
 
 
 class CounterMissingError(Exception):

@@ -3,6 +3,8 @@
 python -m services.logs.consumer   # reads the durable queue `logs.task-events`
 """
 
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session
 
 from services.logs import service
@@ -19,6 +21,11 @@ def handle(session: Session, event: TaskEvent) -> None:
     service.record_event(session, event=event)
 
 
+def handle_batch(session: Session, events: Sequence[TaskEvent]) -> None:
+    """Add the entries of several events at once (what the consumer does with a batch)."""
+    service.record_events(session, events=events)
+
+
 def subscriptions(settings: LogsSettings) -> list[Subscription[TaskEvent]]:
     """The queue this consumer reads: every task event."""
     return [
@@ -28,6 +35,7 @@ def subscriptions(settings: LogsSettings) -> list[Subscription[TaskEvent]]:
             binding_key=TASK_EVENTS,
             model=TaskEvent,
             handler=handle,
+            batch_handler=handle_batch,
         )
     ]
 

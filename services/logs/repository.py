@@ -39,6 +39,15 @@ def add_entry(
     return session.scalars(statement).first()
 
 
+def add_entries(session: Session, *, entries: list[dict[str, Any]]) -> None:
+    """Insert several entries in one statement; an event that has an entry already is skipped."""
+    session.execute(
+        insert(ActivityLog)
+        .values(entries)
+        .on_conflict_do_nothing(index_elements=[ActivityLog.event_id])
+    )
+
+
 def entries_query(*, filters: LogFilters) -> Select[ActivityLog]:
     """The entries matching `filters`, unordered."""
     conditions: list[ColumnElement[bool]] = []

@@ -4,6 +4,8 @@ Recording an event does not commit: the event consumer commits the entry togethe
 event's id in `processed_event`, in one transaction, and acks only after that.
 """
 
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session
 
 from services.logs import details, repository
@@ -29,6 +31,24 @@ def record_event(session: Session, *, event: TaskEvent) -> ActivityLog | None:
         action_type=_ACTIONS[event.event_type],
         detail=details.describe(event),
         created_at=event.occurred_at,
+    )
+
+
+def record_events(session: Session, *, events: Sequence[TaskEvent]) -> None:
+    """Add the entries of several events in one statement, in the caller's transaction."""
+    repository.add_entries(
+        session,
+        entries=[
+            {
+                "event_id": event.event_id,
+                "task_id": event.task_id,
+                "user_id": event.actor_id,
+                "action_type": _ACTIONS[event.event_type].value,
+                "detail": details.describe(event),
+                "created_at": event.occurred_at,
+            }
+            for event in events
+        ],
     )
 
 

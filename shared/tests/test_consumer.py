@@ -1,7 +1,7 @@
 """The shared consumer machinery against the real PostgreSQL and RabbitMQ."""
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 from sqlalchemy import BigInteger, Column, MetaData, Table, Uuid, func, select
@@ -262,7 +262,7 @@ def test_a_failing_event_in_a_batch_alone_goes_to_dead_letters(
     batches: list[int] = []
     process_batch = consumer.process_batch
 
-    def counting(events: list[TaskEvent]) -> list[Outcome]:
+    def counting(events: Sequence[TaskEvent]) -> list[Outcome]:
         batches.append(len(events))
         return process_batch(events)
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from conftest import emptied, migrate_fresh, on_test_session, service_settings
 from services.kpi.config import KpiSettings
-from services.kpi.consumer import handle
+from services.kpi.consumer import handle, handle_batch
 from services.kpi.main import create_app
 from services.kpi.models import SCHEMA, processed_event
 from shared.consumer import ConsumerConfig, EventConsumer
@@ -78,7 +78,12 @@ def consumer(
         amqp_url=AMQP_URL, exchange="unused", queue="unused", binding_key=TASK_EVENTS
     )
     yield EventConsumer(
-        config, model=TaskEvent, database=database, processed=processed_event, handler=handle
+        config,
+        model=TaskEvent,
+        database=database,
+        processed=processed_event,
+        handler=handle,
+        batch_handler=handle_batch,  # as the kpi consumer runs
     )
     database.dispose()
 

@@ -201,3 +201,25 @@ def test_random_histories_add_up_to_a_recount(
     final = [history[-1] for history in histories]
     assert (month_counters(session), completion_counters(session)) == recount(final)
     assert_api_matches(fetch, final)
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_random_histories_applied_in_batches_add_up_to_a_recount(
+    consumer: EventConsumer[TaskEvent], session: Session, fetch: Fetch, seed: int
+) -> None:
+    rng = random.Random(seed)
+    histories = [random_history(rng, task_id) for task_id in range(1, 41)]
+    for user_id, username in NAMES.items():
+        create_user(session, user_id=user_id, username=username)
+    delivered = delivery(rng, [event for history in histories for event in history])
+
+    # As the consumer takes what the prefetch delivered: batches of every size, in one
+    # transaction each, several events of one task in the same batch.
+    while delivered:
+        size = rng.randint(1, 60)
+        consumer.process_batch(delivered[:size])
+        delivered = delivered[size:]
+
+    final = [history[-1] for history in histories]
+    assert (month_counters(session), completion_counters(session)) == recount(final)
+    assert_api_matches(fetch, final)

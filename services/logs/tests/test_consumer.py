@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from services.logs import service
 from services.logs.config import LogsSettings
-from services.logs.consumer import handle
+from services.logs.consumer import handle, handle_batch
 from services.logs.models import ActivityLog, processed_event
 from services.logs.tests.factories import committed_entries, create_event
 from shared.consumer import ConsumerConfig, EventConsumer, Outcome
@@ -28,7 +28,12 @@ def config(settings: LogsSettings) -> ConsumerConfig:
 @pytest.fixture
 def consumer(config: ConsumerConfig, database: Database) -> EventConsumer[TaskEvent]:
     return EventConsumer(
-        config, model=TaskEvent, database=database, processed=processed_event, handler=handle
+        config,
+        model=TaskEvent,
+        database=database,
+        processed=processed_event,
+        handler=handle,
+        batch_handler=handle_batch,  # as the logs consumer runs
     )
 
 
