@@ -49,6 +49,9 @@ class RelayConfig:
     batch_size: int = 100
     poll_seconds: float = 1.0
     retry_seconds: float = 2.0
+    # Once woken, wait this long for the writes committing right behind the first one: under
+    # load a batch then carries many events for one claim, one mark and one commit.
+    linger_seconds: float = 0.005
 
     @classmethod
     def from_settings(
@@ -157,6 +160,7 @@ class OutboxRelay:
                     continue
                 if published < config.batch_size:
                     await listener.wait(config.poll_seconds, stop)
+                    await sleep_unless(stop, config.linger_seconds)
         finally:
             listener.close()
             if connection is not None:
