@@ -114,12 +114,12 @@ def print_table(stages: dict[str, dict[str, float]], repeat: int) -> None:
     first = stages[names[0]]
     header = f"{'KPI (median of ' + str(repeat) + ')':<32}{names[0] + ' ms':>12}"
     for name in names[1:]:
-        header += f"{name + ' ms':>16}{'ratio':>8}"
+        header += f"{name + ' ms':>18}{'ratio':>8}"
     print(header)
     for kpi in first:
         line = f"{kpi:<32}{first[kpi]:>12.2f}"
         for name in names[1:]:
-            line += f"{stages[name][kpi]:>16.2f}{stages[name][kpi] / first[kpi]:>7.2f}x"
+            line += f"{stages[name][kpi]:>18.2f}{stages[name][kpi] / first[kpi]:>7.2f}x"
         print(line)
 
 
