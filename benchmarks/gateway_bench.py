@@ -155,8 +155,9 @@ def measure(
     rows, get_c32 = get_and_post(bench, idle=idle)
     rows += month_scenarios(bench, engine, ids, idle)
     idle()
-    rows += stress.soak(bench, seconds=soak_seconds, c32=get_c32, log=log)
     rows += stress.login(bench, username=USERS[0], password=PASSWORD)
+    # Last: 500 connections may leave the system slow for minutes afterwards.
+    rows += stress.soak(bench, seconds=soak_seconds, c32=get_c32, log=log)
     return rows
 
 
@@ -188,6 +189,7 @@ def main() -> None:
                 baseline_task_id=create_one(system.BASELINE_API, token),
                 seconds=args.seconds,
                 rounds=args.rounds,
+                check=running.check,
             )
             rows = measure(
                 bench, engine, ids, soak_seconds=args.soak_seconds, log=running.system_log

@@ -40,6 +40,7 @@ class Bench:
     baseline_task_id: int
     seconds: float
     rounds: int
+    check: Callable[[], None]  # raises when the system or the baseline has stopped
 
     def on_system(self, path: str, **request: str) -> Load:
         """A load through the system's gateway, with the bearer token."""
@@ -59,6 +60,7 @@ class Bench:
         begun = time.monotonic()
         with httpx.Client(headers=headers, timeout=seconds) as client:
             while time.monotonic() - begun < seconds:
+                self.check()
                 time.sleep(0.5)
                 started = time.perf_counter()
                 try:

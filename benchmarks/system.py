@@ -35,10 +35,21 @@ RATE_LIMIT = {"GATEWAY_AUTH_RATE": "100000r/s", "GATEWAY_AUTH_BURST": "100000"}
 
 @dataclass(frozen=True)
 class Running:
-    """What is up: the combined log of `make run` (the gateway's access log included)."""
+    """What is up: the processes, and the combined log of `make run` (gateway access log too)."""
 
     system_log: Path
     baseline_log: Path
+    processes: list[subprocess.Popen[bytes]]
+
+    def check(self) -> None:
+        """Raise when the system or the baseline has stopped (a bench of nothing is no bench)."""
+        for process, log in zip(self.processes, (self.system_log, self.baseline_log), strict=True):
+            if process.poll() is not None:
+                raise RuntimeError(f"{log.name}: stopped during the bench:\n{_tail(log)}")
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
 
 
 def fresh_vhost() -> None:
@@ -88,14 +99,16 @@ def baseline_env(database_url: str) -> dict[str, str]:
 
 
 @contextmanager
-def process_group(command: list[str], *, env: dict[str, str], log: Path) -> Iterator[None]:
+def process_group(
+    command: list[str], *, env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run `command` in a process group of its own; SIGTERM the group on the way out."""
     with log.open("wb") as out:
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        yield
+        yield process
     finally:
         _stop(process)
 
@@ -121,7 +134,7 @@ def wait_until(ready: list[tuple[str, int]], *, log: Path, seconds: float = 120)
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"{log.name}: not up after {seconds:.0f} s:\n{log.read_text()[-4000:]}")
+    raise RuntimeError(f"{log.name}: not up after {seconds:.0f} s:\n{_tail(log)}")
 
 
 @contextmanager
@@ -131,7 +144,7 @@ def running(database_url: str) -> Iterator[Running]:
     fresh_vhost()
     system_log, baseline_log = LOCAL / "system.log", LOCAL / "baseline.log"
     with ExitStack() as stack:
-        stack.enter_context(
+        system = stack.enter_context(
             process_group(
                 ["make", "--no-print-directory", "run"],
                 env=system_env(database_url),
@@ -145,7 +158,7 @@ def running(database_url: str) -> Iterator[Running]:
             env=env,
             check=True,
         )
-        stack.enter_context(
+        baseline = stack.enter_context(
             process_group(
                 [str(ROOT / ".venv/bin/honcho"), "start", "-f", "benchmarks/Procfile.baseline"],
                 env=env,
@@ -155,7 +168,9 @@ def running(database_url: str) -> Iterator[Running]:
         probes = ["/healthz", "/auth/.well-known/jwks.json", "/tasks/docs", "/kpi/docs"]
         wait_until([(SYSTEM_API + probe, 200) for probe in probes], log=system_log)
         wait_until([(BASELINE_API + "/tasks/0", 404)], log=baseline_log)
-        yield Running(system_log=system_log, baseline_log=baseline_log)
+        yield Running(
+            system_log=system_log, baseline_log=baseline_log, processes=[system, baseline]
+        )
 
 
 def wait_until_idle(engine: Engine, *, seconds: float = 300) -> None:
