@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 NGINX := $(shell command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+WRK := $(shell command -v wrk 2>/dev/null || echo /usr/bin/wrk)
 SERVICES := auth tasks logs kpi
 GATEWAY_DIR ?= .local/gateway
 export UV_PYTHON_DOWNLOADS := never
@@ -18,7 +19,7 @@ LOGS_PORT ?= 8003
 KPI_PORT ?= 8004
 GATEWAY_PORT ?= 8080
 
-.PHONY: help install nginx run migrate seed replay admin test lint fmt bench clean
+.PHONY: help install nginx wrk run migrate seed replay admin test lint fmt bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -37,6 +38,13 @@ nginx: ## Install nginx with apt-get when it is missing
 		if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
 		$$sudo apt-get update -qq; \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq nginx >/dev/null; }
+
+wrk: ## Install wrk (the load generator of `make bench`) with apt-get when it is missing
+	@test -x "$(WRK)" || { \
+		echo "wrk is missing: installing it with apt-get"; \
+		if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
+		$$sudo apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq wrk >/dev/null; }
 
 migrate: install ## Check PostgreSQL and RabbitMQ, create the database if missing, migrate every service
 	$(BIN)/python -m scripts.preflight
@@ -89,7 +97,8 @@ fmt: install ## Format and auto-fix the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install ## Benchmark: KPI answer time before and after 40x more tasks (prints ratios)
+bench: install wrk ## Benchmark through the gateway beside a baseline app, then KPI scaling (ratios)
+	$(BIN)/python -m benchmarks.gateway_bench
 	$(BIN)/python -m benchmarks.kpi_scaling
 
 clean: ## Remove the virtualenv, caches and local state (generated signing key, gateway config)

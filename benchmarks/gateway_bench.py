@@ -1,0 +1,207 @@
+"""`make bench`: the system through its real gateway, beside a bare FastAPI baseline.
+
+    python -m benchmarks.gateway_bench [--seconds 10] [--rounds 3] [--soak-seconds 60]
+
+Starts the system as `make run` does (on `efficient_bench_test`, ports 19001-19004 / 19080) and
+the baseline app behind an nginx from the same template (19010 / 19081), measures with wrk
+in interleaved rounds, prints one table of ratios with a target and PASS/FAIL per line, and
+stops everything (also on Ctrl-C or an error). BENCH_SECONDS, BENCH_ROUNDS and
+BENCH_SOAK_SECONDS set the defaults of the flags.
+"""
+
+import argparse
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import httpx
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+
+from benchmarks import data, stress, system, wrk
+from benchmarks.report import Row, at_least, latency_within, progress, render, throughput_within
+from benchmarks.scenarios import (
+    KPI_PATHS,
+    Bench,
+    get_and_post,
+    kpi_throughput,
+    list_latency,
+    list_paths,
+    list_throughput,
+)
+from benchmarks.wrk import Summary
+from conftest import DEFAULT_TEST_DATABASE_URL, fresh_database
+from shared.db import CONNECT_ARGS
+
+USERS = ["bench_ada", "bench_bob", "bench_cy"]
+GET_BY_ID = "GET /tasks/{id}"
+Idle = Callable[[], None]
+HEADER = """make bench: the system through its gateway (make run on efficient_bench_test, :19080)
+beside benchmarks/baseline.py behind an nginx from the same template (:19081)
+wrk -t2 -c32 (c1: -t1) for {seconds:g} s a run; {rounds} interleaved rounds; medians;
+a response slower than {timeout} s is a wrk timeout. Tasks for the list and KPI scenarios are
+loaded with bulk SQL into tasks.task and the KPI read model, not through the API."""
+PASSWORD = "bench-password"
+
+
+def arguments() -> argparse.Namespace:
+    """The flags, their defaults from the environment."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.gateway_bench")
+    env = os.environ.get
+    parser.add_argument("--seconds", type=float, default=float(env("BENCH_SECONDS", "10")))
+    parser.add_argument("--rounds", type=int, default=int(env("BENCH_ROUNDS", "3")))
+    parser.add_argument(
+        "--soak-seconds", type=float, default=float(env("BENCH_SOAK_SECONDS", "60"))
+    )
+    return parser.parse_args()
+
+
+def sign_in(api: str) -> tuple[str, list[int]]:
+    """Register the bench's users through the gateway; the first one's token, and every id."""
+    ids, token = [], ""
+    with httpx.Client(base_url=api, timeout=30) as client:
+        for name in USERS:
+            body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+            client.post("/auth/register", json=body).raise_for_status()
+            tokens = client.post("/auth/login", json={"username": name, "password": PASSWORD})
+            access = tokens.raise_for_status().json()["access_token"]
+            me = client.get("/auth/me", headers={"Authorization": f"Bearer {access}"})
+            ids.append(int(me.raise_for_status().json()["id"]))
+            token = token or access
+    return token, ids
+
+
+def create_one(api: str, token: str) -> int:
+    """One task through `api`'s POST /tasks/; its id."""
+    headers = {"Authorization": f"Bearer {token}"}
+    response = httpx.post(f"{api}/tasks/", json={"title": "Bench task"}, headers=headers)
+    return int(response.raise_for_status().json()["id"])
+
+
+def grow(engine: Engine, total: int, ids: list[int], idle: Idle) -> None:
+    """The bench month up to `total` tasks, loaded with SQL (see benchmarks/data.py)."""
+    idle()
+    added, seconds = data.grow_month(engine, total=total, creator_id=ids[0], assignees=[None, *ids])
+    progress(
+        f"{data.MONTH:%Y-%m} now holds {total} tasks: {added} added with bulk SQL into "
+        f"tasks.task and the KPI read model (not through the API) in {seconds:.1f} s"
+    )
+
+
+def month_scenarios(bench: Bench, engine: Engine, ids: list[int], idle: Idle) -> list[Row]:
+    """Lists and KPIs as the bench month grows: 1k tasks, 10k, then 100k (the same month)."""
+    grow(engine, 1_000, ids, idle)
+    kpi_small = kpi_throughput(bench)
+    grow(engine, 10_000, ids, idle)
+    list_small = list_latency(bench, list_paths(bench))
+    grow(engine, 100_000, ids, idle)
+    paths = list_paths(bench)
+    list_big = list_latency(bench, paths)
+    list_rps = list_throughput(bench, paths)
+    kpi_big = kpi_throughput(bench)
+    rows = [
+        latency_within(
+            f"list {name} c1 p50: 100k vs 10k",
+            list_big[f"list {name} c1"],
+            list_small[f"list {name} c1"],
+            1.3,
+        )
+        for name in paths
+    ]
+    rows += [
+        at_least(
+            f"list {name} c32 (100k) vs GET by id",
+            list_rps[f"list {name}"],
+            list_rps[GET_BY_ID],
+            0.5,
+        )
+        for name in paths
+    ]
+    return rows + kpi_rows(kpi_small, kpi_big)
+
+
+def kpi_rows(small: dict[str, Summary], big: dict[str, Summary]) -> list[Row]:
+    """Each KPI against GET by id (at 100k), and its slowdown from 1k to 100k."""
+    rows = []
+    for name in KPI_PATHS:
+        rows.append(at_least(f"kpi {name} c32 (100k) vs GET by id", big[name], big[GET_BY_ID], 0.9))
+        rows.append(throughput_within(f"kpi {name} c32: 100k vs 1k", big[name], small[name], 1.2))
+    # Not a target: how much the machine itself drifted between the two KPI stages.
+    rows.append(
+        Row(
+            scenario="(drift) GET by id c32 at KPI 100k vs 1k",
+            system=f"{big[GET_BY_ID].rps:.0f} req/s",
+            reference=f"{small[GET_BY_ID].rps:.0f} req/s",
+            ratio=small[GET_BY_ID].rps / big[GET_BY_ID].rps if big[GET_BY_ID].rps else None,
+            p50_ms=big[GET_BY_ID].p50_ms,
+            p99_ms=big[GET_BY_ID].p99_ms,
+            errors=big[GET_BY_ID].errors,
+        )
+    )
+    return rows
+
+
+def measure(
+    bench: Bench, engine: Engine, ids: list[int], *, soak_seconds: float, log: Path
+) -> list[Row]:
+    """Every scenario, in order; the rows of the table."""
+
+    def idle() -> None:
+        system.wait_until_idle(engine)
+
+    rows, get_c32 = get_and_post(bench, idle=idle)
+    rows += month_scenarios(bench, engine, ids, idle)
+    idle()
+    rows += stress.login(bench, username=USERS[0], password=PASSWORD)
+    # Last: 500 connections may leave the system slow for minutes afterwards.
+    rows += stress.soak(bench, seconds=soak_seconds, c32=get_c32, log=log)
+    return rows
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> NoReturn:
+    raise SystemExit(128 + signum)  # unwinds through `system.running`, which stops everything
+
+
+def main() -> None:
+    """Start, measure, stop, print the table."""
+    args = arguments()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    url = fresh_database(
+        os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL), system.NAME
+    )
+    engine = create_engine(url, connect_args=CONNECT_ARGS)
+    print(
+        HEADER.format(seconds=args.seconds, rounds=args.rounds, timeout=wrk.TIMEOUT_SECONDS),
+        flush=True,
+    )
+    started = time.monotonic()
+    try:
+        with system.running(url) as running:
+            token, ids = sign_in(system.SYSTEM_API)
+            bench = Bench(
+                system=system.SYSTEM_API,
+                baseline=system.BASELINE_API,
+                token=token,
+                task_id=create_one(system.SYSTEM_API, token),
+                baseline_task_id=create_one(system.BASELINE_API, token),
+                seconds=args.seconds,
+                rounds=args.rounds,
+                check=running.check,
+            )
+            rows = measure(
+                bench, engine, ids, soak_seconds=args.soak_seconds, log=running.system_log
+            )
+    finally:
+        engine.dispose()
+    print()
+    print(render(rows))
+    targets = [row for row in rows if row.passed is not None]
+    passed = sum(1 for row in targets if row.passed)
+    print(f"\n{passed} of {len(targets)} targets pass ({time.monotonic() - started:.0f} s in all)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""The interleaved measurements of `make bench`: system vs baseline, lists, KPIs.
+
+Every comparison runs its loads in rounds (A, B, A, B, ...), so a noisy neighbour slows both
+sides alike, and keeps the median of each.
+"""
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+
+from benchmarks import wrk
+from benchmarks.data import MONTH
+from benchmarks.report import Row, at_least, progress
+from benchmarks.wrk import Load, Result, Summary
+
+C32 = 32
+LIST_QUERY = f"year={MONTH.year}&month={MONTH.month}"
+DEEP_PAGES = 100
+SETTLE_SECONDS, QUICK_SECONDS = 60, 0.05
+KPI_PATHS = {
+    "completion-rate": f"/kpi/completion-rate?{LIST_QUERY}",
+    "monthly": f"/kpi/monthly?{LIST_QUERY}",
+    "by-user": f"/kpi/by-user?{LIST_QUERY}",
+    "trend": f"/kpi/trend?from={MONTH.year}-01&to={MONTH.year}-12",
+}
+
+
+@dataclass(frozen=True)
+class Bench:
+    """Where the two gateways are, who is signed in, and how long and often each load runs."""
+
+    system: str
+    baseline: str
+    token: str
+    task_id: int
+    baseline_task_id: int
+    seconds: float
+    rounds: int
+    check: Callable[[], None]  # raises when the system or the baseline has stopped
+
+    def on_system(self, path: str, **request: str) -> Load:
+        """A load through the system's gateway, with the bearer token."""
+        return Load(url=self.system + path, token=self.token, **request)
+
+    def on_baseline(self, path: str, **request: str) -> Load:
+        """The same load through the baseline's gateway (the token is sent and ignored)."""
+        return Load(url=self.baseline + path, token=self.token, **request)
+
+    def c32(self, load: Load) -> Callable[[], Result]:
+        """A run of `load` at 32 connections, two threads."""
+        return lambda: wrk.run(load, connections=C32, seconds=self.seconds)
+
+    def settle(self, seconds: float = SETTLE_SECONDS) -> float:
+        """Wait until a GET by id is quick again (the backlog of the last run is done); seconds."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        begun = time.monotonic()
+        with httpx.Client(headers=headers, timeout=seconds) as client:
+            while time.monotonic() - begun < seconds:
+                self.check()
+                time.sleep(0.5)
+                started = time.perf_counter()
+                try:
+                    client.get(f"{self.system}/tasks/{self.task_id}")
+                except httpx.HTTPError:
+                    continue
+                if time.perf_counter() - started < QUICK_SECONDS:
+                    break
+        return time.monotonic() - begun
+
+    def warm_up(self, paths: list[str]) -> None:
+        """One request to each path first: the services fetch the JWKS on their first token."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        with httpx.Client(headers=headers, timeout=30) as client:
+            for path in paths:
+                client.get(self.system + path).raise_for_status()
+
+    def single(self, load: Load) -> Callable[[], Result]:
+        """A run of `load` on one connection (latency, not throughput)."""
+        seconds = max(3.0, self.seconds / 2)
+        return lambda: wrk.run(load, connections=1, threads=1, seconds=seconds)
+
+
+def interleaved(
+    bench: Bench,
+    runs: dict[str, Callable[[], Result]],
+    *,
+    between: Callable[[], None] | None = None,
+) -> dict[str, Summary]:
+    """Run each load once per round, in turn; the medians per load."""
+    results: dict[str, list[Result]] = {name: [] for name in runs}
+    for round_number in range(1, bench.rounds + 1):
+        for name, run in runs.items():
+            result = run()
+            results[name].append(result)
+            progress(
+                f"round {round_number}/{bench.rounds} {name}: {result.rps:.0f} req/s, "
+                f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
+                f"errors {result.errors}"
+            )
+            bench.settle()
+            if between is not None:
+                between()
+    return {name: wrk.summarize(found) for name, found in results.items()}
+
+
+def get_and_post(bench: Bench, *, idle: Callable[[], None]) -> tuple[list[Row], Summary]:
+    """GET by id and POST, system vs baseline; also the system's GET summary (the reference)."""
+    get_path, base_get_path = f"/tasks/{bench.task_id}", f"/tasks/{bench.baseline_task_id}"
+    bench.warm_up([get_path])
+    gets = interleaved(
+        bench,
+        {
+            "GET /tasks/{id} system": bench.c32(bench.on_system(get_path)),
+            "GET /tasks/{id} baseline": bench.c32(bench.on_baseline(base_get_path)),
+        },
+    )
+    body = json.dumps({"title": "Bench task"})
+    # After each run the relay and consumers catch up, so their work is not left to slow the
+    # next run (the baseline's above all).
+    posts = interleaved(
+        bench,
+        {
+            "POST /tasks/ system": bench.c32(bench.on_system("/tasks/", method="POST", body=body)),
+            "POST /tasks/ baseline": bench.c32(
+                bench.on_baseline("/tasks/", method="POST", body=body)
+            ),
+        },
+        between=idle,
+    )
+    rows = [
+        at_least(
+            "GET /tasks/{id} c32 vs baseline PK GET",
+            gets["GET /tasks/{id} system"],
+            gets["GET /tasks/{id} baseline"],
+            1.2,
+        ),
+        at_least(
+            "POST /tasks/ c32 vs baseline INSERT+COMMIT",
+            posts["POST /tasks/ system"],
+            posts["POST /tasks/ baseline"],
+            0.8,
+        ),
+    ]
+    return rows, gets["GET /tasks/{id} system"]
+
+
+def list_paths(bench: Bench) -> dict[str, str]:
+    """The first page of the bench month, and a page 100 pages deep.
+
+    The deep page is reached by following `next_cursor` when the API gives one (keyset
+    pagination), otherwise by asking for `page=101`.
+    """
+    first = f"/tasks/?{LIST_QUERY}"
+    headers = {"Authorization": f"Bearer {bench.token}"}
+    with httpx.Client(base_url=bench.system, headers=headers, timeout=30) as client:
+        page = client.get(first).raise_for_status().json()
+        if "next_cursor" not in page:
+            return {"first page": first, "page 101": f"{first}&page={DEEP_PAGES + 1}"}
+        for _ in range(DEEP_PAGES - 1):
+            page = client.get(first, params={"cursor": page["next_cursor"]})
+            page = page.raise_for_status().json()
+        return {"first page": first, "page 101": f"{first}&cursor={quote(page['next_cursor'])}"}
+
+
+def list_latency(bench: Bench, paths: dict[str, str]) -> dict[str, Summary]:
+    """Single-connection latency of the first and the deep page."""
+    return interleaved(
+        bench,
+        {f"list {name} c1": bench.single(bench.on_system(path)) for name, path in paths.items()},
+    )
+
+
+def list_throughput(bench: Bench, paths: dict[str, str]) -> dict[str, Summary]:
+    """Req/s of the first and the deep page at 32 connections, beside GET by id."""
+    runs = {"GET /tasks/{id}": bench.c32(bench.on_system(f"/tasks/{bench.task_id}"))}
+    runs |= {f"list {name}": bench.c32(bench.on_system(path)) for name, path in paths.items()}
+    return interleaved(bench, runs)
+
+
+def kpi_throughput(bench: Bench) -> dict[str, Summary]:
+    """Req/s of every KPI endpoint at 32 connections, beside GET by id."""
+    runs = {"GET /tasks/{id}": bench.c32(bench.on_system(f"/tasks/{bench.task_id}"))}
+    runs |= {name: bench.c32(bench.on_system(path)) for name, path in KPI_PATHS.items()}
+    bench.warm_up(list(KPI_PATHS.values()))
+    return interleaved(bench, runs)

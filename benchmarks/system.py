@@ -1,0 +1,215 @@
+"""Start what `make bench` measures, and stop it again, whatever happens.
+
+The system under test is `make run` itself (as tests/e2e/conftest.py starts it), pointed at
+the `efficient_bench_test` database and RabbitMQ vhost (both recreated) and ports
+19001-19004 / 19080. The baseline app runs behind a second nginx rendered from the same
+gateway template (ports 19010 / 19081), both under honcho as `make run` runs its processes.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+ROOT = Path(__file__).parents[1]
+LOCAL = ROOT / ".local" / "bench"
+NAME = "efficient_bench_test"
+PORTS = {"AUTH_PORT": "19001", "TASKS_PORT": "19002", "LOGS_PORT": "19003", "KPI_PORT": "19004"}
+GATEWAY_PORT, BASELINE_GATEWAY_PORT, BASELINE_PORT = 19080, 19081, 19010
+SYSTEM_API = f"http://127.0.0.1:{GATEWAY_PORT}/api"
+BASELINE_API = f"http://127.0.0.1:{BASELINE_GATEWAY_PORT}/api"
+# Logins are what is measured: the per-address limit must not be what stops them.
+RATE_LIMIT = {"GATEWAY_AUTH_RATE": "100000r/s", "GATEWAY_AUTH_BURST": "100000"}
+
+
+@dataclass(frozen=True)
+class Running:
+    """What is up: the processes, and the combined log of `make run` (gateway access log too)."""
+
+    system_log: Path
+    baseline_log: Path
+    processes: list[subprocess.Popen[bytes]]
+
+    def check(self) -> None:
+        """Raise when the system or the baseline has stopped (a bench of nothing is no bench)."""
+        for process, log in zip(self.processes, (self.system_log, self.baseline_log), strict=True):
+            if process.poll() is not None:
+                raise RuntimeError(f"{log.name}: stopped during the bench:\n{_tail(log)}")
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
+
+
+def fresh_vhost() -> None:
+    """The bench's own RabbitMQ virtual host, empty."""
+    for args in (
+        ["delete_vhost", NAME],
+        ["add_vhost", NAME],
+        ["set_permissions", "-p", NAME, "guest", ".*", ".*", ".*"],
+    ):
+        result = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True)
+        if result.returncode != 0 and args[0] != "delete_vhost":
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {result.stderr.strip()}")
+
+
+def system_env(database_url: str) -> dict[str, str]:
+    """The environment of `make run` for the bench."""
+    return {
+        **os.environ,
+        **PORTS,
+        **RATE_LIMIT,
+        "GATEWAY_PORT": str(GATEWAY_PORT),
+        "GATEWAY_DIR": str(LOCAL / "gateway"),
+        "DATABASE_URL": database_url,
+        "AMQP_URL": f"amqp://guest:guest@127.0.0.1:5672/{NAME}",
+        "AUTH_URL": f"http://127.0.0.1:{PORTS['AUTH_PORT']}",
+        "AUTH_JWKS_URL": f"http://127.0.0.1:{PORTS['AUTH_PORT']}/auth/.well-known/jwks.json",
+        "JWT_GENERATED_KEY_PATH": str(LOCAL / "signing-key.pem"),
+        "ACCESS_TOKEN_EXPIRE_MINUTES": "240",  # one token lasts the whole bench
+    }
+
+
+def baseline_env(database_url: str) -> dict[str, str]:
+    """The environment of the baseline app and its nginx (the same template, one upstream moved)."""
+    return {
+        **os.environ,
+        **RATE_LIMIT,
+        "DATABASE_URL": database_url,
+        "BASELINE_PORT": str(BASELINE_PORT),
+        "GATEWAY_PORT": str(BASELINE_GATEWAY_PORT),
+        "GATEWAY_DIR": str(LOCAL / "baseline-gateway"),
+        "NGINX_BIN": shutil.which("nginx") or "/usr/sbin/nginx",  # as the Makefile finds it
+        "AUTH_UPSTREAM": f"127.0.0.1:{PORTS['AUTH_PORT']}",
+        "TASKS_UPSTREAM": f"127.0.0.1:{BASELINE_PORT}",
+        "LOGS_UPSTREAM": f"127.0.0.1:{PORTS['LOGS_PORT']}",
+        "KPI_UPSTREAM": f"127.0.0.1:{PORTS['KPI_PORT']}",
+    }
+
+
+@contextmanager
+def process_group(
+    command: list[str], *, env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `command` in a process group of its own; SIGTERM the group on the way out."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield process
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def wait_until(ready: list[tuple[str, int]], *, log: Path, seconds: float = 120) -> None:
+    """Poll until every (url, status) answers so; the log's tail in the error otherwise."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if all(httpx.get(url, timeout=2).status_code == code for url, code in ready):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{log.name}: not up after {seconds:.0f} s:\n{_tail(log)}")
+
+
+@contextmanager
+def running(database_url: str) -> Iterator[Running]:
+    """The system (`make run`) and the baseline, up; stopped on the way out (Ctrl-C included)."""
+    LOCAL.mkdir(parents=True, exist_ok=True)
+    fresh_vhost()
+    system_log, baseline_log = LOCAL / "system.log", LOCAL / "baseline.log"
+    with ExitStack() as stack:
+        system = stack.enter_context(
+            process_group(
+                ["make", "--no-print-directory", "run"],
+                env=system_env(database_url),
+                log=system_log,
+            )
+        )
+        env = baseline_env(database_url)
+        subprocess.run(
+            [str(ROOT / ".venv/bin/python"), "gateway/render.py", env["GATEWAY_DIR"]],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+        baseline = stack.enter_context(
+            process_group(
+                [str(ROOT / ".venv/bin/honcho"), "start", "-f", "benchmarks/Procfile.baseline"],
+                env=env,
+                log=baseline_log,
+            )
+        )
+        probes = ["/healthz", "/auth/.well-known/jwks.json", "/tasks/docs", "/kpi/docs"]
+        wait_until([(SYSTEM_API + probe, 200) for probe in probes], log=system_log)
+        wait_until([(BASELINE_API + "/tasks/0", 404)], log=baseline_log)
+        yield Running(
+            system_log=system_log, baseline_log=baseline_log, processes=[system, baseline]
+        )
+
+
+def wait_until_idle(engine: Engine, *, seconds: float = 300) -> None:
+    """Wait until the outbox is published and the consumers' queues are empty."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            unpublished = connection.scalar(
+                text("SELECT count(*) FROM tasks.outbox WHERE published_at IS NULL")
+            )
+        if unpublished == 0 and _queued_messages() == 0:
+            return
+        time.sleep(1)
+    raise RuntimeError(f"the relay and consumers did not catch up in {seconds:.0f} s")
+
+
+def _queued_messages() -> int:
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "list_queues", "-p", NAME, "--no-table-headers", "name", "messages"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = [line.split() for line in listed.stdout.splitlines() if line.strip()]
+    # Dead letters and unrouted events stay where they are; only the live queues must drain.
+    return sum(int(row[-1]) for row in rows if not row[0].endswith((".dead", ".unrouted")))
+
+
+def gateway_statuses(log: Path, *, since: int) -> Counter[int]:
+    """Statuses in the gateway's access log after byte `since` of the `make run` log."""
+    statuses: Counter[int] = Counter()
+    with log.open("rb") as lines:
+        lines.seek(since)
+        for line in lines:
+            if b'"service":"gateway"' not in line:
+                continue
+            _, _, entry = line.partition(b"| ")
+            try:
+                statuses[int(json.loads(entry)["status"])] += 1
+            except (ValueError, KeyError):
+                continue
+    return statuses
