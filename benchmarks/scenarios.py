@@ -161,7 +161,7 @@ def list_paths(bench: Bench) -> dict[str, str]:
         if "next_cursor" not in page:
             return {"first page": first, "page 101": f"{first}&page={DEEP_PAGES + 1}"}
         for _ in range(DEEP_PAGES - 1):
-            page = client.get(first, params={"cursor": page["next_cursor"]})
+            page = client.get(f"{first}&cursor={quote(page['next_cursor'])}")
             page = page.raise_for_status().json()
         return {"first page": first, "page 101": f"{first}&cursor={quote(page['next_cursor'])}"}
 

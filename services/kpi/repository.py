@@ -1,9 +1,24 @@
 """Queries of the `kpi` schema. Never commits: the caller owns the transaction."""
 
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import case, func, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    DateTime,
+    Select,
+    Table,
+    bindparam,
+    case,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -122,44 +137,124 @@ def add_to_completion_counter(
         raise CounterMissingError(f"no completion_counter row {month}")
 
 
+# The reads below are built once, with bound parameters, and run on the session's connection:
+# a KPI request then costs one compiled-statement look-up and one round trip per statement.
+_FIRST, _LAST = bindparam("first", type_=Date), bindparam("last", type_=Date)
+_MONTH = bindparam("month", type_=Date)
+_STATUS_COUNTS_BY_MONTH = (
+    select(MonthCounter.month, MonthCounter.status, func.sum(MonthCounter.count))
+    .where(MonthCounter.month >= _FIRST, MonthCounter.month <= _LAST)
+    .group_by(MonthCounter.month, MonthCounter.status)
+)
+_COMPLETIONS_BY_MONTH = select(
+    CompletionCounter.month, CompletionCounter.completed, CompletionCounter.total_seconds
+).where(CompletionCounter.month >= _FIRST, CompletionCounter.month <= _LAST)
+
+
 def status_counts_by_month(
     session: Session, *, first: date, last: date
 ) -> dict[date, dict[str, int]]:
     """Live tasks created in each month from `first` to `last`, by status."""
-    rows = session.execute(
-        select(MonthCounter.month, MonthCounter.status, func.sum(MonthCounter.count))
-        .where(MonthCounter.month >= first, MonthCounter.month <= last)
-        .group_by(MonthCounter.month, MonthCounter.status)
-    )
+    rows = session.connection().execute(_STATUS_COUNTS_BY_MONTH, {"first": first, "last": last})
     counts: dict[date, dict[str, int]] = {}
     for month, status, count in rows:
         counts.setdefault(month, {})[status] = int(count)
     return counts
 
 
-def status_counts_by_assignee(session: Session, *, month: date) -> dict[int, dict[str, int]]:
-    """Live tasks created in `month` per assignee key (0: unassigned), by status."""
-    rows = session.execute(
-        select(MonthCounter.assignee_key, MonthCounter.status, MonthCounter.count).where(
-            MonthCounter.month == month, MonthCounter.count > 0
-        )
+def status_counts_by_assignee(
+    session: Session, *, month: date, users: Table
+) -> list[tuple[int, str | None, str, int]]:
+    """(assignee key, username or None, status, count) of the live tasks created in `month`.
+
+    The usernames come from the directory `users`, in the same statement.
+    """
+    rows = session.connection().execute(_by_assignee(users), {"month": month})
+    return [tuple(row) for row in rows]
+
+
+@functools.cache
+def _by_assignee(users: Table) -> Select[Any]:
+    return (
+        select(MonthCounter.assignee_key, users.c.username, MonthCounter.status, MonthCounter.count)
+        .outerjoin(users, users.c.id == MonthCounter.assignee_key)
+        .where(MonthCounter.month == _MONTH, MonthCounter.count > 0)
     )
-    counts: dict[int, dict[str, int]] = {}
-    for assignee_key, status, count in rows:
-        counts.setdefault(assignee_key, {})[status] = count
-    return counts
 
 
 def completions_by_month(
     session: Session, *, first: date, last: date
 ) -> dict[date, tuple[int, float]]:
     """(completed, total seconds to completion) of each month from `first` to `last`."""
-    rows = session.execute(
-        select(
-            CompletionCounter.month, CompletionCounter.completed, CompletionCounter.total_seconds
-        ).where(CompletionCounter.month >= first, CompletionCounter.month <= last)
-    )
+    rows = session.connection().execute(_COMPLETIONS_BY_MONTH, {"first": first, "last": last})
     return {month: (completed, seconds) for month, completed, seconds in rows}
+
+
+@dataclass(frozen=True)
+class MonthTotals:
+    """One month's counters, as `monthly` answers them."""
+
+    by_status: dict[str, int]
+    completed: int
+    completed_seconds: float
+    overdue: int
+
+
+def _status_sum(status: TaskStatus) -> ColumnElement[int]:
+    return func.coalesce(func.sum(MonthCounter.count).filter(MonthCounter.status == status), 0)
+
+
+def _month_scalar(column: Any, *where: ColumnElement[bool]) -> ColumnElement[Any]:
+    return select(column).where(*where).scalar_subquery()
+
+
+_HOUR, _NOW = (
+    bindparam("hour", type_=DateTime(timezone=True)),
+    bindparam("now", type_=DateTime(timezone=True)),
+)
+_START, _END = (
+    bindparam("start", type_=DateTime(timezone=True)),
+    bindparam("end", type_=DateTime(timezone=True)),
+)
+_MONTH_TOTALS = select(
+    *(_status_sum(status).label(status.value) for status in TaskStatus),
+    _month_scalar(CompletionCounter.completed, CompletionCounter.month == _MONTH),
+    _month_scalar(CompletionCounter.total_seconds, CompletionCounter.month == _MONTH),
+    # Overdue: the hours before the current one from the counters; the current hour's tasks due
+    # before now from the open tasks' due-date index. Neither grows with the month's tasks.
+    _month_scalar(
+        func.coalesce(func.sum(DueCounter.count), 0),
+        DueCounter.month == _MONTH,
+        DueCounter.due_hour < _HOUR,
+    ),
+    _month_scalar(
+        func.count(),
+        TaskState.due_date >= _HOUR,
+        TaskState.due_date < _NOW,
+        TaskState.due_date.is_not(None),
+        TaskState.deleted.is_(False),
+        TaskState.status != TaskStatus.DONE.value,
+        TaskState.created_at >= _START,
+        TaskState.created_at < _END,
+    ),
+).where(MonthCounter.month == _MONTH)
+
+
+def month_totals(
+    session: Session, *, month: date, start: datetime, end: datetime, now: datetime
+) -> MonthTotals:
+    """The counters of the month `month` ([start, end)), overdue as of `now`: one statement."""
+    params = {"month": month, "start": start, "end": end, "now": now, "hour": hour_of(now)}
+    row = session.connection().execute(_MONTH_TOTALS, params).one()
+    *statuses, completed, seconds, overdue_before, overdue_this_hour = row
+    return MonthTotals(
+        by_status={
+            status.value: int(count) for status, count in zip(TaskStatus, statuses, strict=True)
+        },
+        completed=int(completed or 0),
+        completed_seconds=float(seconds or 0.0),
+        overdue=int(overdue_before) + int(overdue_this_hour),
+    )
 
 
 def add_to_due_counter(session: Session, *, key: DueKey, delta: int) -> None:
@@ -182,36 +277,6 @@ def add_to_due_counter(session: Session, *, key: DueKey, delta: int) -> None:
     )
     if updated is None:
         raise CounterMissingError(f"no due_counter row {key}")
-
-
-def count_overdue(
-    session: Session, *, month: date, start: datetime, end: datetime, now: datetime
-) -> int:
-    """Live, not done tasks created in `month` ([start, end)) whose due date is before `now`.
-
-    The hours before the current one come from the counters; the current hour's tasks due
-    before `now` from the open tasks' due-date index: neither grows with the month's tasks.
-    """
-    hour = hour_of(now)
-    counted = session.scalar(
-        select(func.coalesce(func.sum(DueCounter.count), 0)).where(
-            DueCounter.month == month, DueCounter.due_hour < hour
-        )
-    )
-    this_hour = session.scalar(
-        select(func.count())
-        .select_from(TaskState)
-        .where(
-            TaskState.due_date >= hour,
-            TaskState.due_date < now,
-            TaskState.due_date.is_not(None),
-            TaskState.deleted.is_(False),
-            TaskState.status != TaskStatus.DONE.value,
-            TaskState.created_at >= start,
-            TaskState.created_at < end,
-        )
-    )
-    return int(counted or 0) + int(this_hour or 0)
 
 
 def hour_of(moment: datetime) -> datetime:

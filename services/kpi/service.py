@@ -24,7 +24,6 @@ from services.kpi.schemas import (
     TrendPoint,
     UserKpi,
 )
-from shared import directory
 from shared.events import TaskEvent, TaskEventType, TaskStatus
 from shared.months import MonthRange
 
@@ -133,9 +132,14 @@ def completion_rate(session: Session, *, month: MonthRange) -> CompletionRate:
 def by_user(session: Session, *, month: MonthRange) -> ByUserKpi:
     """Per assignee (by id, the unassigned last): tasks created in `month` by status, with the
     usernames of the directory (`None` for a user whose events have not arrived yet)."""
-    counts = repository.status_counts_by_assignee(session, month=month.start.date())
-    assignees = [key for key in counts if key != UNASSIGNED]
-    names = directory.usernames(session, user_directory, user_ids=assignees)
+    counts: dict[int, dict[str, int]] = {}
+    names: dict[int, str | None] = {}
+    rows = repository.status_counts_by_assignee(
+        session, month=month.start.date(), users=user_directory
+    )
+    for key, username, status, count in rows:
+        counts.setdefault(key, {})[status] = count
+        names[key] = None if key == UNASSIGNED else username
     items = []
     for key in sorted(counts, key=lambda key: (key == UNASSIGNED, key)):
         by_status = counts[key]
@@ -143,7 +147,7 @@ def by_user(session: Session, *, month: MonthRange) -> ByUserKpi:
         items.append(
             UserKpi(
                 assignee_id=None if key == UNASSIGNED else key,
-                username=names.get(key),
+                username=names[key],
                 total=total,
                 done=done,
                 in_progress=by_status.get(TaskStatus.IN_PROGRESS, 0),
@@ -156,23 +160,24 @@ def by_user(session: Session, *, month: MonthRange) -> ByUserKpi:
 
 def monthly(session: Session, *, month: MonthRange, now: datetime | None = None) -> MonthlyKpi:
     """Tasks created in `month` by status and overdue; completions in `month`, mean time."""
-    first = month.start.date()
-    counts = repository.status_counts_by_month(session, first=first, last=first).get(first, {})
-    completions = repository.completions_by_month(session, first=first, last=first)
-    completed, seconds = completions.get(first, (0, 0.0))
-    overdue = repository.count_overdue(
-        session, month=first, start=month.start, end=month.end, now=now or datetime.now(UTC)
+    totals = repository.month_totals(
+        session,
+        month=month.start.date(),
+        start=month.start,
+        end=month.end,
+        now=now or datetime.now(UTC),
     )
+    counts, completed = totals.by_status, totals.completed
     return MonthlyKpi(
         year=month.year,
         month=month.month,
         total=sum(counts.values()),
-        todo=counts.get(TaskStatus.TODO, 0),
-        in_progress=counts.get(TaskStatus.IN_PROGRESS, 0),
-        done=counts.get(TaskStatus.DONE, 0),
+        todo=counts[TaskStatus.TODO],
+        in_progress=counts[TaskStatus.IN_PROGRESS],
+        done=counts[TaskStatus.DONE],
         completed_in_month=completed,
-        overdue=overdue,
-        avg_completion_seconds=seconds / completed if completed else None,
+        overdue=totals.overdue,
+        avg_completion_seconds=totals.completed_seconds / completed if completed else None,
     )
 
 
