@@ -232,7 +232,7 @@ _MONTH_TOTALS = select(
         TaskState.due_date >= _HOUR,
         TaskState.due_date < _NOW,
         TaskState.due_date.is_not(None),
-        TaskState.deleted.is_(False),
+        ~TaskState.deleted,  # as the partial index says it, so the planner can use it
         TaskState.status != TaskStatus.DONE.value,
         TaskState.created_at >= _START,
         TaskState.created_at < _END,
