@@ -112,6 +112,12 @@ def grow_month(
             connection.execute(statement)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         # Now rather than by autovacuum in the middle of a measurement.
-        for table in ("tasks.task", "kpi.task_state", "kpi.month_counter"):
+        for table in (
+            "tasks.task",
+            "kpi.task_state",
+            "kpi.month_counter",
+            "kpi.completion_counter",
+            "kpi.due_counter",
+        ):
             connection.execute(text(f"VACUUM ANALYZE {table}"))
     return added, time.perf_counter() - started

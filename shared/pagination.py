@@ -129,23 +129,29 @@ class Keyset:
 
 def paginate(
     session: Session,
-    query: Select[Any],
+    query: Select[*tuple[Any, ...]],
     *,
     keyset: Keyset,
     params: PageParams,
     sort_values: Callable[[Any], Sequence[Any]],
     convert: Callable[[Any], ItemT],
 ) -> Page[ItemT]:
-    """One page of `query` in `keyset` order, fetching one row more to know if another follows."""
+    """One page of `query` in `keyset` order, fetching one row more to know if another follows.
+
+    `query` selects columns (not ORM entities): the rows are read on the session's connection,
+    without building ORM objects, and `sort_values` and `convert` read them by attribute.
+    """
+    connection = session.connection()
     total = None
     if params.with_total:
-        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        count = select(func.count()).select_from(query.order_by(None).subquery())
+        total = connection.execute(count).scalar_one()
     ordered = query.order_by(*keyset.order_by()).limit(params.page_size + 1)
     if params.cursor is not None:
         ordered = ordered.where(keyset.after(keyset.decode(params.cursor)))
     else:
         ordered = ordered.offset(params.offset)
-    rows = list(session.scalars(ordered))
+    rows = list(connection.execute(ordered))
     has_next = len(rows) > params.page_size
     rows = rows[: params.page_size]
     next_page = None

@@ -45,9 +45,9 @@ def add_user(session: Session, *, username: str, email: str, password_hash: str,
     return user
 
 
-def users_query(*, ids: Sequence[int] | None) -> Select[User]:
-    """Users, optionally only those with the given ids, unordered."""
-    query = select(User)
+def users_query(*, ids: Sequence[int] | None) -> Select[int, str]:
+    """Users' ids and usernames, optionally only those with the given ids, unordered."""
+    query = select(User.id, User.username)
     return query.where(User.id.in_(ids)) if ids else query
 
 

@@ -48,8 +48,8 @@ def add_entries(session: Session, *, entries: list[dict[str, Any]]) -> None:
     )
 
 
-def entries_query(*, filters: LogFilters) -> Select[ActivityLog]:
-    """The entries matching `filters`, unordered."""
+def entries_query(*, filters: LogFilters) -> Select[Any]:
+    """The columns of the entries matching `filters`, unordered."""
     conditions: list[ColumnElement[bool]] = []
     if (period := filters.period) is not None:
         conditions += [ActivityLog.created_at >= period.start, ActivityLog.created_at < period.end]
@@ -59,7 +59,7 @@ def entries_query(*, filters: LogFilters) -> Select[ActivityLog]:
         conditions.append(ActivityLog.user_id == filters.user_id)
     if filters.action_type is not None:
         conditions.append(ActivityLog.action_type == filters.action_type.value)
-    return select(ActivityLog).where(*conditions)
+    return select(*ActivityLog.__table__.c).where(*conditions)
 
 
 # Newest first; every index of `activity_log` ends in this order.

@@ -45,7 +45,7 @@ def sort_key(filters: TaskFilters) -> list[ColumnElement[Any]]:
     return [getattr(Task, filters.sort.value).expression, Task.id.expression]
 
 
-def sort_values(task: Task, filters: TaskFilters) -> tuple[Any, ...]:
+def sort_values(task: Any, filters: TaskFilters) -> tuple[Any, ...]:
     """The values of `sort_key` for one task (for the next page's cursor)."""
     if filters.sort is SortField.DUE_DATE:
         due = task.due_date or _NO_DUE_DATE[filters.order]
@@ -59,8 +59,8 @@ _NO_DUE_DATE = {
 }
 
 
-def tasks_query(*, month: MonthRange, filters: TaskFilters) -> Select[Task]:
-    """The month's tasks matching the filters, unordered."""
+def tasks_query(*, month: MonthRange, filters: TaskFilters) -> Select[Any]:
+    """The columns of the month's tasks matching the filters, unordered."""
     conditions: list[ColumnElement[bool]] = [
         Task.created_at >= month.start,
         Task.created_at < month.end,
@@ -71,7 +71,7 @@ def tasks_query(*, month: MonthRange, filters: TaskFilters) -> Select[Task]:
         conditions.append(Task.assignee_id == filters.assignee_id)
     if filters.creator_id is not None:
         conditions.append(Task.creator_id == filters.creator_id)
-    return select(Task).where(*conditions)
+    return select(*Task.__table__.c).where(*conditions)
 
 
 def add_outbox_event(session: Session, *, event: TaskEvent) -> None:
