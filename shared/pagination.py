@@ -135,11 +135,14 @@ def paginate(
     params: PageParams,
     sort_values: Callable[[Any], Sequence[Any]],
     convert: Callable[[Any], ItemT],
+    page_type: type[Page[ItemT]],
 ) -> Page[ItemT]:
     """One page of `query` in `keyset` order, fetching one row more to know if another follows.
 
     `query` selects columns (not ORM entities): the rows are read on the session's connection,
     without building ORM objects, and `sort_values` and `convert` read them by attribute.
+    `page_type` is the concrete page (`Page[TaskRead]`): FastAPI then takes the answer as it is,
+    where a bare `Page` would be validated again, item by item.
     """
     connection = session.connection()
     total = None
@@ -157,7 +160,7 @@ def paginate(
     next_page = None
     if params.cursor is None and has_next and params.page * params.page_size <= MAX_OFFSET:
         next_page = params.page + 1
-    return Page[ItemT](
+    return page_type(
         items=[convert(row) for row in rows],
         total=total,
         page=None if params.cursor is not None else params.page,

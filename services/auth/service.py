@@ -147,6 +147,7 @@ def list_users(
         params=params,
         sort_values=lambda user: (user.id,),
         convert=UserSummary.model_validate,
+        page_type=Page[UserSummary],
     )
 
 

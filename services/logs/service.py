@@ -64,6 +64,7 @@ def list_entries(
         params=params,
         sort_values=lambda entry: (entry.created_at, entry.id),
         convert=LogEntryRead.model_validate,
+        page_type=Page[LogEntryRead],
     )
 
 

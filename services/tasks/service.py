@@ -77,6 +77,7 @@ def list_tasks(
         params=params,
         sort_values=lambda task: repository.sort_values(task, filters),
         convert=TaskRead.model_validate,
+        page_type=Page[TaskRead],
     )
 
 
