@@ -204,7 +204,13 @@ class EventConsumer(Generic[EventT]):
                 batch = self._pending[: self.config.batch_size]
                 del self._pending[: len(batch)]
                 async with self._lock:
-                    await self._apply(batch)
+                    try:
+                        await self._apply(batch)
+                    except Exception as exc:  # e.g. the channel closed under an ack: go on
+                        # What was not acked is delivered again once the channel is back.
+                        logger.error(
+                            "consumer_batch_failed", queue=self.config.queue, error=repr(exc)
+                        )
 
     async def _apply(self, batch: list[AbstractIncomingMessage]) -> None:
         readable: list[tuple[AbstractIncomingMessage, EventT]] = []
