@@ -127,9 +127,13 @@ async def receive(
 
 
 async def eventually(check: Callable[[], bool], *, within: float = 15.0) -> None:
-    """Poll `check` until it holds; fail at the deadline."""
+    """Poll `check` until it holds; fail at the deadline.
+
+    The check runs in a thread: it may query the database or call an app, and the consumers
+    and relays it waits for share this event loop, so they go on meanwhile.
+    """
     deadline = time.monotonic() + within
-    while not check():
+    while not await asyncio.to_thread(check):
         assert time.monotonic() < deadline, "condition not reached in time"
         await asyncio.sleep(0.05)
 
