@@ -133,14 +133,15 @@ def paginate(
     *,
     keyset: Keyset,
     params: PageParams,
-    sort_values: Callable[[Any], Sequence[Any]],
     convert: Callable[[Any], ItemT],
     page_type: type[Page[ItemT]],
 ) -> Page[ItemT]:
     """One page of `query` in `keyset` order, fetching one row more to know if another follows.
 
     `query` selects columns (not ORM entities): the rows are read on the session's connection,
-    without building ORM objects, and `sort_values` and `convert` read them by attribute.
+    without building ORM objects, and `convert` reads them by attribute. The sort key is
+    selected with them, so the next page's cursor comes from the last row as the database
+    ordered it.
     `page_type` is the concrete page (`Page[TaskRead]`): FastAPI then takes the answer as it is,
     where a bare `Page` would be validated again, item by item.
     """
@@ -149,7 +150,8 @@ def paginate(
     if params.with_total:
         count = select(func.count()).select_from(query.order_by(None).subquery())
         total = connection.execute(count).scalar_one()
-    ordered = query.order_by(*keyset.order_by()).limit(params.page_size + 1)
+    keys = [column.label(f"sort_key_{n}") for n, column in enumerate(keyset.columns)]
+    ordered = query.add_columns(*keys).order_by(*keyset.order_by()).limit(params.page_size + 1)
     if params.cursor is not None:
         ordered = ordered.where(keyset.after(keyset.decode(params.cursor)))
     else:
@@ -166,7 +168,7 @@ def paginate(
         page=None if params.cursor is not None else params.page,
         page_size=params.page_size,
         next_page=next_page,
-        next_cursor=keyset.encode(sort_values(rows[-1])) if has_next else None,
+        next_cursor=keyset.encode(rows[-1][-len(keys) :]) if has_next else None,
     )
 
 

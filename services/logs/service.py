@@ -5,6 +5,7 @@ event's id in `processed_event`, in one transaction, and acks only after that.
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -21,35 +22,26 @@ _ACTIONS = {
 }
 
 
+def _entry(event: TaskEvent) -> dict[str, Any]:
+    """The activity-log entry of one event, as column values."""
+    return {
+        "event_id": event.event_id,
+        "task_id": event.task_id,
+        "user_id": event.actor_id,
+        "action_type": _ACTIONS[event.event_type],
+        "detail": details.describe(event),
+        "created_at": event.occurred_at,
+    }
+
+
 def record_event(session: Session, *, event: TaskEvent) -> ActivityLog | None:
     """Add the event's entry in the caller's transaction; `None` if it has one already."""
-    return repository.add_entry(
-        session,
-        event_id=event.event_id,
-        task_id=event.task_id,
-        user_id=event.actor_id,
-        action_type=_ACTIONS[event.event_type],
-        detail=details.describe(event),
-        created_at=event.occurred_at,
-    )
+    return repository.add_entry(session, **_entry(event))
 
 
 def record_events(session: Session, *, events: Sequence[TaskEvent]) -> None:
     """Add the entries of several events in one statement, in the caller's transaction."""
-    repository.add_entries(
-        session,
-        entries=[
-            {
-                "event_id": event.event_id,
-                "task_id": event.task_id,
-                "user_id": event.actor_id,
-                "action_type": _ACTIONS[event.event_type].value,
-                "detail": details.describe(event),
-                "created_at": event.occurred_at,
-            }
-            for event in events
-        ],
-    )
+    repository.add_entries(session, entries=[_entry(event) for event in events])
 
 
 def list_entries(
@@ -62,7 +54,6 @@ def list_entries(
         repository.entries_query(filters=filters),
         keyset=keyset,
         params=params,
-        sort_values=lambda entry: (entry.created_at, entry.id),
         convert=LogEntryRead.model_validate,
         page_type=Page[LogEntryRead],
     )

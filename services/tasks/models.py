@@ -51,17 +51,13 @@ Index("ix_task_updated_at_id", Task.updated_at, Task.id)
 Index("ix_task_status_created_at_id", Task.status, Task.created_at, Task.id)
 Index("ix_task_assignee_id_created_at_id", Task.assignee_id, Task.created_at, Task.id)
 Index("ix_task_creator_id_created_at_id", Task.creator_id, Task.created_at, Task.id)
-# Tasks without a due date last, in either order (`repository.NO_DUE_DATE_LAST`).
-Index(
-    "ix_task_due_date_asc_id",
-    func.coalesce(Task.due_date, text("TIMESTAMPTZ '9999-12-31 23:59:59+00'")),
-    Task.id,
-)
-Index(
-    "ix_task_due_date_desc_id",
-    func.coalesce(Task.due_date, text("TIMESTAMPTZ '0001-01-01 00:00:00+00'")),
-    Task.id,
-)
+# The due-date orders put tasks without a due date last either way: as if due at the end of
+# time (ascending) or at its beginning (descending). The list sorts by these very expressions,
+# so the planner matches them to their indexes.
+DUE_DATE_ASC_KEY = func.coalesce(Task.due_date, text("TIMESTAMPTZ '9999-12-31 23:59:59+00'"))
+DUE_DATE_DESC_KEY = func.coalesce(Task.due_date, text("TIMESTAMPTZ '0001-01-01 00:00:00+00'"))
+Index("ix_task_due_date_asc_id", DUE_DATE_ASC_KEY, Task.id)
+Index("ix_task_due_date_desc_id", DUE_DATE_DESC_KEY, Task.id)
 
 # The relay is woken on the channel `tasks_outbox` (LISTEN/NOTIFY).
 OUTBOX = Outbox.define(Base.metadata, entity_id="task_id", channel="tasks_outbox")

@@ -1,12 +1,11 @@
 """Queries of the `tasks` schema. Never commits: the service layer owns the transaction."""
 
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Select, select, text
 from sqlalchemy.orm import Session
 
-from services.tasks.models import OUTBOX, Task
+from services.tasks.models import DUE_DATE_ASC_KEY, DUE_DATE_DESC_KEY, OUTBOX, Task
 from services.tasks.schemas import SortField, SortOrder, TaskFilters
 from shared import outbox
 from shared.events import TaskEvent
@@ -29,34 +28,12 @@ def delete_task(session: Session, *, task: Task) -> None:
     session.flush()
 
 
-# Tasks without a due date sort last either way: as if due at the end of time (ascending) or at
-# its beginning (descending). The same expressions are indexed (migration 0002).
-NO_DUE_DATE_LAST: dict[SortOrder, ColumnElement[datetime]] = {
-    SortOrder.ASC: literal_column("TIMESTAMPTZ '9999-12-31 23:59:59+00'"),
-    SortOrder.DESC: literal_column("TIMESTAMPTZ '0001-01-01 00:00:00+00'"),
-}
-
-
 def sort_key(filters: TaskFilters) -> list[ColumnElement[Any]]:
     """The columns a list is ordered by, ending in the id (unique, so the order is total)."""
     if filters.sort is SortField.DUE_DATE:
-        due = func.coalesce(Task.due_date, NO_DUE_DATE_LAST[filters.order])
+        due = DUE_DATE_ASC_KEY if filters.order is SortOrder.ASC else DUE_DATE_DESC_KEY
         return [due, Task.id.expression]
     return [getattr(Task, filters.sort.value).expression, Task.id.expression]
-
-
-def sort_values(task: Any, filters: TaskFilters) -> tuple[Any, ...]:
-    """The values of `sort_key` for one task (for the next page's cursor)."""
-    if filters.sort is SortField.DUE_DATE:
-        due = task.due_date or _NO_DUE_DATE[filters.order]
-        return due, task.id
-    return getattr(task, filters.sort.value), task.id
-
-
-_NO_DUE_DATE = {
-    SortOrder.ASC: datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
-    SortOrder.DESC: datetime(1, 1, 1, tzinfo=UTC),
-}
 
 
 def tasks_query(*, month: MonthRange, filters: TaskFilters) -> Select[Any]:
