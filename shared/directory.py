@@ -6,8 +6,6 @@ change nothing. A row stored from an HTTP look-up at auth has version 0: the use
 event (version 1 and up) replaces it. Queries here never commit.
 """
 
-from collections.abc import Collection
-
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -54,13 +52,3 @@ def remember_user(session: Session, table: Table, *, user_id: int, username: str
 def is_known(session: Session, table: Table, *, user_id: int) -> bool:
     """Whether the directory has the user."""
     return session.scalar(select(table.c.id).where(table.c.id == user_id)) is not None
-
-
-def usernames(session: Session, table: Table, *, user_ids: Collection[int]) -> dict[int, str]:
-    """The usernames of those of `user_ids` the directory has."""
-    if not user_ids:
-        return {}
-    rows = session.execute(
-        select(table.c.id, table.c.username).where(table.c.id.in_(sorted(user_ids)))
-    )
-    return {user_id: username for user_id, username in rows}

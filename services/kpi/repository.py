@@ -74,32 +74,40 @@ class CounterMissingError(Exception):
 
 
 def add_to_month_counter(session: Session, *, key: MonthKey, delta: int) -> None:
-    """Add `delta` to one counter row, creating it for a positive delta."""
+    """Add `delta` to one month counter row, creating it for a positive delta."""
     month, assignee_key, status = key
+    _add_to_count(
+        session,
+        MonthCounter,
+        key={"month": month, "assignee_key": assignee_key, "status": status},
+        delta=delta,
+    )
+
+
+def _add_to_count(
+    session: Session,
+    counter: type[MonthCounter] | type[DueCounter],
+    *,
+    key: dict[str, Any],
+    delta: int,
+) -> None:
+    """Add `delta` to the `count` of the `counter` row with this primary `key`."""
     if delta > 0:
         # CHECK constraints apply to the proposed row too, so only positive counts are upserted.
-        statement = insert(MonthCounter).values(
-            month=month, assignee_key=assignee_key, status=status, count=delta
-        )
         session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[MonthCounter.month, MonthCounter.assignee_key, MonthCounter.status],
-                set_={"count": MonthCounter.count + delta},
-            )
+            insert(counter)
+            .values(**key, count=delta)
+            .on_conflict_do_update(index_elements=list(key), set_={"count": counter.count + delta})
         )
         return
     updated = session.scalar(
-        update(MonthCounter)
-        .where(
-            MonthCounter.month == month,
-            MonthCounter.assignee_key == assignee_key,
-            MonthCounter.status == status,
-        )
-        .values(count=MonthCounter.count + delta)
-        .returning(MonthCounter.count)
+        update(counter)
+        .where(*(getattr(counter, column) == value for column, value in key.items()))
+        .values(count=counter.count + delta)
+        .returning(counter.count)
     )
     if updated is None:
-        raise CounterMissingError(f"no month_counter row {key}")
+        raise CounterMissingError(f"no {counter.__tablename__} row {tuple(key.values())}")
 
 
 def add_to_completion_counter(
@@ -260,23 +268,7 @@ def month_totals(
 def add_to_due_counter(session: Session, *, key: DueKey, delta: int) -> None:
     """Add `delta` to one due-hour counter row, creating it for a positive delta."""
     month, due_hour = key
-    if delta > 0:
-        statement = insert(DueCounter).values(month=month, due_hour=due_hour, count=delta)
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[DueCounter.month, DueCounter.due_hour],
-                set_={"count": DueCounter.count + delta},
-            )
-        )
-        return
-    updated = session.scalar(
-        update(DueCounter)
-        .where(DueCounter.month == month, DueCounter.due_hour == due_hour)
-        .values(count=DueCounter.count + delta)
-        .returning(DueCounter.count)
-    )
-    if updated is None:
-        raise CounterMissingError(f"no due_counter row {key}")
+    _add_to_count(session, DueCounter, key={"month": month, "due_hour": due_hour}, delta=delta)
 
 
 def hour_of(moment: datetime) -> datetime:
