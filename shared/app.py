@@ -12,7 +12,7 @@ from shared.docs import install_docs
 from shared.errors import ErrorResponse, install_error_handlers
 from shared.logging import configure_logging
 from shared.middleware import install_middleware
-from shared.security import JWKSKeySource, TokenVerifier, jwks_verifier
+from shared.security import TokenVerifier, jwks_verifier
 from shared.settings import ServiceSettings
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -51,13 +51,11 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Keys first, in the background: the first requests need not fetch them themselves.
-        prefetch = verifier.keys.prefetch() if isinstance(verifier.keys, JWKSKeySource) else None
-        prefetching = asyncio.create_task(prefetch) if prefetch else None
+        prefetching = asyncio.create_task(verifier.keys.prefetch())
         try:
             yield
         finally:
-            if prefetching is not None:
-                prefetching.cancel()
+            prefetching.cancel()
             for close in on_shutdown:
                 close()
             await verifier.aclose()

@@ -222,7 +222,7 @@ class EventConsumer(Generic[EventT]):
         if not readable:
             return
         try:
-            outcomes = await self._with_database(self.process_batch, [e for _, e in readable])
+            outcomes = await self._with_database([event for _, event in readable])
         except _Stopped:
             for message, _ in readable:
                 await message.nack(requeue=True)  # another instance will take them
@@ -242,7 +242,7 @@ class EventConsumer(Generic[EventT]):
 
     async def _apply_one(self, message: AbstractIncomingMessage, event: EventT) -> None:
         try:
-            [outcome] = await self._with_database(self.process_batch, [event])
+            [outcome] = await self._with_database([event])
         except _Stopped:
             await message.nack(requeue=True)
             return
@@ -252,13 +252,11 @@ class EventConsumer(Generic[EventT]):
         await message.ack()
         logger.info("event_consumed", message_id=message.message_id, outcome=outcome.value)
 
-    async def _with_database(
-        self, apply: Callable[[Sequence[EventT]], list[Outcome]], events: list[EventT]
-    ) -> list[Outcome]:
-        """`apply(events)` in a thread, waiting out a database outage until `stop` is set."""
+    async def _with_database(self, events: list[EventT]) -> list[Outcome]:
+        """`process_batch(events)` in a thread, waiting out a database outage until `stop`."""
         while True:
             try:
-                return await asyncio.to_thread(apply, events)
+                return await asyncio.to_thread(self.process_batch, events)
             except DBAPIError as exc:
                 if not _is_disconnect(exc):
                     raise

@@ -63,25 +63,18 @@ class Database:
     """
 
     def __init__(self, url: str, *, pool_size: int = 5, queue_limit: int = 1000) -> None:
-        self.engine: Engine = create_engine(
-            url,
-            pool_size=pool_size,
-            max_overflow=0,
-            pool_timeout=5,  # well under the gateway's read timeout
-            connect_args=CONNECT_ARGS,
-        )
+        pool: dict[str, Any] = {
+            "pool_size": pool_size,
+            "max_overflow": 0,
+            "pool_timeout": 5,  # well under the gateway's read timeout
+            "connect_args": CONNECT_ARGS,
+        }
+        self.engine: Engine = create_engine(url, **pool)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         # Reads run without BEGIN and ROLLBACK: one round trip per statement instead of three.
         # Their connections stay in autocommit mode in a pool of their own (switching a pooled
         # connection back and forth costs more than the idle connections do).
-        self.read_engine: Engine = create_engine(
-            url,
-            isolation_level="AUTOCOMMIT",
-            pool_size=pool_size,
-            max_overflow=0,
-            pool_timeout=5,
-            connect_args=CONNECT_ARGS,
-        )
+        self.read_engine: Engine = create_engine(url, isolation_level="AUTOCOMMIT", **pool)
         self._read_sessionmaker = sessionmaker(self.read_engine, expire_on_commit=False)
         self._executor = ThreadPoolExecutor(pool_size, thread_name_prefix="db")
         self._capacity = pool_size + queue_limit

@@ -45,12 +45,19 @@ class Principal(BaseModel):
 
 
 class KeySource(Protocol):
+    # Called when the key set changes (e.g. to forget the tokens verified before).
+    on_change: list[Callable[[], None]]
+
     def get_key(self, kid: str) -> jwt.PyJWK | None:
         """The cached key with this `kid`; never waits on I/O."""
         ...
 
     async def refresh(self, kid: str | None = None) -> None:
         """Fetch the keys now if that is due (a new `kid`, a stale cache); else do nothing."""
+        ...
+
+    async def prefetch(self) -> None:
+        """Get the first keys before any request needs them (at start-up)."""
         ...
 
     async def aclose(self) -> None: ...
@@ -61,12 +68,16 @@ class StaticKeySource:
 
     def __init__(self, jwks: dict[str, Any]) -> None:
         self._keys = {key.key_id: key for key in jwt.PyJWKSet.from_dict(jwks).keys}
+        self.on_change: list[Callable[[], None]] = []  # the keys never change
 
     def get_key(self, kid: str) -> jwt.PyJWK | None:
         return self._keys.get(kid)
 
     async def refresh(self, kid: str | None = None) -> None:
         """Nothing to fetch."""
+
+    async def prefetch(self) -> None:
+        """The keys are there from the start."""
 
     async def aclose(self) -> None:
         """Nothing to release."""
@@ -101,7 +112,7 @@ class JWKSKeySource:
         self._fetched_at: float | None = None  # last success
         self._tried_at: float | None = None  # last try, failed or not
         self._fetching: asyncio.Task[None] | None = None
-        self.on_change: list[Callable[[], None]] = []  # e.g. forget tokens verified before
+        self.on_change: list[Callable[[], None]] = []
 
     def get_key(self, kid: str) -> jwt.PyJWK | None:
         if self._is_due(kid) and self._keys.get(kid) is not None:
@@ -178,8 +189,7 @@ class TokenVerifier:
         self.audience = audience
         self._verified: dict[str, tuple[Principal, float]] = {}
         self._cache_size = cache_size
-        if isinstance(keys, JWKSKeySource):
-            keys.on_change.append(self._verified.clear)
+        keys.on_change.append(self._verified.clear)
 
     async def aclose(self) -> None:
         """Release the key source (its HTTP client)."""
