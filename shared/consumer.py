@@ -154,13 +154,13 @@ class EventConsumer(Generic[EventT]):
 
     def _claim(self, session: Session, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
         """Record the ids in `processed_event`, in one statement; the ones not seen before."""
-        inserted = session.scalars(
-            insert(self.processed)
-            .values([{"event_id": event_id} for event_id in event_ids])
-            .on_conflict_do_nothing()
-            .returning(self.processed.c.event_id)
+        # A list of parameters (not `.values([...])`): the statement is compiled once and cached,
+        # and SQLAlchemy still sends the rows as one multi-row INSERT ("insertmanyvalues").
+        inserted = session.execute(
+            insert(self.processed).on_conflict_do_nothing().returning(self.processed.c.event_id),
+            [{"event_id": event_id} for event_id in event_ids],
         )
-        return set(inserted)
+        return set(inserted.scalars())
 
     async def declare(self, channel: AbstractChannel) -> AbstractQueue:
         """Declare (idempotently) this consumer's queues; see `declare_consumer_queues`."""

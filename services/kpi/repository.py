@@ -10,6 +10,7 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     DateTime,
+    Integer,
     Select,
     Table,
     bindparam,
@@ -36,24 +37,23 @@ _TRUNCATE = text(
 
 def ensure_task_states(session: Session, *, tasks: Sequence[TaskSnapshot]) -> None:
     """Insert placeholders (version 0, contributing nothing) for the tasks not known yet."""
+    # Parameters as a list (compiled once, sent as one multi-row INSERT), on the table itself.
+    table = TaskState.__table__
     session.execute(
-        insert(TaskState)
-        .values(
-            [
-                {
-                    "task_id": task.id,
-                    "version": 0,
-                    "status": task.status.value,
-                    "assignee_id": task.assignee_id,
-                    "created_at": task.created_at,
-                    "due_date": task.due_date,
-                    "completed_at": task.completed_at,
-                    "deleted": True,
-                }
-                for task in tasks
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=[TaskState.task_id])
+        insert(table).on_conflict_do_nothing(index_elements=[table.c.task_id]),
+        [
+            {
+                "task_id": task.id,
+                "version": 0,
+                "status": task.status.value,
+                "assignee_id": task.assignee_id,
+                "created_at": task.created_at,
+                "due_date": task.due_date,
+                "completed_at": task.completed_at,
+                "deleted": True,
+            }
+            for task in tasks
+        ],
     )
 
 
@@ -92,22 +92,42 @@ def _add_to_count(
     delta: int,
 ) -> None:
     """Add `delta` to the `count` of the `counter` row with this primary `key`."""
+    upsert, subtract = _count_statements(counter)
+    connection = session.connection()
     if delta > 0:
         # CHECK constraints apply to the proposed row too, so only positive counts are upserted.
-        session.execute(
-            insert(counter)
-            .values(**key, count=delta)
-            .on_conflict_do_update(index_elements=list(key), set_={"count": counter.count + delta})
-        )
+        connection.execute(upsert, _count_parameters(key, delta))
         return
-    updated = session.scalar(
-        update(counter)
-        .where(*(getattr(counter, column) == value for column, value in key.items()))
-        .values(count=counter.count + delta)
-        .returning(counter.count)
-    )
+    updated = connection.execute(subtract, _count_parameters(key, delta)).scalar()
     if updated is None:
         raise CounterMissingError(f"no {counter.__tablename__} row {tuple(key.values())}")
+
+
+def _count_parameters(key: dict[str, Any], delta: int) -> dict[str, Any]:
+    return {**{f"key_{column}": value for column, value in key.items()}, "delta": delta}
+
+
+@functools.cache
+def _count_statements(counter: type[MonthCounter] | type[DueCounter]) -> tuple[Any, Any]:
+    """The upsert and the update of `counter`'s `count` by `:delta`, built once, with the
+    primary key columns as parameters `key_<column>` (see `_count_parameters`)."""
+    table = counter.__table__
+    keys = [column for column in table.primary_key.columns]
+    delta = bindparam("delta", type_=Integer)
+    upsert = (
+        insert(table)
+        .values(
+            {**{column.name: bindparam(f"key_{column.name}") for column in keys}, "count": delta}
+        )
+        .on_conflict_do_update(index_elements=keys, set_={"count": table.c.count + delta})
+    )
+    subtract = (
+        update(table)
+        .where(*(column == bindparam(f"key_{column.name}") for column in keys))
+        .values(count=table.c.count + delta)
+        .returning(table.c.count)
+    )
+    return upsert, subtract
 
 
 def add_to_completion_counter(

@@ -41,10 +41,11 @@ def add_entry(
 
 def add_entries(session: Session, *, entries: list[dict[str, Any]]) -> None:
     """Insert several entries in one statement; an event that has an entry already is skipped."""
+    # Parameters as a list (compiled once, sent as one multi-row INSERT), on the table itself:
+    # the rows need no ORM objects.
+    table = ActivityLog.__table__
     session.execute(
-        insert(ActivityLog)
-        .values(entries)
-        .on_conflict_do_nothing(index_elements=[ActivityLog.event_id])
+        insert(table).on_conflict_do_nothing(index_elements=[table.c.event_id]), entries
     )
 
 
