@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from services.kpi.models import CompletionCounter, DueCounter, MonthCounter, TaskState
+from shared.db import table_of
 from shared.events import TaskSnapshot, TaskStatus
 
 MonthKey = tuple[date, int, str]  # (month, assignee_key, status)
@@ -38,7 +39,7 @@ _TRUNCATE = text(
 def ensure_task_states(session: Session, *, tasks: Sequence[TaskSnapshot]) -> None:
     """Insert placeholders (version 0, contributing nothing) for the tasks not known yet."""
     # Parameters as a list (compiled once, sent as one multi-row INSERT), on the table itself.
-    table = TaskState.__table__
+    table = table_of(TaskState)
     session.execute(
         insert(table).on_conflict_do_nothing(index_elements=[table.c.task_id]),
         [
@@ -111,8 +112,8 @@ def _count_parameters(key: dict[str, Any], delta: int) -> dict[str, Any]:
 def _count_statements(counter: type[MonthCounter] | type[DueCounter]) -> tuple[Any, Any]:
     """The upsert and the update of `counter`'s `count` by `:delta`, built once, with the
     primary key columns as parameters `key_<column>` (see `_count_parameters`)."""
-    table = counter.__table__
-    keys = [column for column in table.primary_key.columns]
+    table = table_of(counter)
+    keys = list(table.primary_key.columns)
     delta = bindparam("delta", type_=Integer)
     upsert = (
         insert(table)

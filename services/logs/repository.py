@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from services.logs.models import ActionType, ActivityLog
 from services.logs.schemas import LogFilters
+from shared.db import table_of
 
 
 def add_entry(
@@ -43,7 +44,7 @@ def add_entries(session: Session, *, entries: list[dict[str, Any]]) -> None:
     """Insert several entries in one statement; an event that has an entry already is skipped."""
     # Parameters as a list (compiled once, sent as one multi-row INSERT), on the table itself:
     # the rows need no ORM objects.
-    table = ActivityLog.__table__
+    table = table_of(ActivityLog)
     session.execute(
         insert(table).on_conflict_do_nothing(index_elements=[table.c.event_id]), entries
     )
