@@ -180,7 +180,9 @@ class OutboxRelay:
             unconfirmed = [row.id for row in rows[len(confirmed) :]]
             await asyncio.to_thread(_commit, session, outbox, unconfirmed=unconfirmed)
             if confirmed:
-                logger.debug("events_published", count=len(confirmed), last_id=confirmed[-1].id)
+                logger.debug(  # per batch: under load, a line every few milliseconds
+                    "events_published", count=len(confirmed), last_id=confirmed[-1].id
+                )
             if unconfirmed:
                 raise PublishError(f"{len(unconfirmed)} events were not confirmed")
             return len(rows)
