@@ -145,7 +145,6 @@ def list_users(
         repository.users_query(ids=ids),
         keyset=Keyset([User.id.expression], descending=False, scope=scope),
         params=params,
-        convert=UserSummary.model_validate,
         page_type=Page[UserSummary],
     )
 

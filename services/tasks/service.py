@@ -75,7 +75,6 @@ def list_tasks(
         repository.tasks_query(month=month, filters=filters),
         keyset=keyset,
         params=params,
-        convert=TaskRead.model_validate,
         page_type=Page[TaskRead],
     )
 
