@@ -11,6 +11,7 @@ python -m services.auth.manage outbox-status  # unpublished events, the oldest o
 import argparse
 import getpass
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from services.auth import service
@@ -60,7 +61,7 @@ def prestart(settings: AuthSettings) -> None:
         )
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="python -m services.auth.manage")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -71,7 +72,7 @@ def main() -> None:
     replay_parser = commands.add_parser("replay", help="re-publish every event to one queue")
     replay_parser.add_argument("--queue", required=True, help="e.g. tasks.user-events")
     OPERATIONS.add_commands(commands)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     settings = AuthSettings()
     if OPERATIONS.run(parser, args, settings):
         return
