@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
-from aio_pika.exceptions import ChannelNotFoundEntity
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from aio_pika.exceptions import ChannelNotFoundEntity, DeliveryError
 
 from shared.consumer import ATTEMPT_HEADER, ERROR_HEADER, ConsumerConfig
 
@@ -33,8 +33,16 @@ _FAILURE_HEADERS = (ATTEMPT_HEADER, ERROR_HEADER)
 _BROKER_FAILURE_PREFIXES = ("x-death", "x-first-death-", "x-last-death-", "x-delivery-count")
 
 
-class MissingQueueError(Exception):
+class DeadLetterError(Exception):
+    """A dead-letter command could not do what it was asked; no dead letter is lost."""
+
+
+class MissingQueueError(DeadLetterError):
     """A queue the command needs does not exist (its consumer never ran)."""
+
+
+class NotRedrivenError(DeadLetterError):
+    """The consumer's queue did not take a redriven copy; it stays a dead letter."""
 
 
 @dataclass(frozen=True)
@@ -81,13 +89,12 @@ class _Held:
         return [message for message in self.messages if message.message_id in ids]
 
 
-async def _declared(channel: AbstractChannel, name: str) -> int:
-    """How many messages wait in the queue `name`; `MissingQueueError` if there is none."""
+async def _existing(channel: AbstractChannel, name: str) -> AbstractQueue:
+    """The queue `name`; `MissingQueueError` if there is none (it is never created here)."""
     try:
-        queue = await channel.declare_queue(name, passive=True)
+        return await channel.declare_queue(name, passive=True)
     except ChannelNotFoundEntity as exc:
         raise MissingQueueError(f"there is no queue {name!r}: start its consumer once") from exc
-    return queue.declaration_result.message_count or 0
 
 
 @asynccontextmanager
@@ -103,9 +110,9 @@ async def _holding(
         # Confirms, and a copy no queue takes raises instead of passing for delivered.
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         for name in also_needs:
-            await _declared(channel, name)
-        waiting = await _declared(channel, config.dead_queue)
-        queue = await channel.get_queue(config.dead_queue, ensure=False)
+            await _existing(channel, name)
+        queue = await _existing(channel, config.dead_queue)
+        waiting = queue.declaration_result.message_count or 0
         held = _Held(channel, [])
         try:
             while len(held.messages) < min(waiting, limit):
@@ -135,9 +142,17 @@ async def redrive(
 ) -> list[DeadLetter]:
     """Send dead letters (those with `ids`, or all) back to the consumer's queue; the sent ones."""
     async with _holding(config, limit=limit, also_needs=[config.queue]) as held:
-        sent = []
+        sent: list[DeadLetter] = []
         for message in held.selected(ids):
-            await held.channel.default_exchange.publish(_fresh(message), routing_key=config.queue)
+            try:
+                await held.channel.default_exchange.publish(
+                    _fresh(message), routing_key=config.queue
+                )
+            except DeliveryError as exc:  # returned or nacked: it stays where it is
+                raise NotRedrivenError(
+                    f"{config.queue} did not take {message.message_id} ({exc!r}); {len(sent)}"
+                    " redriven before it, the rest are still dead letters"
+                ) from exc
             await message.ack()  # only once the copy is confirmed in the queue
             sent.append(DeadLetter.of(message))
         return sent

@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from shared import dead_letters
 from shared.consumer import ConsumerConfig
 from shared.db import standalone_session
-from shared.dead_letters import DeadLetter, MissingQueueError
+from shared.dead_letters import DeadLetter, DeadLetterError
 from shared.maintenance import RetentionTooShortError, outbox_status, prune_processed, retention
 from shared.outbox import Outbox
 from shared.settings import ServiceSettings
@@ -76,7 +76,7 @@ class Operations(Generic[SettingsT]):
                 _print_outbox_status(settings, self.outbox)
             else:
                 return False
-        except (MissingQueueError, RetentionTooShortError) as exc:
+        except (DeadLetterError, RetentionTooShortError) as exc:
             parser.exit(2, f"error: {exc}\n")
         except (OSError, AMQPConnectionError, OperationalError) as exc:
             parser.exit(1, f"error: RabbitMQ or PostgreSQL is not reachable: {exc}\n")

@@ -195,6 +195,26 @@ def test_dead_letters_of_a_consumer_that_never_ran_are_a_clear_error(
     assert f"there is no queue '{config.dead_queue}'" in capsys.readouterr().err
 
 
+def test_a_redrive_to_a_queue_that_is_gone_keeps_the_dead_letter(
+    config: ConsumerConfig, on_test_queue: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = create_event()
+
+    async def scenario() -> list[DeadLetter]:
+        async with broker(config) as channel:
+            await channel.declare_queue(config.dead_queue, durable=True)
+            await publish_event(channel, config, event, to=config.dead_queue)
+            with pytest.raises(SystemExit) as exit_info:
+                await cli("dead-letters", "redrive")
+            assert exit_info.value.code == 2
+            return await list_dead_letters(config)
+
+    [kept] = asyncio.run(scenario())
+
+    assert kept.message_id == str(event.event_id)
+    assert f"there is no queue '{config.queue}'" in capsys.readouterr().err
+
+
 def test_redriving_an_unknown_id_says_so(
     config: ConsumerConfig,
     database: Database,
