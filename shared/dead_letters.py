@@ -137,6 +137,16 @@ async def list_dead_letters(
         return [DeadLetter.of(message) for message in held.messages]
 
 
+async def waiting(config: ConsumerConfig) -> int:
+    """How many dead letters wait (not counting those another command holds right now)."""
+    connection = await aio_pika.connect(config.amqp_url)
+    try:
+        queue = await _existing(await connection.channel(), config.dead_queue)
+        return queue.declaration_result.message_count or 0
+    finally:
+        await connection.close()
+
+
 async def redrive(
     config: ConsumerConfig, *, ids: Collection[str] | None = None, limit: int = DEFAULT_LIMIT
 ) -> list[DeadLetter]:

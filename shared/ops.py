@@ -131,7 +131,9 @@ def _line(letter: DeadLetter) -> str:
 async def _list(configs: Sequence[ConsumerConfig], args: argparse.Namespace) -> None:
     for config in configs:
         letters = await dead_letters.list_dead_letters(config, limit=args.limit)
-        print(f"{config.dead_queue}: {len(letters)} dead letters")
+        more = await dead_letters.waiting(config) - len(letters)
+        beyond = f" (and {more} more past --limit)" if len(letters) == args.limit and more else ""
+        print(f"{config.dead_queue}: {len(letters)} dead letters{beyond}")
         for letter in letters:
             print(_line(letter))
 

@@ -155,6 +155,7 @@ def test_a_redriven_message_gets_every_attempt_again_and_purge_deletes_what_was_
                 seen.append(await dead_letters_of(config, 2))  # it failed twice more
             await cli("dead-letters", "purge")  # answered "n"
             seen.append(await list_dead_letters(config))
+            await cli("dead-letters", "list", "--limit", "1")
             await cli("dead-letters", "purge", "--id", str(second.event_id), "--yes")
             seen.append(await list_dead_letters(config))
             await cli("dead-letters", "purge")  # answered "y"
@@ -172,7 +173,9 @@ def test_a_redriven_message_gets_every_attempt_again_and_purge_deletes_what_was_
     assert [letter.message_id for letter in refused] == ids[::-1]
     assert [letter.message_id for letter in one_purged] == ids[:1]
     assert all_purged == []
-    assert f"{config.dead_queue}: 0 purged" in printed(capsys, config)
+    output = printed(capsys, config)
+    assert f"{config.dead_queue}: 0 purged" in output
+    assert f"{config.dead_queue}: 1 dead letters (and 1 more past --limit)" in output
 
 
 def test_a_queue_of_another_service_is_refused(
