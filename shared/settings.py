@@ -7,6 +7,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/efficient"
+# Longer than any copy of an event can still arrive after the first (README, "Operations").
+MIN_PROCESSED_EVENT_RETENTION_DAYS = 7
 
 
 class ServiceSettings(BaseSettings):
@@ -36,6 +38,10 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Relay and consumers touch this file while alive (their liveness probe); unset: no file.
     heartbeat_file: Path | None = None
+    # Consumers (logs, kpi, tasks): `manage prune-processed` forgets applied event ids this old.
+    processed_event_retention_days: int = Field(
+        default=14, ge=MIN_PROCESSED_EVENT_RETENTION_DAYS, le=3650
+    )
 
 
 class RelaySettings(ServiceSettings):

@@ -5,11 +5,13 @@ python -m services.auth.manage create-admin --username NAME --email ADDRESS
                                               # password from ADMIN_PASSWORD or a prompt
 python -m services.auth.manage replay --queue tasks.user-events
                                               # re-publish every user event to one queue
+python -m services.auth.manage outbox-status  # unpublished events, the oldest one's age
 """
 
 import argparse
 import getpass
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from services.auth import service
@@ -18,9 +20,11 @@ from services.auth.models import OUTBOX
 from services.auth.passwords import Passwords
 from shared.db import standalone_session
 from shared.migrations import prestart as migrate
+from shared.ops import Operations
 from shared.replay import replay_command
 
 SERVICE_DIR = Path(__file__).parent
+OPERATIONS: Operations[AuthSettings] = Operations(outbox=OUTBOX)
 
 
 def create_admin(
@@ -57,7 +61,7 @@ def prestart(settings: AuthSettings) -> None:
         )
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="python -m services.auth.manage")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -67,8 +71,11 @@ def main() -> None:
     admin.add_argument("--email", required=True)
     replay_parser = commands.add_parser("replay", help="re-publish every event to one queue")
     replay_parser.add_argument("--queue", required=True, help="e.g. tasks.user-events")
-    args = parser.parse_args()
+    OPERATIONS.add_commands(commands)
+    args = parser.parse_args(argv)
     settings = AuthSettings()
+    if OPERATIONS.run(parser, args, settings):
+        return
     if args.command == "prestart":
         prestart(settings)
     elif args.command == "replay":
