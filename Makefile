@@ -81,9 +81,9 @@ replay: install ## Rebuild a consumer's read model or user directory from the ev
 	$(if $(filter $(CONSUMER),$(TASK_EVENT_CONSUMERS)),$(BIN)/python -m services.tasks.manage replay --queue $(CONSUMER).task-events)
 	$(if $(filter $(CONSUMER),$(USER_EVENT_CONSUMERS)),$(BIN)/python -m services.auth.manage replay --queue $(CONSUMER).user-events)
 
-admin: install ## Create or promote an admin: make admin USERNAME=root EMAIL=root@example.com
-	@test -n "$(USERNAME)" -a -n "$(EMAIL)" || { echo "usage: make admin USERNAME=... EMAIL=..."; exit 2; }
-	$(BIN)/python -m services.auth.manage create-admin --username "$(USERNAME)" --email "$(EMAIL)"
+admin: install ## Create an admin: make admin USERNAME=root EMAIL=root@example.com (PROMOTE=1: an existing user)
+	@test -n "$(USERNAME)" -a -n "$(EMAIL)" || { echo "usage: make admin USERNAME=... EMAIL=... [PROMOTE=1]"; exit 2; }
+	$(BIN)/python -m services.auth.manage create-admin --username "$(USERNAME)" --email "$(EMAIL)" $(if $(PROMOTE),--promote)
 
 test: lint ## Lint, then every test (end-to-end included) against the real PostgreSQL, RabbitMQ and nginx
 	$(BIN)/pytest

@@ -1,7 +1,7 @@
 """Deploy-time commands of the auth service.
 
 python -m services.auth.manage prestart       # wait for the database, migrate, bootstrap admin
-python -m services.auth.manage create-admin --username NAME --email ADDRESS
+python -m services.auth.manage create-admin --username NAME --email ADDRESS [--promote]
                                               # password from ADMIN_PASSWORD or a prompt
 python -m services.auth.manage replay --queue tasks.user-events
                                               # re-publish every user event to one queue
@@ -12,15 +12,19 @@ import getpass
 import os
 from pathlib import Path
 
+import structlog
+
 from services.auth import service
 from services.auth.config import AuthSettings
 from services.auth.models import OUTBOX
 from services.auth.passwords import Passwords
 from shared.db import standalone_session
+from shared.errors import ConflictError
 from shared.migrations import prestart as migrate
 from shared.replay import replay_command
 
 SERVICE_DIR = Path(__file__).parent
+logger = structlog.get_logger(__name__)
 
 
 def create_admin(
@@ -29,10 +33,10 @@ def create_admin(
     username: str,
     email: str,
     password: str,
-    promote: bool = True,
+    promote: bool = False,
     reset_password: bool = False,
 ) -> None:
-    """Create (or promote) the admin user; see `service.ensure_admin`."""
+    """Create the admin user (or, with `promote`, promote that user); see `ensure_admin`."""
     with standalone_session(settings.database_url) as session:
         service.ensure_admin(
             session,
@@ -46,15 +50,24 @@ def create_admin(
 
 
 def prestart(settings: AuthSettings) -> None:
-    """Wait for the database, apply migrations, and create the configured admin if any."""
+    """Wait for the database, apply migrations, and create the configured admin if any.
+
+    A name already taken by a user who is not an admin is refused and logged, and the start
+    goes on: whoever registered that name first cannot block deployments.
+    """
     migrate(SERVICE_DIR, settings.database_url)
     if settings.admin_username and settings.admin_password:
-        create_admin(
-            settings,
-            username=settings.admin_username,
-            email=settings.admin_email or f"{settings.admin_username}@localhost.localdomain",
-            password=settings.admin_password.get_secret_value(),
-        )
+        try:
+            create_admin(
+                settings,
+                username=settings.admin_username,
+                email=settings.admin_email or f"{settings.admin_username}@localhost.localdomain",
+                password=settings.admin_password.get_secret_value(),
+            )
+        except ConflictError as exc:
+            logger.error(
+                "admin_bootstrap_refused", username=settings.admin_username, reason=str(exc)
+            )
 
 
 def main() -> None:
@@ -65,6 +78,11 @@ def main() -> None:
     admin = commands.add_parser("create-admin", help="create or promote an admin user")
     admin.add_argument("--username", required=True)
     admin.add_argument("--email", required=True)
+    admin.add_argument(
+        "--promote",
+        action="store_true",
+        help="make an existing user admin (its email must be --email)",
+    )
     replay_parser = commands.add_parser("replay", help="re-publish every event to one queue")
     replay_parser.add_argument("--queue", required=True, help="e.g. tasks.user-events")
     args = parser.parse_args()
@@ -77,7 +95,16 @@ def main() -> None:
         password = os.environ.get("ADMIN_PASSWORD") or getpass.getpass("Admin password: ")
         if len(password) < 12:
             parser.error("the admin password must be at least 12 characters")
-        create_admin(settings, username=args.username, email=args.email, password=password)
+        try:
+            create_admin(
+                settings,
+                username=args.username,
+                email=args.email,
+                password=password,
+                promote=args.promote,
+            )
+        except ConflictError as exc:
+            parser.exit(1, f"refused: {exc}\n")
         print(f"{args.username} is an admin.")
 
 

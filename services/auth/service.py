@@ -157,13 +157,14 @@ def ensure_admin(
     email: str,
     password: str,
     passwords: Passwords,
-    promote: bool = True,
+    promote: bool = False,
     reset_password: bool = False,
 ) -> User:
-    """Create the admin; an existing user of that name becomes admin (`promote`) or is a 409.
+    """Create the admin; an existing admin of that name is kept as it is.
 
-    An existing password is kept unless `reset_password`. An operator's command: the events it
-    stores have no actor.
+    An existing user who is not an admin may have been registered by anyone, so it is a 409
+    unless `promote` is given and `email` is that user's address. An existing password is kept
+    unless `reset_password`. An operator's command: the events it stores have no actor.
     """
     user = repository.get_user_by_username(session, username=username)
     if user is None:
@@ -175,20 +176,29 @@ def ensure_admin(
             role=Role.ADMIN.value,
         )
         _record(session, UserEventType.REGISTERED, user=user, actor_id=None)
-    elif user.role != Role.ADMIN.value and not promote:
-        raise ConflictError(f"{username} is a user who is not an admin; choose another name.")
-    else:
-        if user.role != Role.ADMIN.value:
-            change = FieldChange(old=user.role, new=Role.ADMIN.value)
-            user.role = Role.ADMIN.value
-            user.version += 1
-            _record(
-                session, UserEventType.UPDATED, user=user, actor_id=None, changes={"role": change}
-            )
-        if reset_password:
-            user.password_hash = passwords.hash(password)
+    elif user.role != Role.ADMIN.value:
+        _promote(session, user=user, email=email, promote=promote)
+    if reset_password:
+        user.password_hash = passwords.hash(password)
     session.commit()
     return user
+
+
+def _promote(session: Session, *, user: User, email: str, promote: bool) -> None:
+    """Make an existing user admin, only when asked to and only with that user's email."""
+    if not promote:
+        raise ConflictError(
+            f"{user.username} is an existing user who is not an admin; choose another name, "
+            "or promote that account explicitly (--promote) with its email."
+        )
+    if user.email.lower() != email.lower():
+        raise ConflictError(
+            f"{user.username} is registered with another email; it is not promoted."
+        )
+    change = FieldChange(old=user.role, new=Role.ADMIN.value)
+    user.role = Role.ADMIN.value
+    user.version += 1
+    _record(session, UserEventType.UPDATED, user=user, actor_id=None, changes={"role": change})
 
 
 def _record(
