@@ -19,7 +19,7 @@ LOGS_PORT ?= 8003
 KPI_PORT ?= 8004
 GATEWAY_PORT ?= 8080
 
-.PHONY: help install nginx wrk run migrate seed replay admin test lint fmt bench clean
+.PHONY: help install nginx wrk run migrate seed replay admin rotate-key test lint fmt bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ replay: install ## Rebuild a consumer's read model or user directory from the ev
 admin: install ## Create an admin: make admin USERNAME=root EMAIL=root@example.com (PROMOTE=1: an existing user)
 	@test -n "$(USERNAME)" -a -n "$(EMAIL)" || { echo "usage: make admin USERNAME=... EMAIL=... [PROMOTE=1]"; exit 2; }
 	$(BIN)/python -m services.auth.manage create-admin --username "$(USERNAME)" --email "$(EMAIL)" $(if $(PROMOTE),--promote)
+
+rotate-key: install ## Make a new JWT signing key current (the old one stays published); then restart auth
+	$(BIN)/python -m services.auth.manage rotate-key
 
 test: lint ## Lint, then every test (end-to-end included) against the real PostgreSQL, RabbitMQ and nginx
 	$(BIN)/pytest

@@ -5,6 +5,8 @@ python -m services.auth.manage create-admin --username NAME --email ADDRESS [--p
                                               # password from ADMIN_PASSWORD or a prompt
 python -m services.auth.manage replay --queue tasks.user-events
                                               # re-publish every user event to one queue
+python -m services.auth.manage rotate-key [--key-file PATH --previous-file PATH]
+                                              # a new signing key; the old one stays published
 """
 
 import argparse
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import structlog
 
-from services.auth import service
+from services.auth import keys, service
 from services.auth.config import AuthSettings
 from services.auth.models import OUTBOX
 from services.auth.passwords import Passwords
@@ -70,6 +72,22 @@ def prestart(settings: AuthSettings) -> None:
             )
 
 
+def rotate_key(settings: AuthSettings, *, key_file: Path | None, previous_file: Path | None) -> str:
+    """Make a new signing key current, keep the old one as the previous key; what to say."""
+    current_path, previous_path = keys.key_paths(settings)
+    key_file, previous_file = key_file or current_path, previous_file or previous_path
+    if key_file is None or previous_file is None:
+        raise ValueError(
+            "the keys must be files: set JWT_PRIVATE_KEY_FILE and JWT_PREVIOUS_KEY_FILE, "
+            "or pass --key-file and --previous-file"
+        )
+    old_kid, new_kid = keys.rotate(key_file=key_file, previous_file=previous_file)
+    return (
+        f"{key_file} now holds a new key (kid {new_kid}); {previous_file} the previous one "
+        f"(kid {old_kid}). Restart auth: tokens signed before stay valid until they expire."
+    )
+
+
 def main() -> None:
     """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="python -m services.auth.manage")
@@ -85,12 +103,20 @@ def main() -> None:
     )
     replay_parser = commands.add_parser("replay", help="re-publish every event to one queue")
     replay_parser.add_argument("--queue", required=True, help="e.g. tasks.user-events")
+    rotate = commands.add_parser("rotate-key", help="make a new signing key current")
+    rotate.add_argument("--key-file", type=Path, help="default: the configured key's file")
+    rotate.add_argument("--previous-file", type=Path, help="default: JWT_PREVIOUS_KEY_FILE")
     args = parser.parse_args()
     settings = AuthSettings()
     if args.command == "prestart":
         prestart(settings)
     elif args.command == "replay":
         replay_command(parser, settings, outbox=OUTBOX, queue=args.queue)
+    elif args.command == "rotate-key":
+        try:
+            print(rotate_key(settings, key_file=args.key_file, previous_file=args.previous_file))
+        except (ValueError, OSError) as exc:
+            parser.exit(1, f"refused: {exc}\n")
     else:
         password = os.environ.get("ADMIN_PASSWORD") or getpass.getpass("Admin password: ")
         if len(password) < 12:

@@ -22,6 +22,9 @@ from shared.security import CurrentUser
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
+# A response that carries a token is never stored by a cache (RFC 6749, section 5.1).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
 _login_form_schema = {
     "type": "object",
     "required": ["username", "password"],
@@ -60,9 +63,10 @@ async def register(data: UserCreate, database: DatabaseDep, passwords: Passwords
     },
 )
 async def login(
-    credentials_in: LoginDep, database: DatabaseDep, credentials: CredentialsDep
+    credentials_in: LoginDep, database: DatabaseDep, credentials: CredentialsDep, response: Response
 ) -> TokenPair:
     """Exchange a username and password (JSON or OAuth2 form) for tokens."""
+    response.headers.update(NO_STORE)
     return await service.login(
         database,
         username=credentials_in.username,
@@ -73,9 +77,10 @@ async def login(
 
 @router.post("/refresh", response_model=TokenPair)
 async def refresh(
-    data: RefreshRequest, database: DatabaseDep, credentials: CredentialsDep
+    data: RefreshRequest, database: DatabaseDep, credentials: CredentialsDep, response: Response
 ) -> TokenPair:
     """Trade a refresh token for a new pair; the old refresh token stops working."""
+    response.headers.update(NO_STORE)
     return await database.run(
         service.refresh, refresh_token=data.refresh_token, credentials=credentials
     )
@@ -115,8 +120,7 @@ async def get_user(user_id: PathId, _: CurrentUser, database: DatabaseDep) -> Us
 
 @router.get("/.well-known/jwks.json")
 async def jwks(request: Request, response: Response) -> dict[str, Any]:
-    """The public keys that verify access tokens."""
+    """The public keys that verify access tokens: the current one, then the previous one."""
     response.headers["Cache-Control"] = "public, max-age=300"
-    signing_key = request.app.state.signing_key
-    result: dict[str, Any] = signing_key.jwks()
+    result: dict[str, Any] = request.app.state.keys.jwks()
     return result
