@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 
 from services.auth import service
-from services.auth.deps import CredentialsDep, LoginDep, PasswordsDep
+from services.auth.deps import ClientAddress, CredentialsDep, LoginDep
 from services.auth.schemas import (
     LoginRequest,
     RefreshRequest,
@@ -40,11 +40,17 @@ _login_form_schema = {
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses={409: {"model": ErrorResponse, "description": "Username or email taken"}},
+    responses={
+        409: {"model": ErrorResponse, "description": "Username or email taken"},
+        429: {"model": ErrorResponse, "description": "Too many registrations from this address"},
+    },
 )
-async def register(data: UserCreate, database: DatabaseDep, passwords: PasswordsDep) -> UserRead:
+async def register(
+    data: UserCreate, database: DatabaseDep, credentials: CredentialsDep, address: ClientAddress
+) -> UserRead:
     """Create an account with the `user` role."""
-    password_hash = await passwords.hash_async(data.password)
+    await database.run(service.count_registration, address=address, throttle=credentials.throttle)
+    password_hash = await credentials.passwords.hash_async(data.password)
     user = await database.run(service.register, data=data, password_hash=password_hash)
     return UserRead.model_validate(user)
 
@@ -52,6 +58,10 @@ async def register(data: UserCreate, database: DatabaseDep, passwords: Passwords
 @router.post(
     "/login",
     response_model=TokenPair,
+    responses={
+        401: {"model": ErrorResponse, "description": "Wrong username or password"},
+        429: {"model": ErrorResponse, "description": "Too many failures: wait `Retry-After`"},
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -63,7 +73,11 @@ async def register(data: UserCreate, database: DatabaseDep, passwords: Passwords
     },
 )
 async def login(
-    credentials_in: LoginDep, database: DatabaseDep, credentials: CredentialsDep, response: Response
+    credentials_in: LoginDep,
+    database: DatabaseDep,
+    credentials: CredentialsDep,
+    address: ClientAddress,
+    response: Response,
 ) -> TokenPair:
     """Exchange a username and password (JSON or OAuth2 form) for tokens."""
     response.headers.update(NO_STORE)
@@ -71,6 +85,7 @@ async def login(
         database,
         username=credentials_in.username,
         password=credentials_in.password,
+        address=address,
         credentials=credentials,
     )
 
