@@ -310,18 +310,29 @@ class RotatingAuth(FakeAuth):
         return httpx.Response(200, json=self.keys.jwks())
 
 
+def _verifier_of(
+    auth: FakeAuth, *, min_refetch_seconds: float = 10.0, leeway_seconds: float = 0
+) -> tuple[TokenVerifier, JWKSKeySource]:
+    """A verifier (and its key source) of the JWKS `auth` serves."""
+    source = JWKSKeySource(
+        JWKS_URL,
+        client=httpx.AsyncClient(transport=httpx.MockTransport(auth.handle)),
+        min_refetch_seconds=min_refetch_seconds,
+    )
+    verifier = TokenVerifier(
+        keys=source,
+        issuer="efficient-system-auth",
+        audience="efficient-system",
+        leeway_seconds=leeway_seconds,
+    )
+    return verifier, source
+
+
 def test_a_rotated_key_is_picked_up_and_the_previous_ones_tokens_still_verify(
     auth_key: SigningKey,
 ) -> None:
     auth = RotatingAuth(auth_key)
-    source = JWKSKeySource(
-        JWKS_URL,
-        client=httpx.AsyncClient(transport=httpx.MockTransport(auth.handle)),
-        min_refetch_seconds=0,
-    )
-    verifier = TokenVerifier(
-        keys=source, issuer="efficient-system-auth", audience="efficient-system"
-    )
+    verifier, source = _verifier_of(auth, min_refetch_seconds=0)
     before = create_access_token(auth_key, user_id=1)
     authenticate(verifier, before)
 
@@ -336,14 +347,7 @@ def test_a_rotated_key_is_picked_up_and_the_previous_ones_tokens_still_verify(
 
 def test_forged_kids_make_at_most_one_fetch_per_interval(auth_key: SigningKey) -> None:
     auth = RotatingAuth(auth_key)
-    source = JWKSKeySource(
-        JWKS_URL,
-        client=httpx.AsyncClient(transport=httpx.MockTransport(auth.handle)),
-        min_refetch_seconds=3600,
-    )
-    verifier = TokenVerifier(
-        keys=source, issuer="efficient-system-auth", audience="efficient-system"
-    )
+    verifier, source = _verifier_of(auth, min_refetch_seconds=3600)
     authenticate(verifier, create_access_token(auth_key))
 
     async def forged_burst() -> list[BaseException | Principal]:
@@ -372,12 +376,7 @@ def test_forged_kids_make_at_most_one_fetch_per_interval(auth_key: SigningKey) -
 def test_clock_skew_within_the_leeway_is_tolerated(
     fake_auth: FakeAuth, auth_key: SigningKey, issued_ago: int, lifetime: int, accepted: bool
 ) -> None:
-    source = JWKSKeySource(
-        JWKS_URL, client=httpx.AsyncClient(transport=httpx.MockTransport(fake_auth.handle))
-    )
-    verifier = TokenVerifier(
-        keys=source, issuer="efficient-system-auth", audience="efficient-system", leeway_seconds=10
-    )
+    verifier, source = _verifier_of(fake_auth, leeway_seconds=10)
     issued_at = datetime.now(UTC) - timedelta(seconds=issued_ago)
     token = create_access_token(auth_key, issued_at=issued_at, ttl=timedelta(seconds=lifetime))
 
