@@ -9,7 +9,7 @@ from services.auth.keys import load_keys
 from services.auth.passwords import Passwords
 from services.auth.router import router
 from services.auth.service import Credentials
-from services.auth.throttle import InFlight, Throttle
+from services.auth.throttle import Throttle
 from services.auth.tokens import TokenIssuer
 from shared.app import create_service_app
 from shared.logging import configure_logging
@@ -24,7 +24,6 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
     keys = load_keys(settings)
     signing_key = keys.signing
     passwords = Passwords.from_settings(settings)
-    throttle = Throttle.from_settings(settings)
     app = create_service_app(
         service="auth",
         title="Efficient System: auth",
@@ -49,7 +48,6 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
             access_ttl=timedelta(minutes=settings.access_token_expire_minutes),
         ),
         refresh_ttl=timedelta(days=settings.refresh_token_expire_days),
-        throttle=throttle,
-        in_flight=InFlight(throttle.concurrent_per_account),
+        throttle=Throttle.from_settings(settings),
     )
     return app

@@ -17,7 +17,7 @@ from services.auth import repository
 from services.auth.models import User
 from services.auth.passwords import Passwords
 from services.auth.schemas import TokenPair, UserCreate, UserSummary
-from services.auth.throttle import InFlight, Scope, Throttle
+from services.auth.throttle import AccountQueue, Scope, Throttle
 from services.auth.tokens import TokenIssuer, hash_refresh_token, new_refresh_token
 from shared.db import Database
 from shared.errors import ConflictError, NotFoundError, UnauthorizedError
@@ -38,7 +38,7 @@ class Credentials:
     issuer: TokenIssuer
     refresh_ttl: timedelta
     throttle: Throttle = field(default_factory=Throttle)
-    in_flight: InFlight = field(default_factory=lambda: InFlight(2))
+    accounts: AccountQueue = field(default_factory=AccountQueue)
 
 
 def count_registration(session: Session, *, address: str, throttle: Throttle) -> None:
@@ -84,9 +84,10 @@ async def login(
     Three steps, so no database connection waits for the hash: read the stored hash with the
     account's and the address's failure counts (429 while either has to wait), check it in
     the hashing pool, then record the new sign-in session, or the failure (one statement).
+    An account's attempts take turns in this process, so each sees the counts before it.
     """
     account, throttle = username.lower(), credentials.throttle
-    with credentials.in_flight.enter(account):
+    async with credentials.accounts.turn(account):
         state = await database.read(repository.login_state, username=username, address=address)
         throttle.check_login(state.account, state.address, now=datetime.now(UTC))
         valid, new_hash = await credentials.passwords.verify_async(password, state.password_hash)

@@ -10,10 +10,11 @@ an attacker's own account must not wipe the count of the address it guesses from
 Registrations are limited per address on their own: `register_limit` per window.
 """
 
+import asyncio
 import math
 from collections import Counter as Tally
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -56,9 +57,6 @@ class Throttle:
     max_wait_seconds: int = 900
     window_seconds: int = 3600
     register_limit: int = 20
-    # Attempts of one account at once in one process; more are refused before any hashing,
-    # so a burst cannot have many guesses checked before the first failures are counted.
-    concurrent_per_account: int = 2
 
     @classmethod
     def from_settings(cls, settings: AuthSettings) -> "Throttle":
@@ -114,24 +112,27 @@ class Throttle:
             )
 
 
-class InFlight:
-    """Attempts in progress per account in this process (no I/O: runs on the event loop)."""
+class AccountQueue:
+    """One login attempt per account at a time in this process; the others wait their turn.
 
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._running: Tally[str] = Tally()
+    So each attempt reads the count its predecessors wrote: a burst of guesses at one account
+    cannot all be checked before the first failures are counted. (Hashing is a queue anyway,
+    `PASSWORD_HASH_CONCURRENCY`, so an account's own logins lose nothing by it.)
+    """
 
-    @contextmanager
-    def enter(self, account: str) -> Iterator[None]:
-        """Hold a place for one attempt of `account`; 429 when it has `limit` already."""
-        if self._running[account] >= self._limit:
-            raise TooManyAttemptsError(
-                "Another sign-in of this account is in progress; try again.", retry_after=1
-            )
-        self._running[account] += 1
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._holders: Tally[str] = Tally()
+
+    @asynccontextmanager
+    async def turn(self, account: str) -> AsyncIterator[None]:
+        """Wait for the account's earlier attempts in this process, then hold its turn."""
+        lock = self._locks.setdefault(account, asyncio.Lock())
+        self._holders[account] += 1
         try:
-            yield
+            async with lock:
+                yield
         finally:
-            self._running[account] -= 1
-            if not self._running[account]:
-                del self._running[account]
+            self._holders[account] -= 1
+            if not self._holders[account]:  # nobody waits: forget the account
+                del self._holders[account], self._locks[account]
