@@ -6,6 +6,7 @@ with `make run` or the end-to-end system.
 
 import asyncio
 import json
+import shutil
 import socket
 import subprocess
 import threading
@@ -20,7 +21,7 @@ import uvicorn
 
 from gateway.render import write_config
 
-NGINX = "nginx"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 BIG = {"items": [{"id": n, "title": f"task number {n}", "status": "todo"} for n in range(100)]}
 Send = Callable[[dict[str, Any]], Any]
 
