@@ -30,13 +30,14 @@ def _responses(base: str) -> dict[str, httpx.Response]:
         "413": httpx.post(f"{base}/tasks/small", content=b"x" * (1024 * 1024 + 1)),
         "502": httpx.get(f"{base}/kpi/monthly"),
         "431": httpx.get(f"{base}/tasks/small", headers={"Cookie": "c=" + "x" * 20_000}),
+        "414": httpx.get(f"{base}/tasks/small", params={"q": "x" * 10_000}),
     }
 
 
 def test_every_response_carries_the_security_headers(gateways: dict[str, str]) -> None:
     responses = _responses(gateways["default"])
 
-    assert [r.status_code for r in responses.values()] == [200, 200, 404, 404, 413, 502, 431]
+    assert [r.status_code for r in responses.values()] == [200, 200, 404, 404, 413, 502, 431, 414]
     for kind, response in responses.items():
         headers = response.headers
         assert headers["X-Content-Type-Options"] == "nosniff", kind
