@@ -20,7 +20,7 @@ KPI_PORT ?= 8004
 GATEWAY_PORT ?= 8080
 
 .PHONY: help install nginx wrk run migrate seed replay dead-letters redrive purge-dead-letters \
-	outbox-status prune-processed admin test lint fmt bench clean
+	outbox-status prune-processed admin rotate-key test lint fmt bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-19s %s\n", $$1, $$2}'
@@ -111,9 +111,12 @@ prune-processed: install ## Forget processed event ids past PROCESSED_EVENT_RETE
 	@for service in $(or $(CONSUMER),$(CONSUMERS)); do \
 		$(BIN)/python -m services.$$service.manage prune-processed; done
 
-admin: install ## Create or promote an admin: make admin USERNAME=root EMAIL=root@example.com
-	@test -n "$(USERNAME)" -a -n "$(EMAIL)" || { echo "usage: make admin USERNAME=... EMAIL=..."; exit 2; }
-	$(BIN)/python -m services.auth.manage create-admin --username "$(USERNAME)" --email "$(EMAIL)"
+admin: install ## Create an admin: make admin USERNAME=root EMAIL=root@example.com (PROMOTE=1: an existing user)
+	@test -n "$(USERNAME)" -a -n "$(EMAIL)" || { echo "usage: make admin USERNAME=... EMAIL=... [PROMOTE=1]"; exit 2; }
+	$(BIN)/python -m services.auth.manage create-admin --username "$(USERNAME)" --email "$(EMAIL)" $(if $(PROMOTE),--promote)
+
+rotate-key: install ## Make a new JWT signing key current (the old one stays published); then restart auth
+	$(BIN)/python -m services.auth.manage rotate-key
 
 test: lint ## Lint, then every test (end-to-end included) against the real PostgreSQL, RabbitMQ and nginx
 	$(BIN)/pytest

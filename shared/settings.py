@@ -33,6 +33,8 @@ class ServiceSettings(BaseSettings):
     access_log: bool = False
     jwt_issuer: str = "efficient-system-auth"
     jwt_audience: str = "efficient-system"
+    # Clock skew tolerated on a token's `exp`, `iat` and `nbf` (hosts a little apart).
+    jwt_leeway_seconds: int = Field(default=10, ge=0, le=30)
     auth_jwks_url: str = "http://127.0.0.1:8001/auth/.well-known/jwks.json"
     http_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
