@@ -1,5 +1,6 @@
 """Queries of the `kpi` schema. Never commits: the caller owns the transaction."""
 
+import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,16 +59,50 @@ def ensure_task_states(session: Session, *, tasks: Sequence[TaskSnapshot]) -> No
     )
 
 
-def lock_task_states(session: Session, *, task_ids: Sequence[int]) -> dict[int, TaskState]:
+@dataclass
+class StoredState:
+    """A task's row in `task_state`, as the consumer reads, changes and writes it back."""
+
+    task_id: int
+    version: int
+    status: str
+    assignee_id: int | None
+    created_at: datetime
+    due_date: datetime | None
+    completed_at: datetime | None
+    deleted: bool
+
+
+def lock_task_states(session: Session, *, task_ids: Sequence[int]) -> dict[int, StoredState]:
     """The tasks' stored states, locked until the transaction ends (in id order: no deadlock)."""
-    states = session.scalars(
-        select(TaskState)
-        .where(TaskState.task_id.in_(task_ids))
-        .order_by(TaskState.task_id)
+    table = table_of(TaskState)
+    rows = session.execute(
+        select(*table.c)
+        .where(table.c.task_id.in_(task_ids))
+        .order_by(table.c.task_id)
         .with_for_update()
-        .execution_options(populate_existing=True)
     )
-    return {state.task_id: state for state in states}
+    return {row.task_id: StoredState(**row._mapping) for row in rows}
+
+
+def save_task_states(session: Session, *, states: Sequence[StoredState]) -> None:
+    """Write the states back: one statement for the whole batch (not one UPDATE per task)."""
+    if states:
+        session.execute(_save_states_statement(), [dataclasses.asdict(state) for state in states])
+
+
+@functools.cache
+def _save_states_statement() -> Any:
+    table = table_of(TaskState)
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.task_id],
+        set_={
+            column.name: statement.excluded[column.name]
+            for column in table.c
+            if column.name != "task_id"
+        },
+    )
 
 
 class CounterMissingError(Exception):
