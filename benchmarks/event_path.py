@@ -10,8 +10,8 @@ the consumers' backlog at the highest write rate.
    empty and its read model holds every one of those tasks.
 2. Visibility: an open-loop writer (a fixed schedule, whatever the answers) POSTs tasks through
    the gateway at BENCH_EVENT_RATE (200/s) for BENCH_EVENT_SECONDS (30 s); for every
-   BENCH_EVENT_SAMPLE-th task (5th) it polls `GET /api/logs/?task_id=` every 2 ms from the 201
-   until the entry is there.
+   BENCH_EVENT_SAMPLE-th task (10th) it polls `GET /api/logs/?task_id=` from the 201 until the
+   entry is there (see benchmarks/open_loop.py).
 3. Backlog: wrk POSTs tasks on 32 connections for BENCH_BACKLOG_SECONDS (3 x BENCH_SECONDS);
    every second the outbox's unpublished rows and each consumer queue's ready messages are read.
 """
@@ -23,10 +23,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import httpx
 from sqlalchemy.engine import Engine
 
-from benchmarks import system, wrk
+from benchmarks import open_loop, system, wrk
 from benchmarks.event_tools import (
     CONSUMERS,
     Broker,
@@ -38,6 +37,7 @@ from benchmarks.event_tools import (
     percentile,
     unpublished,
 )
+from benchmarks.open_loop import Writes
 from benchmarks.report import Row, progress
 from benchmarks.scenarios import C32, Bench
 
@@ -45,10 +45,10 @@ DRAIN_TARGET = 1000  # events per second, per consumer
 P50_TARGET_MS, P99_TARGET_MS = 20.0, 100.0
 RATE_SHARE = 0.95  # of the scheduled write rate, or the latency lines measured another load
 BACKLOG_MARGIN = 200  # events: one prefetch window; batching alone moves a queue that much
-POLL_SECONDS, VISIBLE_SECONDS = 0.002, 10.0
-CONNECTIONS = 200  # of the open-loop writer: a write never waits for a free one
 SAMPLE_SECONDS = 1.0
 WAIT_SECONDS = 600  # for a backlog to be published, or drained, before the bench gives up
+HEADER = """python -m benchmarks.event_path: the event-path lines of make bench alone
+(make run on {name}, :{port}); BENCH_SECONDS {seconds:g} (the backlog run lasts 3 x that)"""
 HEARTBEAT_SECONDS = 60  # RabbitMQ drops a consumer's connection stopped about this long
 
 
@@ -70,7 +70,7 @@ class Settings:
             drain_events=int(env("BENCH_DRAIN_EVENTS", "10000")),
             rate=float(env("BENCH_EVENT_RATE", "200")),
             visibility_seconds=float(env("BENCH_EVENT_SECONDS", "30")),
-            sample_every=max(int(env("BENCH_EVENT_SAMPLE", "5")), 1),
+            sample_every=max(int(env("BENCH_EVENT_SAMPLE", "10")), 1),
             backlog_seconds=float(env("BENCH_BACKLOG_SECONDS", str(3 * bench_seconds))),
         )
 
@@ -81,11 +81,25 @@ def measure(bench: Bench, engine: Engine, *, creator_id: int, system_pid: int) -
     rows = []
     for consumer in CONSUMERS:
         system.wait_until_idle(engine)
-        pids = consumer_pids(system_pid, consumer.module)
-        count, creator = settings.drain_events, creator_id
-        rows.append(asyncio.run(drain(consumer, pids, bench, engine, count=count, creator=creator)))
+        drained = drain(
+            consumer,
+            bench,
+            engine,
+            pids=consumer_pids(system_pid, consumer.module),
+            count=settings.drain_events,
+            creator=creator_id,
+        )
+        rows.append(asyncio.run(drained))
     system.wait_until_idle(engine)
-    rows += visibility_rows(asyncio.run(visibility(bench, settings)), settings)
+    writes = open_loop.write(
+        bench.system,
+        bench.token,
+        rate=settings.rate,
+        seconds=settings.visibility_seconds,
+        poll_every=settings.sample_every,
+        warm_task_id=bench.task_id,
+    )
+    rows += visibility_rows(asyncio.run(writes), settings)
     system.wait_until_idle(engine)
     rows += backlog_rows(bench, engine, seconds=settings.backlog_seconds)
     system.wait_until_idle(engine, seconds=WAIT_SECONDS)
@@ -103,39 +117,39 @@ async def until(condition: Callable[[], Awaitable[bool]], bench: Bench, what: st
 
 
 async def drain(
-    consumer: Consumer, pids: list[int], bench: Bench, engine: Engine, *, count: int, creator: int
+    consumer: Consumer, bench: Bench, engine: Engine, *, pids: list[int], count: int, creator: int
 ) -> Row:
     """`count` events queued for the stopped `consumer`, then timed from SIGCONT until applied."""
-    others = [other for other in CONSUMERS if other is not consumer]
-
-    async def held(by: Consumer) -> int:
-        return await asyncio.to_thread(by.held, engine, first=first, last=last)
-
-    async def elsewhere() -> bool:
-        if await asyncio.to_thread(unpublished, engine):
-            return False
-        return all([await held(other) == count for other in others])
-
     async with Broker(system.AMQP_URL) as broker:
-
-        async def drained() -> bool:
-            return await broker.ready(consumer.queue) == 0 and await held(consumer) == count
-
         with paused(pids):
             stopped = time.monotonic()
             first, last = await asyncio.to_thread(
                 add_backlog, engine, count=count, creator_id=creator
             )
-            await until(elsewhere, bench, f"{count} events published and applied by the others")
-            queued = await broker.ready(consumer.queue)
+
+            async def holds_all(by: Consumer) -> bool:
+                return await asyncio.to_thread(by.held, engine, first=first, last=last) == count
+
+            async def queued() -> bool:
+                """Published, and applied by every other consumer: the rest of the system idle."""
+                if await asyncio.to_thread(unpublished, engine):
+                    return False
+                return all([await holds_all(other) for other in CONSUMERS if other != consumer])
+
+            await until(queued, bench, f"{count} events published and applied by the others")
+            ready = await broker.ready(consumer.queue)
             stopped_for = time.monotonic() - stopped
             started = time.perf_counter()
+
+        async def drained() -> bool:
+            return await broker.ready(consumer.queue) == 0 and await holds_all(consumer)
+
         await until(drained, bench, f"{consumer.name}: {count} events drained")
         seconds = time.perf_counter() - started
     rate = count / seconds
     progress(
         f"{consumer.name} stopped {stopped_for:.0f} s while {count} events were queued for it "
-        f"({queued} ready, the rest delivered before the stop); drained in {seconds:.2f} s: "
+        f"({ready} ready, the rest delivered before the stop); drained in {seconds:.2f} s: "
         f"{rate:.0f} events/s"
     )
     if stopped_for > HEARTBEAT_SECONDS * 0.8:
@@ -149,80 +163,6 @@ async def drain(
     )
 
 
-@dataclass
-class Writes:
-    """What the open-loop writer saw (times from the event loop's clock, in seconds)."""
-
-    delays_ms: list[float] = field(default_factory=list)  # 201 -> the entry found, polled tasks
-    late_ms: list[float] = field(default_factory=list)  # how late each write left its schedule
-    created: int = 0
-    failed: int = 0  # not a 201, or no answer
-    invisible: int = 0  # polled tasks whose entry did not show within VISIBLE_SECONDS
-    started: float = 0.0
-    last_created: float = 0.0
-    cpu_seconds: float = 0.0  # the writer's own CPU time: near 1 per second, it fell behind
-
-    @property
-    def rate(self) -> float:
-        """Achieved writes per second: 201s over the time from the first send to the last 201."""
-        seconds = self.last_created - self.started
-        return self.created / seconds if seconds > 0 else 0.0
-
-
-async def visibility(bench: Bench, settings: Settings) -> Writes:
-    """Write at `settings.rate` on a fixed schedule; poll the logs API for every k-th task."""
-    writes = Writes()
-    loop = asyncio.get_running_loop()
-    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
-    headers = {"Authorization": f"Bearer {bench.token}"}
-    cpu = time.process_time()
-    async with httpx.AsyncClient(
-        base_url=bench.system, headers=headers, limits=limits, timeout=VISIBLE_SECONDS
-    ) as client:
-        (await client.get("/logs/", params={"task_id": bench.task_id})).raise_for_status()
-        writes.started = loop.time() + 0.1
-        async with asyncio.TaskGroup() as group:
-            for index in range(round(settings.rate * settings.visibility_seconds)):
-                scheduled = writes.started + index / settings.rate
-                await asyncio.sleep(scheduled - loop.time())
-                polled = index % settings.sample_every == 0
-                group.create_task(_write(client, writes, scheduled=scheduled, polled=polled))
-    writes.cpu_seconds = time.process_time() - cpu
-    return writes
-
-
-async def _write(
-    client: httpx.AsyncClient, writes: Writes, *, scheduled: float, polled: bool
-) -> None:
-    loop = asyncio.get_running_loop()
-    writes.late_ms.append((loop.time() - scheduled) * 1000)
-    try:
-        response = await client.post("/tasks/", json={"title": "Event path task"})
-    except httpx.HTTPError:
-        writes.failed += 1
-        return
-    created = loop.time()
-    if response.status_code != 201:
-        writes.failed += 1
-        return
-    writes.created += 1
-    writes.last_created = max(writes.last_created, created)
-    if not polled:
-        return
-    task = {"task_id": response.json()["id"]}
-    while loop.time() - created < VISIBLE_SECONDS:
-        try:
-            found = await client.get("/logs/", params=task)
-            if found.status_code == 200 and found.json()["items"]:
-                # Up to the answer that showed it: a poll's round trip later than the commit.
-                writes.delays_ms.append((loop.time() - created) * 1000)
-                return
-        except httpx.HTTPError:
-            pass  # polled again below, until VISIBLE_SECONDS
-        await asyncio.sleep(POLL_SECONDS)
-    writes.invisible += 1
-
-
 def visibility_rows(writes: Writes, settings: Settings) -> list[Row]:
     """The achieved write rate, and the p50 and p99 from a 201 to the entry in the logs API."""
     p50, p99 = percentile(writes.delays_ms, 0.5), percentile(writes.delays_ms, 0.99)
@@ -230,9 +170,9 @@ def visibility_rows(writes: Writes, settings: Settings) -> list[Row]:
         f"open loop at {settings.rate:g}/s for {settings.visibility_seconds:g} s: "
         f"{writes.created} created ({writes.rate:.0f}/s), {writes.failed} failed; every "
         f"{settings.sample_every}th task polled: {len(writes.delays_ms)} seen, "
-        f"{writes.invisible} not within {VISIBLE_SECONDS:g} s; sends late p50 "
+        f"{writes.invisible} not within {open_loop.VISIBLE_SECONDS:g} s; sends late p50 "
         f"{percentile(writes.late_ms, 0.5):.1f} ms, p99 {percentile(writes.late_ms, 0.99):.1f} "
-        f"ms; the writer used {writes.cpu_seconds / settings.visibility_seconds:.0%} of a core"
+        f"ms; the writer used {writes.cpu_seconds / writes.seconds:.0%} of a core"
     )
     name = f"201 -> GET /logs/?task_id= at {settings.rate:g}/s"
     errors = writes.failed + writes.invisible
@@ -339,7 +279,8 @@ def main() -> None:
     gateway_bench.start_and_measure(
         lambda bench, engine, ids, running: measure(
             bench, engine, creator_id=ids[0], system_pid=running.system_pid
-        )
+        ),
+        header=HEADER,
     )
 
 

@@ -41,8 +41,8 @@ GET_BY_ID = "GET /tasks/{id}"
 Idle = Callable[[], None]
 # What runs against the started system: the bench, its database, the users' ids; the rows.
 Measure = Callable[[Bench, Engine, list[int], Running], list[Row]]
-HEADER = """make bench: the system through its gateway (make run on efficient_bench_test, :19080)
-beside benchmarks/baseline.py behind an nginx from the same template (:19081)
+HEADER = """make bench: the system through its gateway (make run on {name}, :{port})
+beside benchmarks/baseline.py behind an nginx from the same template (:{baseline_port})
 wrk -t2 -c32 (c1: -t1) for {seconds:g} s a run; {rounds} interleaved rounds; medians;
 a response slower than {timeout} s is a wrk timeout. Tasks for the list and KPI scenarios are
 loaded with bulk SQL into tasks.task and the KPI read model, not through the API."""
@@ -169,7 +169,7 @@ def _exit_on_sigterm(signum: int, frame: Any) -> NoReturn:
     raise SystemExit(128 + signum)  # unwinds through `system.running`, which stops everything
 
 
-def start_and_measure(measure_with: Measure) -> None:
+def start_and_measure(measure_with: Measure, *, header: str = HEADER) -> None:
     """Start the system and the baseline, run `measure_with`, stop everything, print the table."""
     args = arguments()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -178,7 +178,14 @@ def start_and_measure(measure_with: Measure) -> None:
     )
     engine = create_engine(url, connect_args=CONNECT_ARGS)
     print(
-        HEADER.format(seconds=args.seconds, rounds=args.rounds, timeout=wrk.TIMEOUT_SECONDS),
+        header.format(
+            name=system.NAME,
+            port=system.GATEWAY_PORT,
+            baseline_port=system.BASELINE_GATEWAY_PORT,
+            seconds=args.seconds,
+            rounds=args.rounds,
+            timeout=wrk.TIMEOUT_SECONDS,
+        ),
         flush=True,
     )
     started = time.monotonic()
