@@ -168,7 +168,8 @@ def visibility_rows(writes: Writes, settings: Settings) -> list[Row]:
     p50, p99 = percentile(writes.delays_ms, 0.5), percentile(writes.delays_ms, 0.99)
     progress(
         f"open loop at {settings.rate:g}/s for {settings.visibility_seconds:g} s: "
-        f"{writes.created} created ({writes.rate:.0f}/s), {writes.failed} failed; every "
+        f"{writes.created} created ({writes.rate:.0f}/s), {writes.failed} failed "
+        f"{dict(writes.failures)}; every "
         f"{settings.sample_every}th task polled: {len(writes.delays_ms)} seen, "
         f"{writes.invisible} not within {open_loop.VISIBLE_SECONDS:g} s; sends late p50 "
         f"{percentile(writes.late_ms, 0.5):.1f} ms, p99 {percentile(writes.late_ms, 0.99):.1f} "

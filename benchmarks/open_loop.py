@@ -13,6 +13,7 @@ schedule by seconds at 200 writes/s.
 import asyncio
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -30,12 +31,17 @@ class Writes:
     delays_ms: list[float] = field(default_factory=list)  # 201 -> entry shown, polled tasks
     late_ms: list[float] = field(default_factory=list)  # how late each write left its schedule
     created: int = 0
-    failed: int = 0  # not a 201, or no answer
+    failures: Counter[str] = field(default_factory=Counter)  # not a 201: the status, or why
     invisible: int = 0  # polled, and not shown within VISIBLE_SECONDS
     first_created: float = math.inf
     last_created: float = 0.0
     seconds: float = 0.0  # the whole run, the last polls included
     cpu_seconds: float = 0.0  # the writer's own CPU time: near `seconds`, it was the bottleneck
+
+    @property
+    def failed(self) -> int:
+        """Writes that got no 201."""
+        return self.failures.total()
 
     @property
     def rate(self) -> float:
@@ -79,11 +85,12 @@ async def _write(
     try:
         async with client.post("tasks/", json={"title": "Event path task"}) as response:
             created = loop.time()
-            task = await response.json() if response.status == 201 else None
-    except (aiohttp.ClientError, TimeoutError):
-        task = None
-    if task is None:
-        writes.failed += 1
+            if response.status != 201:
+                writes.failures[str(response.status)] += 1
+                return
+            task = await response.json()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        writes.failures[type(exc).__name__] += 1
         return
     writes.created += 1
     writes.first_created = min(writes.first_created, created)
