@@ -13,7 +13,9 @@ table; they are acked only after that commit, so a redelivered or duplicated eve
 nothing. If any message of a batch fails, the transaction is rolled back and the batch applied
 again one message per transaction, so only the failing one goes to retry or dead letters and
 its neighbours are applied. An unreachable database is not the messages' fault: the consumer
-waits and tries the same batch again, without counting an attempt.
+waits and tries the same batch again, without counting an attempt. A statement timeout, a
+deadlock or a serialization failure is not an outage (`shared.db.classify`): it is tried again
+`db_retries` times at once, then fails like any other error.
 """
 
 import asyncio
@@ -29,10 +31,10 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from pydantic import ValidationError
 from sqlalchemy import Column, DateTime, MetaData, Table, Uuid, func
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from shared.db import Database
+from shared.db import Database, DatabaseFailure, classify
 from shared.events import Envelope
 from shared.messaging import connect_until_stopped, declare_events_exchange, sleep_unless
 
@@ -83,6 +85,9 @@ class ConsumerConfig:
     max_attempts: int = 5
     retry_delay_ms: int = 2000
     db_retry_seconds: float = 2.0
+    # A statement timeout, deadlock or serialization failure is tried again this many times
+    # (no pause: the server already rolled it back); then it fails as any error does.
+    db_retries: int = 3
 
     @property
     def retry_queue(self) -> str:
@@ -253,17 +258,24 @@ class EventConsumer(Generic[EventT]):
         logger.info("event_consumed", message_id=message.message_id, outcome=outcome.value)
 
     async def _with_database(self, events: list[EventT]) -> list[Outcome]:
-        """`process_batch(events)` in a thread, waiting out a database outage until `stop`."""
+        """`process_batch(events)` in a thread, waiting out a database outage until `stop`;
+        a timeout, deadlock or serialization failure is tried again `db_retries` times."""
+        tries = 0
         while True:
             try:
                 return await asyncio.to_thread(self.process_batch, events)
             except DBAPIError as exc:
-                if not _is_disconnect(exc):
+                kind = classify(exc)
+                if kind is DatabaseFailure.OUTAGE:
+                    if self._stop.is_set():
+                        raise _Stopped() from exc
+                    logger.warning("consumer_database_unavailable", error=repr(exc))
+                    await sleep_unless(self._stop, self.config.db_retry_seconds)
+                    continue
+                if kind is DatabaseFailure.ERROR or tries >= self.config.db_retries:
                     raise
-                if self._stop.is_set():
-                    raise _Stopped() from exc
-                logger.warning("consumer_database_unavailable", error=repr(exc))
-                await sleep_unless(self._stop, self.config.db_retry_seconds)
+                tries += 1
+                logger.warning("consumer_database_retry", kind=kind.value, error=repr(exc))
 
     async def _retry_or_dead_letter(self, message: AbstractIncomingMessage, exc: Exception) -> None:
         assert self._channel is not None
@@ -321,8 +333,3 @@ async def declare_consumer_queues(
     )
     await channel.declare_queue(config.dead_queue, durable=True)
     return queue
-
-
-def _is_disconnect(exc: DBAPIError) -> bool:
-    """True when the database is unreachable (not when the data is wrong)."""
-    return bool(exc.connection_invalidated) or isinstance(exc, OperationalError)

@@ -44,6 +44,7 @@ class Subscription(Generic[EventT]):
             exchange=self.exchange,
             queue=self.queue,
             binding_key=self.binding_key,
+            db_retries=settings.consumer_db_retries,
         )
 
     def consumer(
