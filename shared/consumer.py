@@ -1,11 +1,14 @@
 """Event consumers: idempotent, ack after commit, bounded retries, then a dead-letter queue.
 
-Each consumer has one durable queue bound to an events exchange, plus two of its own:
+Each consumer has one durable quorum queue bound to an events exchange, plus two of its own
+(quorum queues too, see `shared/queues.py`):
 
     <queue>          bound to its exchange (`tasks.events` with `task.#`, `auth.events` with
                      `user.#`); what the handler reads
     <queue>.retry    a failed message waits here `retry_delay_ms`, then returns to <queue>
-    <queue>.dead     a message that failed `max_attempts` times; nothing is dropped silently
+    <queue>.dead     a message that failed `max_attempts` times (headers `x-attempt` and
+                     `x-last-error`), or that the broker delivered `DELIVERY_LIMIT` times
+                     without an outcome; nothing is dropped silently
 
 Messages are applied in batches: what the prefetch has delivered, up to `batch_size`, in one
 database transaction that also records each `event_id` in the service's `processed_event`
@@ -25,7 +28,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-import aio_pika
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from pydantic import ValidationError
@@ -36,7 +38,13 @@ from sqlalchemy.orm import Session
 
 from shared.db import Database, DatabaseFailure, classify
 from shared.events import Envelope
-from shared.messaging import connect_until_stopped, declare_events_exchange, sleep_unless
+from shared.messaging import (
+    connect_until_stopped,
+    copy_of,
+    declare_events_exchange,
+    sleep_unless,
+)
+from shared.queues import AT_LEAST_ONCE, DELIVERY_LIMIT, QueueSpec, declare
 
 logger = structlog.get_logger(__name__)
 
@@ -284,16 +292,10 @@ class EventConsumer(Generic[EventT]):
         final = attempt >= self.config.max_attempts
         target = self.config.dead_queue if final else self.config.retry_queue
         headers = {**message.headers, ATTEMPT_HEADER: attempt + 1, ERROR_HEADER: repr(exc)[:1000]}
-        copy = aio_pika.Message(
-            body=message.body,
-            headers=headers,
-            content_type=message.content_type,
-            message_id=message.message_id,
-            type=message.type,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        )
         try:
-            await self._channel.default_exchange.publish(copy, routing_key=target)
+            await self._channel.default_exchange.publish(
+                copy_of(message, headers=headers), routing_key=target
+            )
         except Exception as publish_error:  # e.g. the queue is gone: the message goes back
             logger.error(
                 "event_requeued",
@@ -315,21 +317,36 @@ class EventConsumer(Generic[EventT]):
         )
 
 
+def consumer_queues(config: ConsumerConfig) -> list[QueueSpec]:
+    """The dead-letter, retry and main queue of a consumer, in the order they are declared."""
+    return [
+        QueueSpec(config.dead_queue),
+        QueueSpec(
+            config.retry_queue,
+            arguments={
+                "x-message-ttl": config.retry_delay_ms,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": config.queue,
+                **AT_LEAST_ONCE,
+            },
+        ),
+        QueueSpec(
+            config.queue,
+            arguments={
+                "x-delivery-limit": DELIVERY_LIMIT,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": config.dead_queue,
+                **AT_LEAST_ONCE,
+            },
+            bindings=((config.exchange, config.binding_key),),
+        ),
+    ]
+
+
 async def declare_consumer_queues(
     channel: AbstractChannel, config: ConsumerConfig
 ) -> AbstractQueue:
     """Declare (idempotently) the exchange, the queue and its retry and dead-letter queues."""
-    exchange = await declare_events_exchange(channel, config.exchange)
-    queue = await channel.declare_queue(config.queue, durable=True)
-    await queue.bind(exchange, routing_key=config.binding_key)
-    await channel.declare_queue(
-        config.retry_queue,
-        durable=True,
-        arguments={
-            "x-message-ttl": config.retry_delay_ms,
-            "x-dead-letter-exchange": "",
-            "x-dead-letter-routing-key": config.queue,
-        },
-    )
-    await channel.declare_queue(config.dead_queue, durable=True)
+    await declare_events_exchange(channel, config.exchange)
+    *_, queue = [await declare(channel, spec) for spec in consumer_queues(config)]
     return queue

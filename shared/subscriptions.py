@@ -19,10 +19,12 @@ from shared.consumer import (
     EventConsumer,
     EventT,
     Handler,
-    declare_consumer_queues,
+    consumer_queues,
 )
 from shared.db import Database
 from shared.logging import configure_logging
+from shared.messaging import declare_events_exchange
+from shared.queues import ensure_queue
 from shared.settings import ServiceSettings
 
 
@@ -64,14 +66,21 @@ class Subscription(Generic[EventT]):
 def ensure_consumer_queues(
     settings: ServiceSettings, subscriptions: Sequence[Subscription[Any]]
 ) -> None:
-    """At deploy time, before anything publishes: the queues exist, so no event passes them by."""
+    """At deploy time, before anything publishes: the queues exist, so no event passes them by.
+
+    A queue from an older version (a classic queue) is rebuilt as a quorum queue with its
+    messages (`shared.queues.ensure_queue`).
+    """
 
     async def declare() -> None:
         connection = await aio_pika.connect(settings.amqp_url)
         try:
-            channel = await connection.channel()
             for subscription in subscriptions:
-                await declare_consumer_queues(channel, subscription.config(settings))
+                config = subscription.config(settings)
+                async with connection.channel() as channel:
+                    await declare_events_exchange(channel, config.exchange)
+                for spec in consumer_queues(config):
+                    await ensure_queue(settings.amqp_url, spec)
         finally:
             await connection.close()
 
