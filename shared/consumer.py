@@ -22,14 +22,22 @@ deadlock or a serialization failure is not an outage (`shared.db.classify`): it 
 """
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+import aio_pika
+import aiormq
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
 from pydantic import ValidationError
 from sqlalchemy import Column, DateTime, MetaData, Table, Uuid, func
 from sqlalchemy.dialects.postgresql import insert
@@ -38,13 +46,11 @@ from sqlalchemy.orm import Session
 
 from shared.db import Database, DatabaseFailure, classify
 from shared.events import Envelope
-from shared.messaging import (
-    connect_until_stopped,
-    copy_of,
-    declare_events_exchange,
-    sleep_unless,
-)
-from shared.queues import AT_LEAST_ONCE, DELIVERY_LIMIT, QueueSpec, declare
+from shared.messaging import connect_until_stopped, copy_of, sleep_unless
+
+# Declared here before: importers keep finding them here.
+from shared.queues import consumer_queues as consumer_queues
+from shared.queues import declare_consumer_queues as declare_consumer_queues
 
 logger = structlog.get_logger(__name__)
 
@@ -93,6 +99,8 @@ class ConsumerConfig:
     max_attempts: int = 5
     retry_delay_ms: int = 2000
     db_retry_seconds: float = 2.0
+    # How often the consumer checks it is still subscribed (and subscribes again if not).
+    resubscribe_seconds: float = 2.0
     # A statement timeout, deadlock or serialization failure is tried again this many times
     # (no pause: the server already rolled it back); then it fails as any error does.
     db_retries: int = 3
@@ -140,6 +148,8 @@ class EventConsumer(Generic[EventT]):
         # Strong references: aio-pika keeps only weak ones, and a collected queue stops consuming.
         self._channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
+        self._tag: str | None = None
+        self._connection: AbstractRobustConnection | None = None
 
     def process(self, body: bytes) -> Outcome:
         """Apply one message in one transaction, unless its event was applied before."""
@@ -187,20 +197,77 @@ class EventConsumer(Generic[EventT]):
         )
         if connection is None:
             return
+        self._connection = connection
         try:
             # A copy no queue takes must raise, not pass for delivered (`on_return_raises`).
             self._channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             await self._channel.set_qos(prefetch_count=self.config.prefetch)
-            self._queue = await self.declare(self._channel)
             draining = asyncio.create_task(self._drain())
-            await self._queue.consume(self._on_message)
+            await self._subscribe()
+            watching = asyncio.create_task(self._keep_subscribed())
             logger.info("consumer_started", queue=self.config.queue)
             await stop.wait()
             self._arrived.set()
             await draining  # the batch in hand finishes; the rest go back to the queue
+            await watching
         finally:
             async with self._lock:
                 await connection.close()
+
+    async def _subscribe(self) -> None:
+        """Declare the queues and consume the main one (again: forgetting the old subscription,
+        which aio-pika would otherwise revive after a reconnection)."""
+        assert self._channel is not None
+        assert self._connection is not None
+        if self._queue is not None and self._tag is not None:
+            with contextlib.suppress(Exception):
+                await self._queue.cancel(self._tag)
+        # On a channel of its own: a queue declared otherwise (406) closes only that one.
+        async with self._connection.channel() as channel:
+            await self.declare(channel)
+        self._queue = await self.declare(self._channel)
+        self._tag = await self._queue.consume(self._on_message)
+
+    async def _keep_subscribed(self) -> None:
+        """Subscribe again when the broker cancelled the subscription (its queue deleted and
+        declared again, a node lost) while the connection stayed up."""
+        while not self._stop.is_set():
+            await sleep_unless(self._stop, self.config.resubscribe_seconds)
+            if (
+                self._stop.is_set()
+                or not self._connection
+                or not self._connection.connected.is_set()
+            ):
+                continue  # a lost connection: aio-pika subscribes again once it is back
+            if await self.is_consuming():
+                continue
+            try:
+                await self._subscribe()
+            except Exception as exc:  # e.g. the queue is declared otherwise: try again later
+                logger.error(
+                    "consumer_resubscribe_failed", queue=self.config.queue, error=repr(exc)
+                )
+            else:
+                logger.warning("consumer_resubscribed", queue=self.config.queue)
+
+    async def is_consuming(self) -> bool:
+        """True while the broker delivers this consumer's queue to it (its liveness).
+
+        Both sides are asked: the channel must hold the subscription (a cancel from the broker
+        removes it), and the broker must know the queue and count a consumer on it.
+        """
+        if self._channel is None or self._tag is None or self._connection is None:
+            return False
+        try:
+            async with asyncio.timeout(2.0):
+                channel = await self._channel.get_underlay_channel()
+                if not isinstance(channel, aiormq.Channel) or self._tag not in channel.consumers:
+                    return False
+                async with self._connection.channel() as probe:  # a 404 closes only this
+                    queue = await probe.declare_queue(self.config.queue, passive=True)
+        except (TimeoutError, aio_pika.exceptions.AMQPError):
+            return False
+        return bool(queue.declaration_result.consumer_count)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         self._pending.append(message)
@@ -315,38 +382,3 @@ class EventConsumer(Generic[EventT]):
             to=target,
             error=repr(exc),
         )
-
-
-def consumer_queues(config: ConsumerConfig) -> list[QueueSpec]:
-    """The dead-letter, retry and main queue of a consumer, in the order they are declared."""
-    return [
-        QueueSpec(config.dead_queue),
-        QueueSpec(
-            config.retry_queue,
-            arguments={
-                "x-message-ttl": config.retry_delay_ms,
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": config.queue,
-                **AT_LEAST_ONCE,
-            },
-        ),
-        QueueSpec(
-            config.queue,
-            arguments={
-                "x-delivery-limit": DELIVERY_LIMIT,
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": config.dead_queue,
-                **AT_LEAST_ONCE,
-            },
-            bindings=((config.exchange, config.binding_key),),
-        ),
-    ]
-
-
-async def declare_consumer_queues(
-    channel: AbstractChannel, config: ConsumerConfig
-) -> AbstractQueue:
-    """Declare (idempotently) the exchange, the queue and its retry and dead-letter queues."""
-    await declare_events_exchange(channel, config.exchange)
-    *_, queue = [await declare(channel, spec) for spec in consumer_queues(config)]
-    return queue

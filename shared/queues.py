@@ -20,7 +20,7 @@ Each step can be interrupted and run again: a holding queue left over is emptied
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aio_pika
 import structlog
@@ -28,7 +28,10 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractQueue
 from aio_pika.exceptions import ChannelNotFoundEntity, ChannelPreconditionFailed
 from aiormq.exceptions import ConnectionNotImplemented
 
-from shared.messaging import copy_of
+from shared.messaging import copy_of, declare_events_exchange
+
+if TYPE_CHECKING:
+    from shared.consumer import ConsumerConfig
 
 logger = structlog.get_logger(__name__)
 
@@ -172,3 +175,38 @@ async def _exists(connection: AbstractConnection, name: str) -> bool:
     except ChannelNotFoundEntity:
         return False
     return True
+
+
+def consumer_queues(config: "ConsumerConfig") -> list[QueueSpec]:
+    """The dead-letter, retry and main queue of a consumer, in the order they are declared."""
+    return [
+        QueueSpec(config.dead_queue),
+        QueueSpec(
+            config.retry_queue,
+            arguments={
+                "x-message-ttl": config.retry_delay_ms,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": config.queue,
+                **AT_LEAST_ONCE,
+            },
+        ),
+        QueueSpec(
+            config.queue,
+            arguments={
+                "x-delivery-limit": DELIVERY_LIMIT,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": config.dead_queue,
+                **AT_LEAST_ONCE,
+            },
+            bindings=((config.exchange, config.binding_key),),
+        ),
+    ]
+
+
+async def declare_consumer_queues(
+    channel: AbstractChannel, config: "ConsumerConfig"
+) -> AbstractQueue:
+    """Declare (idempotently) the exchange, the queue and its retry and dead-letter queues."""
+    await declare_events_exchange(channel, config.exchange)
+    *_, queue = [await declare(channel, spec) for spec in consumer_queues(config)]
+    return queue

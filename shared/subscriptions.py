@@ -96,7 +96,8 @@ def run_consumers(
 ) -> None:
     """Entry point of a consumer process: one consumer per subscription, until SIGINT or SIGTERM.
 
-    The consumers share the process's database pool, its `processed` table and its heartbeat.
+    The consumers share the process's database pool, its `processed` table and its heartbeat,
+    which beats only while every one of them is subscribed.
     """
     configure_logging(service=service, level=settings.log_level, json=settings.log_json)
 
@@ -106,12 +107,16 @@ def run_consumers(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         database = Database(settings.database_url, pool_size=len(subscriptions) + 1)
-        beating = heartbeat.start(settings.heartbeat_file, stop)
+        consumers = [
+            subscription.consumer(settings, database=database, processed=processed)
+            for subscription in subscriptions
+        ]
+
+        async def all_consuming() -> bool:
+            return all([await consumer.is_consuming() for consumer in consumers])
+
+        beating = heartbeat.start(settings.heartbeat_file, stop, alive=all_consuming)
         try:
-            consumers = [
-                subscription.consumer(settings, database=database, processed=processed)
-                for subscription in subscriptions
-            ]
             await asyncio.gather(*(consumer.run(stop) for consumer in consumers))
         finally:
             stop.set()
