@@ -2,8 +2,14 @@
 
 import asyncio
 import dataclasses
+import json
+import sys
+from asyncio.subprocess import DEVNULL
 from pathlib import Path
 
+import pytest
+from aio_pika.abc import AbstractChannel
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from shared import heartbeat
@@ -11,7 +17,20 @@ from shared.consumer import ConsumerConfig, EventConsumer, declare_consumer_queu
 from shared.db import Database
 from shared.events import TaskEvent
 from shared.tests.test_consumer import applied_task_ids, created_body, processed, record
-from tests.broker import broker, consuming, eventually, publish
+from tests.broker import broker, consuming, dead_letter_count, eventually, publish
+
+ROOT = Path(__file__).parents[2]
+
+
+def processed_count(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.scalar(select(func.count()).select_from(processed)) or 0
+
+
+async def waiting(channel: AbstractChannel, queue: str) -> int:
+    """Messages ready in the queue (none unacked: no consumer is running)."""
+    declared = await channel.declare_queue(queue, passive=True)
+    return declared.declaration_result.message_count or 0
 
 
 async def becomes(
@@ -78,3 +97,53 @@ def test_the_heartbeat_stops_while_the_consumer_cannot_subscribe(
             await beating
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("mode", ["before-commit", "after-commit"])
+def test_a_consumer_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
+    database: Database,
+    engine: Engine,
+    config: ConsumerConfig,
+    database_url: str,
+    tmp_path: Path,
+    mode: str,
+) -> None:
+    marker = tmp_path / "stopped"
+    command = [
+        sys.executable,
+        "-m",
+        "shared.tests.killable_consumer",
+        database_url,
+        json.dumps(dataclasses.asdict(config)),
+        mode,
+        str(marker),
+    ]
+    consumer = EventConsumer(
+        config, model=TaskEvent, database=database, processed=processed, handler=record
+    )
+    everything = list(range(1, 11))
+
+    async def scenario() -> None:
+        async with broker(config) as channel:
+            await declare_consumer_queues(channel, config)
+            for task_id in everything:  # all waiting before the consumer starts: one batch
+                await publish(channel, config, created_body(task_id=task_id))
+            process = await asyncio.create_subprocess_exec(
+                *command, cwd=ROOT, stdout=DEVNULL, stderr=DEVNULL
+            )
+            try:
+                await eventually(marker.exists, within=30)
+                committed = applied_task_ids(engine)
+            finally:
+                process.kill()  # SIGKILL: no ack, no rollback, no goodbye
+                await process.wait()
+            assert committed == ([] if mode == "before-commit" else everything)
+            async with consuming(consumer):  # the consumer restarted
+                await eventually(lambda: applied_task_ids(engine) == everything)
+                await eventually(lambda: processed_count(engine) == len(everything))
+            assert await waiting(channel, config.queue) == 0  # every message acked
+            assert await dead_letter_count(channel, config) == 0  # none failed as a duplicate
+
+    asyncio.run(scenario())
+
+    assert applied_task_ids(engine) == everything
