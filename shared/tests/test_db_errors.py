@@ -120,32 +120,15 @@ def failing_first(times: int, fail: Callable[[Session], None]) -> Callable[..., 
     return handler
 
 
-def test_a_deadlock_is_tried_again_not_dead_lettered(
-    database: Database,
-    engine: Engine,
-    lock_tables: None,
+@pytest.mark.parametrize("failure", ["deadlock", "statement-timeout"])
+def test_a_deadlock_or_a_passing_timeout_is_tried_again_not_dead_lettered(
+    database: Database, engine: Engine, lock_tables: None, failure: str
 ) -> None:
-    once = consumer_config("deadlock", max_attempts=1)  # any failure at all would dead-letter
-    handler = failing_first(1, lambda session: deadlock_victim(session, engine))
-    consumer = EventConsumer(
-        once, model=TaskEvent, database=database, processed=processed, handler=handler
-    )
-
-    async def scenario() -> None:
-        async with consuming(consumer), broker(once) as channel:
-            await publish(channel, once, created_body(task_id=1))
-            await eventually(lambda: applied_task_ids(engine) == [1])
-            assert await dead_letter_count(channel, once) == 0
-
-    asyncio.run(scenario())
-
-
-def test_a_passing_statement_timeout_is_tried_again_not_waited_on(
-    database: Database,
-    engine: Engine,
-) -> None:
-    once = consumer_config("timeout", max_attempts=1)
-    handler = failing_first(2, lambda session: time_out(session))
+    once = consumer_config(failure, max_attempts=1)  # any failure at all would dead-letter
+    if failure == "deadlock":
+        handler = failing_first(1, lambda session: deadlock_victim(session, engine))
+    else:
+        handler = failing_first(2, time_out)
     consumer = EventConsumer(
         once, model=TaskEvent, database=database, processed=processed, handler=handler
     )
