@@ -24,7 +24,7 @@ from shared.consumer import (
 from shared.db import Database
 from shared.logging import configure_logging
 from shared.messaging import declare_events_exchange
-from shared.queues import ensure_queue
+from shared.queues import QueueMigrationError, ensure_queue
 from shared.settings import ServiceSettings
 
 
@@ -69,7 +69,8 @@ def ensure_consumer_queues(
     """At deploy time, before anything publishes: the queues exist, so no event passes them by.
 
     A queue from an older version (a classic queue) is rebuilt as a quorum queue with its
-    messages (`shared.queues.ensure_queue`).
+    messages (`shared.queues.ensure_queue`); while its old consumers still run, this exits
+    with an error saying so.
     """
 
     async def declare() -> None:
@@ -84,7 +85,10 @@ def ensure_consumer_queues(
         finally:
             await connection.close()
 
-    asyncio.run(declare())
+    try:
+        asyncio.run(declare())
+    except QueueMigrationError as exc:  # the operator's move: say what, without a traceback
+        raise SystemExit(f"error: {exc}") from exc
 
 
 def run_consumers(
