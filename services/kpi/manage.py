@@ -2,6 +2,8 @@
 
 python -m services.kpi.manage prestart      # wait for the database, migrate, declare the queues
 python -m services.kpi.manage reset         # empty the read model, to rebuild it by a replay
+python -m services.kpi.manage dead-letters list|redrive|purge   # see shared/ops.py
+python -m services.kpi.manage prune-processed                   # forget old event ids
 
 To rebuild the read model and the user directory from the event history
 (`make replay CONSUMER=kpi`): run `reset`, then
@@ -17,11 +19,14 @@ from pathlib import Path
 from services.kpi import service
 from services.kpi.config import KpiSettings
 from services.kpi.consumer import subscriptions
+from services.kpi.models import processed_event
 from shared.db import standalone_session
 from shared.migrations import prestart
+from shared.ops import Operations
 from shared.subscriptions import ensure_consumer_queues
 
 SERVICE_DIR = Path(__file__).parent
+OPERATIONS = Operations(subscriptions=subscriptions, processed=processed_event)
 
 
 def reset(settings: KpiSettings) -> None:
@@ -36,8 +41,11 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("prestart", help="wait for the database, migrate, declare the queues")
     commands.add_parser("reset", help="empty the read model, the directory, the processed events")
+    OPERATIONS.add_commands(commands)
     args = parser.parse_args()
     settings = KpiSettings()
+    if OPERATIONS.run(parser, args, settings):
+        return
     if args.command == "prestart":
         prestart(SERVICE_DIR, settings.database_url)
         ensure_consumer_queues(settings, subscriptions(settings))

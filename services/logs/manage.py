@@ -2,6 +2,8 @@
 
 python -m services.logs.manage prestart   # wait for the database, migrate, declare the queues
 python -m services.logs.manage reset      # empty the activity log, so a replay rebuilds it
+python -m services.logs.manage dead-letters list|redrive|purge   # see shared/ops.py
+python -m services.logs.manage prune-processed                   # forget old event ids
 """
 
 import argparse
@@ -11,11 +13,14 @@ from pathlib import Path
 from services.logs import service
 from services.logs.config import LogsSettings
 from services.logs.consumer import subscriptions
+from services.logs.models import processed_event
 from shared.db import standalone_session
 from shared.migrations import prestart
+from shared.ops import Operations
 from shared.subscriptions import ensure_consumer_queues
 
 SERVICE_DIR = Path(__file__).parent
+OPERATIONS = Operations(subscriptions=subscriptions, processed=processed_event)
 
 
 def reset(settings: LogsSettings) -> None:
@@ -32,8 +37,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     commands.add_parser(
         "reset", help="empty the activity log and its processed events (before a replay)"
     )
+    OPERATIONS.add_commands(commands)
     args = parser.parse_args(argv)
     settings = LogsSettings()
+    if OPERATIONS.run(parser, args, settings):
+        return
     if args.command == "prestart":
         prestart(SERVICE_DIR, settings.database_url)
         ensure_consumer_queues(settings, subscriptions(settings))

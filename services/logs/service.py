@@ -54,7 +54,6 @@ def list_entries(
         repository.entries_query(filters=filters),
         keyset=keyset,
         params=params,
-        convert=LogEntryRead.model_validate,
         page_type=Page[LogEntryRead],
     )
 
