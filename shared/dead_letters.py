@@ -26,6 +26,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import ChannelNotFoundEntity, DeliveryError
 
 from shared.consumer import ATTEMPT_HEADER, ERROR_HEADER, ConsumerConfig
+from shared.queues import DELIVERY_LIMIT
 
 DEFAULT_LIMIT = 1000
 # Headers of failed deliveries: a redriven message starts again with none of them.
@@ -45,6 +46,12 @@ class NotRedrivenError(DeadLetterError):
     """The consumer's queue did not take a redriven copy; it stays a dead letter."""
 
 
+DELIVERY_LIMIT_ERROR = (
+    f"delivered more than {DELIVERY_LIMIT} times without an outcome (the consumer process "
+    "died holding it): dead-lettered by RabbitMQ's delivery limit"
+)
+
+
 @dataclass(frozen=True)
 class DeadLetter:
     """What an operator needs to know about one dead letter."""
@@ -60,6 +67,8 @@ class DeadLetter:
         # The consumer stores the number of the attempt that would come next.
         next_attempt = message.headers.get(ATTEMPT_HEADER)
         error = message.headers.get(ERROR_HEADER)
+        if error is None and message.headers.get("x-first-death-reason") == "delivery_limit":
+            error = DELIVERY_LIMIT_ERROR  # dead-lettered by RabbitMQ, not by the consumer
         return cls(
             message_id=message.message_id,
             event_type=message.type or _event_type(message.body),

@@ -15,15 +15,31 @@ from shared.consumer import (
     ConsumerConfig,
     EventConsumer,
     consumer_queues,
+    declare_consumer_queues,
 )
 from shared.db import Database
+from shared.dead_letters import DELIVERY_LIMIT_ERROR, DeadLetter
 from shared.events import TASK_EVENTS, TaskEvent
 from shared.messaging import declare_events_exchange
-from shared.queues import QueueMigrationError, QueueSpec, declare, ensure_queue
+from shared.queues import (
+    DELIVERY_LIMIT,
+    QueueMigrationError,
+    QueueSpec,
+    declare,
+    ensure_queue,
+)
 from shared.settings import ServiceSettings
 from shared.subscriptions import Subscription, ensure_consumer_queues
 from shared.tests.test_consumer import applied_task_ids, created_body, processed, record
-from tests.broker import AMQP_URL, channel_to, consuming, eventually, publish, unique_name
+from tests.broker import (
+    AMQP_URL,
+    channel_to,
+    consuming,
+    dead_letter,
+    eventually,
+    publish,
+    unique_name,
+)
 
 
 @pytest.fixture
@@ -198,5 +214,28 @@ def test_a_classic_queue_still_consumed_by_an_older_version_is_kept(
             await ensure_queue(AMQP_URL, main, wait_seconds=5)
             assert await is_quorum(main)
             assert len(await drain(channel, config.queue)) == 4
+
+    asyncio.run(scenario())
+
+
+def test_a_message_delivered_too_often_without_an_outcome_reaches_the_dead_letters(
+    subscription: Subscription[TaskEvent], settings: ServiceSettings
+) -> None:
+    config = subscription.config(settings)
+
+    async def scenario() -> None:
+        async with topology(config) as channel:
+            await declare_consumer_queues(channel, config)
+            await publish(channel, config, created_body(task_id=1))
+            queue = await channel.declare_queue(config.queue, passive=True)
+            returns = 0
+            while (message := await queue.get(fail=False)) is not None:
+                await message.nack(requeue=True)  # as when its consumer dies holding it
+                returns += 1
+                assert returns <= DELIVERY_LIMIT + 1
+            assert returns == DELIVERY_LIMIT + 1
+            dead = await dead_letter(channel, config)
+            assert TaskEvent.model_validate_json(dead.body).task_id == 1
+            assert DeadLetter.of(dead).error == DELIVERY_LIMIT_ERROR
 
     asyncio.run(scenario())
