@@ -26,6 +26,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import ChannelNotFoundEntity, DeliveryError
 
 from shared.consumer import ATTEMPT_HEADER, ERROR_HEADER, ConsumerConfig
+from shared.messaging import copy_of
 from shared.queues import DELIVERY_LIMIT
 
 DEFAULT_LIMIT = 1000
@@ -203,14 +204,4 @@ def _fresh(message: AbstractIncomingMessage) -> aio_pika.Message:
         for name, value in message.headers.items()
         if name not in _FAILURE_HEADERS and not name.startswith(_BROKER_FAILURE_PREFIXES)
     }
-    return aio_pika.Message(
-        body=message.body,
-        headers=headers,
-        content_type=message.content_type,
-        content_encoding=message.content_encoding,
-        message_id=message.message_id,
-        correlation_id=message.correlation_id,
-        type=message.type,
-        timestamp=message.timestamp,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-    )
+    return copy_of(message, headers=headers)
