@@ -5,7 +5,13 @@ import contextlib
 
 import aio_pika
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractRobustConnection,
+    HeadersType,
+)
 
 logger = structlog.get_logger(__name__)
 
@@ -48,3 +54,21 @@ async def connect_until_stopped(
             logger.warning("amqp_connect_failed", error=repr(exc))
             await sleep_unless(stop, retry_seconds)
     return None
+
+
+def copy_of(
+    message: AbstractIncomingMessage, *, headers: HeadersType | None = None
+) -> aio_pika.Message:
+    """A persistent copy of a received message to publish elsewhere (`headers` replace its own)."""
+    return aio_pika.Message(
+        body=message.body,
+        headers=message.headers if headers is None else headers,
+        content_type=message.content_type,
+        content_encoding=message.content_encoding,
+        message_id=message.message_id,
+        correlation_id=message.correlation_id,
+        timestamp=message.timestamp,
+        type=message.type,
+        app_id=message.app_id,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )
