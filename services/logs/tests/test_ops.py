@@ -1,6 +1,7 @@
 """Operations commands on the logs consumer: its dead letters, and pruning its processed events."""
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -139,6 +140,9 @@ def test_a_redriven_message_gets_every_attempt_again_and_purge_deletes_what_was_
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    # A second apart, the redriven message's retries leave time to see it out of the dead
+    # letters before it fails again (at 50 ms a poll could miss that window).
+    config = dataclasses.replace(config, retry_delay_ms=1000)
     first, second = create_event(task_id=1), create_event(task_id=2)
     answers = iter(["n", "y"])
     monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
