@@ -3,7 +3,7 @@
 python -m services.auth.manage prestart       # wait for the database, migrate, bootstrap admin
 python -m services.auth.manage create-admin --username NAME --email ADDRESS
                                               # password from ADMIN_PASSWORD or a prompt
-python -m services.auth.manage replay --queue tasks.user-events
+python -m services.auth.manage replay --queue tasks.user-events.replay
                                               # re-publish every user event to one queue
 """
 
@@ -66,7 +66,7 @@ def main() -> None:
     admin.add_argument("--username", required=True)
     admin.add_argument("--email", required=True)
     replay_parser = commands.add_parser("replay", help="re-publish every event to one queue")
-    replay_parser.add_argument("--queue", required=True, help="e.g. tasks.user-events")
+    replay_parser.add_argument("--queue", required=True, help="e.g. tasks.user-events.replay")
     args = parser.parse_args()
     settings = AuthSettings()
     if args.command == "prestart":
