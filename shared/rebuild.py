@@ -32,30 +32,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import aio_pika
 import structlog
-from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
-from aio_pika.exceptions import AMQPError
+from aio_pika.abc import AbstractConnection
 from sqlalchemy import Engine, Table, create_engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from shared import generations
-from shared.consumer import EventConsumer, declare_consumer_queues, parse_event
+from shared import generations, replay_queues
+from shared.consumer import ConsumerConfig, EventConsumer, declare_consumer_queues
 from shared.db import CONNECT_ARGS, Database
 from shared.messaging import ready_count
 from shared.readmodel import shadow_schema
+from shared.replay_queues import ReplayError
 from shared.settings import ServiceSettings
 from shared.subscriptions import Subscription
 
+__all__ = ["ReadModel", "ReplayError", "abort", "finish", "replay_queue", "start"]
 logger = structlog.get_logger(__name__)
-POLL_SECONDS = 0.2
 SWITCH_BACKLOG = 100  # messages per replay queue, at most, to apply while the live tables wait
 SWITCH_ATTEMPTS = 3
-
-
-class ReplayError(Exception):
-    """A replay cannot go on; the message says what is serving and what to do."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +75,19 @@ class ReadModel:
         """The same consumers, each on its replay queue."""
         return [replace(s, queue=replay_queue(s.queue)) for s in self.subscriptions]
 
+    def replay_configs(self, settings: ServiceSettings) -> list[ConsumerConfig]:
+        """The replay queues, as their consumers see them."""
+        return [s.config(settings) for s in self.replay_subscriptions()]
+
+    def replay_consumers(
+        self, settings: ServiceSettings, database: Database
+    ) -> list[EventConsumer[Any]]:
+        """The service's consumers on the replay queues, writing to `database`."""
+        return [
+            s.consumer(settings, database=database, processed=self.processed)
+            for s in self.replay_subscriptions()
+        ]
+
 
 def replay_queue(queue: str) -> str:
     """The temporary queue a replay of `queue`'s consumer fills (history and new events)."""
@@ -89,14 +97,16 @@ def replay_queue(queue: str) -> str:
 async def start(settings: ServiceSettings, model: ReadModel) -> str:
     """Check the broker, the consumer queues and the database; then create the shadow tables and
     bind the replay queues (an unfinished replay's are discarded first). What to do next."""
-    connection = await _connect(settings)
+    connection = await replay_queues.connect(settings.amqp_url)
     engine = _engine(settings)
     try:
         queues = [s.queue for s in model.subscriptions]
-        await _require_queues(connection, queues, "start its consumer once")
+        await replay_queues.require_queues(connection, queues, "start its consumer once")
         _check_database(engine)
         try:
-            await _delete_replay_queues(settings, connection, model, keep_dead=False)
+            await replay_queues.delete_queues(
+                connection, model.replay_configs(settings), keep_dead=False
+            )
             generations.create_shadow(
                 engine, tables=model.tables, schema=model.schema, shadow=model.shadow
             )
@@ -117,11 +127,13 @@ async def finish(settings: ServiceSettings, model: ReadModel, *, give_up_after: 
     """Build the shadow from the replay queues, switch generations, drain the rest into the live
     tables, delete the replay queues. Run again after a failure past the switch, it drains."""
     deadline = time.monotonic() + give_up_after
-    connection = await _connect(settings)
+    connection = await replay_queues.connect(settings.amqp_url)
     engine = _engine(settings)
     try:
         queues = [s.queue for s in model.replay_subscriptions()]
-        await _require_queues(connection, queues, "no replay is in progress (start one first)")
+        await replay_queues.require_queues(
+            connection, queues, "no replay is in progress (start one first)"
+        )
         _check_database(engine)
         if generations.shadow_exists(engine, shadow=model.shadow):
             await _build_and_switch(settings, connection, engine, model, deadline)
@@ -154,7 +166,7 @@ async def abort(settings: ServiceSettings, model: ReadModel) -> str:
 
 async def _refuse_after_switch(settings: ServiceSettings, model: ReadModel) -> None:
     """Past the switch the replay queues may hold events the new generation lacks: keep them."""
-    connection = await _connect(settings)
+    connection = await replay_queues.connect(settings.amqp_url)
     try:
         for subscription in model.replay_subscriptions():
             if await ready_count(connection, subscription.queue) is not None:
@@ -171,11 +183,11 @@ async def _discard(settings: ServiceSettings, engine: Engine, model: ReadModel) 
     with engine.begin() as database:
         generations.drop_shadow(database, shadow=model.shadow)
     try:
-        broker = await _connect(settings)
+        broker = await replay_queues.connect(settings.amqp_url)
     except ReplayError as exc:
         raise ReplayError(f"the replay queues are left ({exc}): run replay-abort again") from exc
     try:
-        await _delete_replay_queues(settings, broker, model, keep_dead=True)
+        await replay_queues.delete_queues(broker, model.replay_configs(settings), keep_dead=True)
     finally:
         await broker.close()
 
@@ -193,11 +205,20 @@ async def _build_and_switch(
         schema_translate_map={model.schema: model.shadow},
     )
     try:
-        await _apply_until(settings, connection, model, shadow, deadline, SWITCH_BACKLOG)
+        await replay_queues.run_until_caught_up(
+            connection,
+            model.replay_consumers(settings, shadow),
+            deadline=deadline,
+            backlog=SWITCH_BACKLOG,
+        )
         await _switch(settings, connection, engine, model, shadow)
     except BaseException as exc:
         logger.error("replay_failed", schema=model.schema, error=repr(exc))
         await _discard(settings, engine, model)
+        if isinstance(exc, Exception):
+            raise ReplayError(
+                f"{exc}; the replay was dropped, the old {model.schema} read model serves on"
+            ) from exc
         raise
     finally:
         shadow.dispose()
@@ -212,16 +233,13 @@ async def _switch(
     shadow: Database,
 ) -> None:
     """Lock the live tables, apply the replay queues' backlog to the shadow, move it in."""
-    consumers = [
-        s.consumer(settings, database=shadow, processed=model.processed)
-        for s in model.replay_subscriptions()
-    ]
+    consumers = model.replay_consumers(settings, shadow)
     for attempt in range(1, SWITCH_ATTEMPTS + 1):
         live = await asyncio.to_thread(engine.connect)
         try:
             await asyncio.to_thread(generations.lock_live, live, tables=model.lock_order)
             for consumer in consumers:
-                await _apply_backlog(connection, consumer)
+                await replay_queues.apply_backlog(connection, consumer)
             await asyncio.to_thread(
                 generations.move_generations, live, tables=model.lock_order, shadow=model.shadow
             )
@@ -234,106 +252,24 @@ async def _switch(
             await asyncio.to_thread(live.close)
 
 
-async def _apply_backlog(connection: AbstractConnection, consumer: EventConsumer[Any]) -> None:
-    """Apply what waits in the consumer's queue now, a batch per transaction, acked after it."""
-    channel = await connection.channel()
-    try:
-        queue = await channel.declare_queue(consumer.config.queue, passive=True)
-        remaining = queue.declaration_result.message_count or 0
-        while remaining > 0:
-            batch: list[AbstractIncomingMessage] = []
-            while len(batch) < min(remaining, consumer.config.batch_size):
-                message = await queue.get(no_ack=False, fail=False)
-                if message is None:
-                    break
-                batch.append(message)
-            if not batch:
-                return
-            events = [parse_event(message.body, consumer.model) for message in batch]
-            await asyncio.to_thread(consumer.process_batch, events)
-            for message in batch:
-                await message.ack()
-            remaining -= len(batch)
-    finally:
-        await channel.close()  # what was taken and not acked goes back to the queue
-
-
 async def _drain_into_live(
     settings: ServiceSettings, connection: AbstractConnection, model: ReadModel, deadline: float
 ) -> list[str]:
     """Unbind the replay queues, apply what they still hold to the live tables, delete them."""
     live = Database(settings.database_url, pool_size=len(model.subscriptions) + 1)
     try:
-        await _apply_until(settings, connection, model, live, deadline, 0, unbind=True)
+        await replay_queues.run_until_caught_up(
+            connection,
+            model.replay_consumers(settings, live),
+            deadline=deadline,
+            backlog=0,
+            unbind_queues=True,
+        )
     finally:
         live.dispose()
-    return await _delete_replay_queues(settings, connection, model, keep_dead=True)
-
-
-async def _unbind(connection: AbstractConnection, model: ReadModel) -> None:
-    """No new event reaches the replay queues (a consumer binds its queue again when it starts
-    or reconnects: so this runs at every poll of the drain)."""
-    channel = await connection.channel()
-    for subscription in model.replay_subscriptions():
-        queue = await channel.declare_queue(subscription.queue, passive=True)
-        await queue.unbind(subscription.exchange, routing_key=subscription.binding_key)
-    await channel.close()
-
-
-async def _apply_until(
-    settings: ServiceSettings,
-    connection: AbstractConnection,
-    model: ReadModel,
-    database: Database,
-    deadline: float,
-    backlog: int,
-    *,
-    unbind: bool = False,
-) -> None:
-    """Run the consumers of the replay queues on `database` until, twice in a row, at most
-    `backlog` messages wait in each (none: and the consumers are idle), none in retry."""
-    consumers = [
-        s.consumer(settings, database=database, processed=model.processed)
-        for s in model.replay_subscriptions()
-    ]
-    stop = asyncio.Event()
-    running = [asyncio.create_task(consumer.run(stop)) for consumer in consumers]
-    try:
-        calm = 0
-        while calm < 2:
-            await asyncio.sleep(POLL_SECONDS)
-            if unbind:
-                await _unbind(connection, model)
-            calm = calm + 1 if await _caught_up(connection, consumers, backlog) else 0
-            if time.monotonic() > deadline:
-                raise ReplayError("the replay did not catch up before its timeout")
-            for task in running:
-                if task.done():
-                    task.result()
-                    raise ReplayError("a replay consumer stopped")
-    finally:
-        stop.set()
-        await asyncio.gather(*running, return_exceptions=True)
-
-
-async def _caught_up(
-    connection: AbstractConnection, consumers: Sequence[EventConsumer[Any]], backlog: int
-) -> bool:
-    for consumer in consumers:
-        config = consumer.config
-        ready, retrying, dead = [
-            await ready_count(connection, name)
-            for name in (config.queue, config.retry_queue, config.dead_queue)
-        ]
-        if ready is None or retrying is None or dead is None:
-            raise ReplayError(f"the replay queues of {config.queue!r} are gone")
-        if dead:
-            raise ReplayError(
-                f"{dead} replayed events went to the dead letters ({config.dead_queue})"
-            )
-        if ready > backlog or retrying or (backlog == 0 and not consumer.idle):
-            return False
-    return True
+    return await replay_queues.delete_queues(
+        connection, model.replay_configs(settings), keep_dead=True
+    )
 
 
 def _engine(settings: ServiceSettings) -> Engine:
@@ -348,35 +284,3 @@ def _check_database(engine: Engine) -> None:
         raise ReplayError(
             f"PostgreSQL is not reachable ({exc.orig!r}); nothing was changed"
         ) from exc
-
-
-async def _connect(settings: ServiceSettings) -> AbstractConnection:
-    try:
-        return await aio_pika.connect(settings.amqp_url, timeout=10)
-    except (OSError, AMQPError, TimeoutError) as exc:
-        raise ReplayError(f"RabbitMQ is not reachable ({exc!r}); nothing was changed") from exc
-
-
-async def _require_queues(connection: AbstractConnection, queues: Sequence[str], why: str) -> None:
-    for queue in queues:
-        if await ready_count(connection, queue) is None:
-            raise ReplayError(f"there is no queue {queue!r}: {why}; nothing was changed")
-
-
-async def _delete_replay_queues(
-    settings: ServiceSettings, connection: AbstractConnection, model: ReadModel, *, keep_dead: bool
-) -> list[str]:
-    """Delete the replay queues; with `keep_dead`, a dead-letter queue that holds messages stays
-    (for a look): the names of those kept."""
-    kept = []
-    channel = await connection.channel()
-    for subscription in model.replay_subscriptions():
-        config = subscription.config(settings)
-        await channel.queue_delete(config.queue)
-        await channel.queue_delete(config.retry_queue)
-        if keep_dead and await ready_count(connection, config.dead_queue):
-            kept.append(config.dead_queue)
-        else:
-            await channel.queue_delete(config.dead_queue)
-    await channel.close()
-    return kept
