@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import Engine
@@ -19,13 +20,15 @@ from services.auth.models import OUTBOX as AUTH_OUTBOX
 from services.kpi import consumer as kpi_consumer
 from services.kpi.main import create_app as create_kpi_app
 from services.kpi.models import MonthCounter, processed_event
+from services.tasks import consumer as tasks_consumer
 from services.tasks import service as tasks_service
+from services.tasks.main import create_app as create_tasks_app
 from services.tasks.models import OUTBOX as TASKS_OUTBOX
 from services.tasks.models import OutboxEvent
 from services.tasks.relay import relay_config as tasks_relay
 from services.tasks.schemas import TaskCreate, TaskUpdate
 from services.tasks.tests.factories import ACTOR, UNUSED_USERS
-from shared import rebuild
+from shared import generations, rebuild
 from shared.db import Database
 from shared.events import TaskStatus
 from shared.readmodel import shadow_schema
@@ -152,3 +155,36 @@ def corrupt_one_counter(engine: Engine) -> None:
             .where(MonthCounter.status == TaskStatus.TODO.value)
             .values(count=MonthCounter.count + 5)
         )
+
+
+@pytest.mark.parametrize("service", ["kpi", "tasks"])
+def test_answers_say_replaying_while_a_shadow_generation_exists(
+    committed_system: System, engine: Engine, signer: TestSigner, service: str
+) -> None:
+    world = committed_system
+    if service == "kpi":
+        app = create_kpi_app(world.kpi, token_verifier=signer.verifier())
+        model = kpi_consumer.read_model(world.kpi)
+        path = "/kpi/completion-rate"
+    else:
+        app = create_tasks_app(world.tasks, token_verifier=signer.verifier())
+        model = tasks_consumer.read_model(world.tasks)
+        path = "/tasks/"
+
+    with TestClient(app) as client:
+
+        def header() -> str | None:
+            answer = client.get(path, headers=signer.headers(1))
+            assert answer.status_code == 200, answer.text
+            return answer.headers.get("X-Read-Model")
+
+        assert header() is None
+        generations.create_shadow(
+            engine, tables=model.tables, schema=model.schema, shadow=model.shadow
+        )
+        try:
+            asyncio.run(eventually(lambda: header() == "replaying"))
+        finally:
+            with engine.begin() as connection:
+                generations.drop_shadow(connection, shadow=model.shadow)
+        asyncio.run(eventually(lambda: header() is None))
