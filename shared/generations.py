@@ -24,6 +24,15 @@ def shadow_exists(engine: Engine, *, shadow: str) -> bool:
         return bool(exists)
 
 
+def try_replay_lock(connection: Connection, *, schema: str) -> bool:
+    """Take the lock of a replay of `schema`'s read model for this connection's session; False
+    when another session holds it."""
+    key = f"efficient-system replay {schema}"
+    return bool(
+        connection.scalar(text("SELECT pg_try_advisory_lock(hashtext(:key))"), {"key": key})
+    )
+
+
 def drop_shadow(connection: Connection, *, shadow: str) -> None:
     """Drop every table of the `shadow` schema, if it exists."""
     if not inspect(connection).has_schema(shadow):

@@ -28,13 +28,14 @@ before the switch drops the shadow and the replay queues: the old generation ser
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
 from aio_pika.abc import AbstractConnection
-from sqlalchemy import Engine, Table, create_engine, text
+from sqlalchemy import Engine, Table, create_engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
@@ -102,20 +103,20 @@ async def start(settings: ServiceSettings, model: ReadModel) -> str:
     try:
         queues = [s.queue for s in model.subscriptions]
         await replay_queues.require_queues(connection, queues, "start its consumer once")
-        _check_database(engine)
-        try:
-            await replay_queues.delete_queues(
-                connection, model.replay_configs(settings), keep_dead=False
-            )
-            generations.create_shadow(
-                engine, tables=model.tables, schema=model.schema, shadow=model.shadow
-            )
-            channel = await connection.channel()
-            for subscription in model.replay_subscriptions():
-                await declare_consumer_queues(channel, subscription.config(settings))
-        except BaseException:
-            await _discard(settings, engine, model)
-            raise
+        with _one_at_a_time(engine, model):
+            try:
+                await replay_queues.delete_queues(
+                    connection, model.replay_configs(settings), keep_dead=False
+                )
+                generations.create_shadow(
+                    engine, tables=model.tables, schema=model.schema, shadow=model.shadow
+                )
+                channel = await connection.channel()
+                for config in model.replay_configs(settings):
+                    await declare_consumer_queues(channel, config)
+            except BaseException:
+                await _discard(settings, engine, model)
+                raise
     finally:
         await connection.close()
         engine.dispose()
@@ -134,16 +135,16 @@ async def finish(settings: ServiceSettings, model: ReadModel, *, give_up_after: 
         await replay_queues.require_queues(
             connection, queues, "no replay is in progress (start one first)"
         )
-        _check_database(engine)
-        if generations.shadow_exists(engine, shadow=model.shadow):
-            await _build_and_switch(settings, connection, engine, model, deadline)
-        try:
-            kept = await _drain_into_live(settings, connection, model, deadline)
-        except Exception as exc:
-            raise ReplayError(
-                f"the rebuilt {model.schema} read model is serving, but events may wait in the"
-                f" replay queues ({exc}): run replay-finish again to apply them"
-            ) from exc
+        with _one_at_a_time(engine, model):
+            if generations.shadow_exists(engine, shadow=model.shadow):
+                await _build_and_switch(settings, connection, engine, model, deadline)
+            try:
+                kept = await _drain_into_live(settings, connection, model, deadline)
+            except Exception as exc:
+                raise ReplayError(
+                    f"the rebuilt {model.schema} read model is serving, but events may wait in"
+                    f" the replay queues ({exc}): run replay-finish again to apply them"
+                ) from exc
     finally:
         await connection.close()
         engine.dispose()
@@ -155,10 +156,10 @@ async def abort(settings: ServiceSettings, model: ReadModel) -> str:
     """Drop an unfinished replay (its shadow tables and queues); the live read model stays."""
     engine = _engine(settings)
     try:
-        _check_database(engine)
-        if not generations.shadow_exists(engine, shadow=model.shadow):
-            await _refuse_after_switch(settings, model)
-        await _discard(settings, engine, model)
+        with _one_at_a_time(engine, model):
+            if not generations.shadow_exists(engine, shadow=model.shadow):
+                await _refuse_after_switch(settings, model)
+            await _discard(settings, engine, model)
     finally:
         engine.dispose()
     return f"no replay of {model.schema} is left; the live read model is unchanged"
@@ -276,11 +277,21 @@ def _engine(settings: ServiceSettings) -> Engine:
     return create_engine(settings.database_url, poolclass=NullPool, connect_args=CONNECT_ARGS)
 
 
-def _check_database(engine: Engine) -> None:
+@contextmanager
+def _one_at_a_time(engine: Engine, model: ReadModel) -> Iterator[None]:
+    """The database answers, and no other replay step of this read model runs meanwhile (a
+    session advisory lock, released with its connection, also when the process dies)."""
     try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        connection = engine.connect()
+        held = generations.try_replay_lock(connection, schema=model.schema)
+        connection.commit()  # the lock is the session's: no transaction stays open for it
     except DBAPIError as exc:
         raise ReplayError(
             f"PostgreSQL is not reachable ({exc.orig!r}); nothing was changed"
         ) from exc
+    with connection:
+        if not held:
+            raise ReplayError(
+                f"another replay step of {model.schema} is running; nothing was changed"
+            )
+        yield

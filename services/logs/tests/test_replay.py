@@ -14,7 +14,7 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractChannel
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, func, inspect, select, update
+from sqlalchemy import delete, func, inspect, select, text, update
 from sqlalchemy.engine import Engine
 
 from services.logs import consumer as logs_consumer
@@ -23,7 +23,7 @@ from services.logs.config import LogsSettings
 from services.logs.main import create_app
 from services.logs.models import ActivityLog, processed_event
 from services.logs.tests.factories import create_event
-from shared import rebuild
+from shared import generations, rebuild
 from shared.consumer import ConsumerConfig, EventConsumer, declare_consumer_queues
 from shared.db import Database
 from shared.events import TaskEvent
@@ -232,6 +232,25 @@ def test_a_replay_without_the_consumer_queue_fails_clearly_and_changes_nothing(
 ) -> None:
     with pytest.raises(ReplayError, match="there is no queue .* start its consumer once"):
         asyncio.run(rebuild.start(rig.settings, rig.model))
+
+    assert shadow_tables(engine) == []
+
+
+def test_a_second_replay_while_one_runs_fails_clearly_and_changes_nothing(
+    rig: Rig, engine: Engine
+) -> None:
+    async def start_twice() -> None:
+        async with rig.broker() as channel:
+            await declare_consumer_queues(channel, rig.config)
+            with engine.connect() as running_replay:  # holds the replay's lock, as `finish` does
+                assert generations.try_replay_lock(running_replay, schema="logs")
+                try:
+                    with pytest.raises(ReplayError, match="another replay step of logs is running"):
+                        await rebuild.start(rig.settings, rig.model)
+                finally:  # the connection goes back to the pool, not away with its lock
+                    running_replay.execute(text("SELECT pg_advisory_unlock_all()"))
+
+    asyncio.run(start_twice())
 
     assert shadow_tables(engine) == []
 
