@@ -11,7 +11,7 @@ import asyncio
 
 import structlog
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
 from shared.db import CONNECT_ARGS
 
@@ -57,7 +57,7 @@ class ReplayFlag:
         while True:
             try:
                 self.replaying = await asyncio.to_thread(self.check)
-            except DBAPIError as exc:
+            except SQLAlchemyError as exc:
                 logger.debug("replay_flag_unknown", error=repr(exc))
             await asyncio.sleep(REFRESH_SECONDS)
 
