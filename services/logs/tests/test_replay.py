@@ -315,3 +315,25 @@ def test_answers_say_replaying_while_a_replay_runs(
         asyncio.run(replay_then_abort())
 
     assert shadow_tables(engine) == []
+
+
+def test_after_the_switch_finish_again_applies_what_the_replay_queue_still_holds(
+    rig: Rig, engine: Engine
+) -> None:
+    late = create_event(task_id=7)
+
+    async def interrupted_after_the_switch() -> None:
+        async with rig.broker() as channel:
+            await declare_consumer_queues(channel, rig.config)
+            await rebuild.start(rig.settings, rig.model)
+            with engine.begin() as connection:  # where a replay-finish cut off past its switch is
+                generations.drop_shadow(connection, shadow=shadow_schema("logs"))
+            await publish_history(channel, rig.replay_config.queue, [late])
+            with pytest.raises(ReplayError, match="already serving: run replay-finish"):
+                await rebuild.abort(rig.settings, rig.model)
+            await rebuild.finish(rig.settings, rig.model, give_up_after=60)
+            assert not await queue_exists(rig.replay_config.queue)
+
+    asyncio.run(interrupted_after_the_switch())
+
+    assert set(entries(engine)) == {late.event_id}
