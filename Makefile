@@ -19,10 +19,11 @@ LOGS_PORT ?= 8003
 KPI_PORT ?= 8004
 GATEWAY_PORT ?= 8080
 
-.PHONY: help install nginx wrk run migrate seed replay admin test lint fmt bench clean
+.PHONY: help install nginx wrk run migrate seed replay dead-letters redrive purge-dead-letters \
+	outbox-status prune-processed admin rotate-key test lint fmt bench clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-19s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: pyproject.toml uv.lock
 	@command -v uv >/dev/null || python3 -m uv --version >/dev/null 2>&1 \
@@ -83,9 +84,41 @@ replay: install ## Rebuild a consumer's read model beside the live one, then swi
 	$(if $(filter $(CONSUMER),$(USER_EVENT_CONSUMERS)),$(BIN)/python -m services.auth.manage replay --queue $(CONSUMER).user-events.replay || $(REPLAY_ABORT))
 	$(BIN)/python -m services.$(CONSUMER).manage replay-finish
 
-admin: install ## Create or promote an admin: make admin USERNAME=root EMAIL=root@example.com
-	@test -n "$(USERNAME)" -a -n "$(EMAIL)" || { echo "usage: make admin USERNAME=... EMAIL=..."; exit 2; }
-	$(BIN)/python -m services.auth.manage create-admin --username "$(USERNAME)" --email "$(EMAIL)"
+# Operations (shared/ops.py). A consumer's services own dead letters and processed events, a
+# producer's an outbox. Optional: QUEUE=<one of the consumer's queues>, ID="<message id> ...".
+CONSUMERS := logs kpi tasks
+PRODUCERS := tasks auth
+DEAD_LETTER_ARGS = $(if $(QUEUE),--queue $(QUEUE)) $(addprefix --id ,$(ID))
+
+# `python -m services.$(CONSUMER).manage <arguments>`, once CONSUMER names a consumer.
+define consumer-manage
+	@case " $(CONSUMERS) " in *" $(CONSUMER) "*) ;; \
+		*) echo "usage: make $@ CONSUMER=logs|kpi|tasks [QUEUE=...] [ID=...]"; exit 2;; esac
+	$(BIN)/python -m services.$(CONSUMER).manage $(1)
+endef
+
+dead-letters: install ## List a consumer's dead letters with their errors: make dead-letters CONSUMER=kpi
+	$(call consumer-manage,dead-letters list $(if $(QUEUE),--queue $(QUEUE)))
+
+redrive: install ## Send a consumer's dead letters back to its queue: make redrive CONSUMER=kpi [ID=...]
+	$(call consumer-manage,dead-letters redrive $(DEAD_LETTER_ARGS))
+
+purge-dead-letters: install ## Delete a consumer's dead letters, after asking: CONSUMER=kpi [ID=...] [YES=1]
+	$(call consumer-manage,dead-letters purge $(DEAD_LETTER_ARGS) $(if $(YES),--yes))
+
+outbox-status: install ## Events waiting in the tasks and auth outboxes, and the oldest one's age
+	@for service in $(PRODUCERS); do $(BIN)/python -m services.$$service.manage outbox-status; done
+
+prune-processed: install ## Forget processed event ids past PROCESSED_EVENT_RETENTION_DAYS (14): [CONSUMER=kpi]
+	@for service in $(or $(CONSUMER),$(CONSUMERS)); do \
+		$(BIN)/python -m services.$$service.manage prune-processed; done
+
+admin: install ## Create an admin: make admin USERNAME=root EMAIL=root@example.com (PROMOTE=1: an existing user)
+	@test -n "$(USERNAME)" -a -n "$(EMAIL)" || { echo "usage: make admin USERNAME=... EMAIL=... [PROMOTE=1]"; exit 2; }
+	$(BIN)/python -m services.auth.manage create-admin --username "$(USERNAME)" --email "$(EMAIL)" $(if $(PROMOTE),--promote)
+
+rotate-key: install ## Make a new JWT signing key current (the old one stays published); then restart auth
+	$(BIN)/python -m services.auth.manage rotate-key
 
 test: lint ## Lint, then every test (end-to-end included) against the real PostgreSQL, RabbitMQ and nginx
 	$(BIN)/pytest

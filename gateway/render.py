@@ -14,15 +14,29 @@ from pathlib import Path
 HERE = Path(__file__).parent
 DEFAULTS = {
     "GATEWAY_PORT": "8080",
-    "GATEWAY_AUTH_RATE": "30r/m",
-    "GATEWAY_AUTH_BURST": "10",
+    "GATEWAY_AUTH_RATE": "300r/m",
+    "GATEWAY_AUTH_BURST": "100",
     "GATEWAY_TRUSTED_PROXIES": "unix:",
+    "GATEWAY_TLS": "off",
+    "CORS_ALLOWED_ORIGINS": "",
     "AUTH_UPSTREAM": "127.0.0.1:8001",
     "TASKS_UPSTREAM": "127.0.0.1:8002",
     "LOGS_UPSTREAM": "127.0.0.1:8003",
     "KPI_UPSTREAM": "127.0.0.1:8004",
 }
 PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)\}")
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def cors_origins(value: str) -> str:
+    """The allowed origins, space-separated; anything that is not an exact origin is an error."""
+    origins = value.replace(",", " ").split()
+    for origin in origins:
+        if not ORIGIN.match(origin):
+            raise ValueError(
+                f"CORS_ALLOWED_ORIGINS: {origin!r} is not an origin like https://app.example.com"
+            )
+    return " ".join(origins)
 
 
 def render(template: str, values: dict[str, str]) -> str:
@@ -37,12 +51,18 @@ def render(template: str, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(value, template)
 
 
-def main(out_dir: Path) -> None:
-    values = {name: os.environ.get(name) or default for name, default in DEFAULTS.items()}
+def write_config(out_dir: Path, values: dict[str, str]) -> None:
+    """Lay out `out_dir` as an nginx prefix directory with the rendered gateway config."""
     (out_dir / "tmp").mkdir(parents=True, exist_ok=True)
+    values = {**DEFAULTS, **values}
+    values["CORS_ALLOWED_ORIGINS"] = cors_origins(values["CORS_ALLOWED_ORIGINS"])
     template = (HERE / "gateway.conf.template").read_text()
     (out_dir / "gateway.conf").write_text(render(template, values))
     shutil.copyfile(HERE / "nginx.local.conf", out_dir / "nginx.conf")
+
+
+def main(out_dir: Path) -> None:
+    write_config(out_dir, {name: value for name in DEFAULTS if (value := os.environ.get(name))})
 
 
 if __name__ == "__main__":

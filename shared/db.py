@@ -10,10 +10,10 @@ from typing import Annotated, Any, TypeVar
 
 import structlog
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, Table, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from shared.errors import ServiceUnavailableError
 
@@ -207,3 +207,10 @@ async def get_database(request: Request) -> Database:
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+def table_of(model: type[DeclarativeBase]) -> Table:
+    """The table a mapped class is mapped to: for Core statements that need no ORM objects."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

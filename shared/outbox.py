@@ -120,22 +120,30 @@ def _columns(outbox: Outbox) -> Sequence[Any]:
 
 
 def claim_unpublished(session: Session, outbox: Outbox, *, limit: int) -> list[StoredEvent]:
-    """The oldest unpublished events, locked; rows another relay holds are skipped."""
+    """The oldest unpublished events, locked and marked published in the caller's transaction
+    (one statement); rows another relay holds are skipped. The caller commits once the broker
+    has confirmed them, and unmarks what it did not confirm (`unmark_published`)."""
     table = outbox.table
-    rows = session.execute(
-        select(*_columns(outbox))
+    oldest = (
+        select(table.c.id)
         .where(table.c.published_at.is_(None))
         .order_by(table.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return [StoredEvent(*row) for row in rows]
+    rows = session.execute(
+        update(table)
+        .where(table.c.id.in_(oldest.scalar_subquery()))
+        .values(published_at=func.now())
+        .returning(*_columns(outbox))
+    )
+    return sorted((StoredEvent(*row) for row in rows), key=lambda event: event.id)
 
 
-def mark_published(session: Session, outbox: Outbox, *, ids: Sequence[int], at: datetime) -> None:
-    """Mark the rows `ids` published at `at`."""
+def unmark_published(session: Session, outbox: Outbox, *, ids: Sequence[int]) -> None:
+    """Leave the rows `ids` unpublished after all (the broker did not confirm them)."""
     table = outbox.table
-    session.execute(update(table).where(table.c.id.in_(ids)).values(published_at=at))
+    session.execute(update(table).where(table.c.id.in_(ids)).values(published_at=None))
 
 
 def events_after(

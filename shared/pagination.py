@@ -11,13 +11,13 @@ which grows with the data) is given only when asked for with `total=true`.
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, func, select, tuple_
 from sqlalchemy.orm import Session
 
@@ -47,25 +47,36 @@ def _invalid(field: str, message: str) -> RequestValidationError:
     )
 
 
-async def page_params(
-    page: Annotated[
-        int,
-        Query(ge=1, le=1_000_000, description=f"Page number, from 1; the first {MAX_OFFSET} rows."),
-    ] = 1,
-    page_size: Annotated[
-        int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Items per page, at most {MAX_PAGE_SIZE}.")
-    ] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[
-        str | None, Query(max_length=512, description="`next_cursor` of the page before.")
-    ] = None,
-    total: Annotated[
-        bool, Query(description="Also count every matching item (costs a scan).")
-    ] = False,
-) -> PageParams:
+class PageQuery(BaseModel):
+    """`page`, `page_size`, `cursor` and `total` of the query string (a query model; a list
+    endpoint's own query model can extend it)."""
+
+    page: int = Field(
+        1, ge=1, le=1_000_000, description=f"Page number, from 1; the first {MAX_OFFSET} rows."
+    )
+    page_size: int = Field(
+        DEFAULT_PAGE_SIZE,
+        ge=1,
+        le=MAX_PAGE_SIZE,
+        description=f"Items per page, at most {MAX_PAGE_SIZE}.",
+    )
+    cursor: str | None = Field(
+        None, max_length=512, description="`next_cursor` of the page before."
+    )
+    total: bool = Field(False, description="Also count every matching item (costs a scan).")
+
+    def page_params(self) -> PageParams:
+        """Which page was asked for; a 422 for a `page` deeper than cursors are needed."""
+        if self.cursor is None and (self.page - 1) * self.page_size > MAX_OFFSET:
+            raise _invalid("page", f"Pages reach the first {MAX_OFFSET} items; follow next_cursor.")
+        return PageParams(
+            page=self.page, page_size=self.page_size, cursor=self.cursor, with_total=self.total
+        )
+
+
+async def page_params(query: Annotated[PageQuery, Query()]) -> PageParams:
     """Read `page`, `page_size`, `cursor` and `total` from the query string."""
-    if cursor is None and (page - 1) * page_size > MAX_OFFSET:
-        raise _invalid("page", f"Pages reach the first {MAX_OFFSET} items; follow next_cursor.")
-    return PageParams(page=page, page_size=page_size, cursor=cursor, with_total=total)
+    return query.page_params()
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]
@@ -133,13 +144,13 @@ def paginate(
     *,
     keyset: Keyset,
     params: PageParams,
-    convert: Callable[[Any], ItemT],
     page_type: type[Page[ItemT]],
 ) -> Page[ItemT]:
     """One page of `query` in `keyset` order, fetching one row more to know if another follows.
 
     `query` selects columns (not ORM entities): the rows are read on the session's connection,
-    without building ORM objects, and `convert` reads them by attribute. The sort key is
+    without building ORM objects, and `page_type` reads the items from them by attribute, all
+    in one validation. The sort key is
     selected with them, so the next page's cursor comes from the last row as the database
     ordered it.
     `page_type` is the concrete page (`Page[TaskRead]`): FastAPI then takes the answer as it is,
@@ -162,13 +173,17 @@ def paginate(
     next_page = None
     if params.cursor is None and has_next and params.page * params.page_size <= MAX_OFFSET:
         next_page = params.page + 1
-    return page_type(
-        items=[convert(row) for row in rows],
-        total=total,
-        page=None if params.cursor is not None else params.page,
-        page_size=params.page_size,
-        next_page=next_page,
-        next_cursor=keyset.encode(rows[-1][-len(keys) :]) if has_next else None,
+    # Validated in one call (the items read by attribute from the rows), not item by item.
+    return page_type.model_validate(
+        {
+            "items": rows,
+            "total": total,
+            "page": None if params.cursor is not None else params.page,
+            "page_size": params.page_size,
+            "next_page": next_page,
+            "next_cursor": keyset.encode(rows[-1][-len(keys) :]) if has_next else None,
+        },
+        from_attributes=True,
     )
 
 

@@ -176,17 +176,25 @@ class JWKSKeySource:
 class TokenVerifier:
     """Check an access token's signature, algorithm, `exp`, `iss` and `aud`.
 
+    `exp`, `iat` and `nbf` are checked with `leeway_seconds` of tolerance for clock skew.
     A token that passed is remembered (up to `cache_size` tokens) with its `exp`: the same
     token again costs a dictionary look-up and a clock read instead of a signature check.
     A change of the key set forgets them all.
     """
 
     def __init__(
-        self, *, keys: KeySource, issuer: str, audience: str, cache_size: int = 10_000
+        self,
+        *,
+        keys: KeySource,
+        issuer: str,
+        audience: str,
+        leeway_seconds: float = 0,
+        cache_size: int = 10_000,
     ) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
+        self.leeway = leeway_seconds
         self._verified: dict[str, tuple[Principal, float]] = {}
         self._cache_size = cache_size
         keys.on_change.append(self._verified.clear)
@@ -222,6 +230,7 @@ class TokenVerifier:
                 algorithms=[ALGORITHM],
                 audience=self.audience,
                 issuer=self.issuer,
+                leeway=self.leeway,
                 options={"require": REQUIRED_CLAIMS},
             )
             principal = Principal(id=int(claims["sub"]), role=Role(claims["role"]), token=token)
@@ -229,7 +238,7 @@ class TokenVerifier:
             raise UnauthorizedError("The access token has expired.", code="token_expired") from exc
         except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
             raise UnauthorizedError("The access token is not valid.", code="invalid_token") from exc
-        self._remember(token, principal, float(claims["exp"]))
+        self._remember(token, principal, float(claims["exp"]) + self.leeway)
         return principal
 
     def _remembered(self, token: str) -> Principal | None:
@@ -293,4 +302,5 @@ def jwks_verifier(settings: ServiceSettings) -> TokenVerifier:
         keys=JWKSKeySource(settings.auth_jwks_url, timeout_seconds=settings.http_timeout_seconds),
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
     )

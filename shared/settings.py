@@ -7,6 +7,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/efficient"
+# Longer than any copy of an event can still arrive after the first (README, "Operations").
+MIN_PROCESSED_EVENT_RETENTION_DAYS = 7
 
 
 class ServiceSettings(BaseSettings):
@@ -31,11 +33,17 @@ class ServiceSettings(BaseSettings):
     access_log: bool = False
     jwt_issuer: str = "efficient-system-auth"
     jwt_audience: str = "efficient-system"
+    # Clock skew tolerated on a token's `exp`, `iat` and `nbf` (hosts a little apart).
+    jwt_leeway_seconds: int = Field(default=10, ge=0, le=30)
     auth_jwks_url: str = "http://127.0.0.1:8001/auth/.well-known/jwks.json"
     http_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Relay and consumers touch this file while alive (their liveness probe); unset: no file.
     heartbeat_file: Path | None = None
+    # Consumers (logs, kpi, tasks): `manage prune-processed` forgets applied event ids this old.
+    processed_event_retention_days: int = Field(
+        default=14, ge=MIN_PROCESSED_EVENT_RETENTION_DAYS, le=3650
+    )
 
 
 class RelaySettings(ServiceSettings):

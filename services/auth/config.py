@@ -10,13 +10,16 @@ PLACEHOLDER_PASSWORDS = {"changeme", "change-me", "admin", "password", "secret"}
 
 
 class AuthSettings(RelaySettings):
-    """Token lifetimes, the signing key, password hashing cost, the bootstrap admin; the pace of
-    the relay of user events."""
+    """Token lifetimes, the signing keys, password hashing cost, brute-force limits, the
+    bootstrap admin; the pace of the relay of user events."""
 
     access_token_expire_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_expire_days: int = Field(default=14, ge=1, le=365)
     jwt_private_key: SecretStr | None = None
     jwt_private_key_file: Path | None = None
+    # The key the current one replaced (its private or public PEM): the JWKS still publishes
+    # it, so tokens it signed verify until they expire. A missing or empty file: none.
+    jwt_previous_key_file: Path | None = None
     jwt_generated_key_path: Path = Path(".local/auth-signing-key.pem")
     # OWASP's minimum for Argon2id is m=19 MiB, t=2, p=1: never weaker.
     password_hash_memory_kib: int = Field(default=19 * 1024, ge=19 * 1024)
@@ -25,6 +28,14 @@ class AuthSettings(RelaySettings):
     # How many hashes run at once (logins, registrations); the rest queue. One leaves the other
     # core of a 2-core machine to every other request.
     password_hash_concurrency: int = Field(default=1, ge=1, le=64)
+    # Brute-force protection (services/auth/throttle.py): failed logins an account, and a
+    # client address, may have in a window before each further one makes it wait (doubling
+    # from 1 s up to the maximum); registrations per address and window.
+    login_account_free_failures: int = Field(default=5, ge=1, le=1000)
+    login_address_free_failures: int = Field(default=20, ge=1, le=100_000)
+    login_max_wait_seconds: int = Field(default=900, ge=1, le=86_400)
+    login_window_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    register_address_limit: int = Field(default=20, ge=1, le=100_000)
     admin_username: str | None = None
     admin_email: str | None = None
     admin_password: SecretStr | None = None

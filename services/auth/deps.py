@@ -6,7 +6,6 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from services.auth.passwords import Passwords
 from services.auth.schemas import LoginRequest
 from services.auth.service import Credentials
 from shared.errors import InvalidJSONError
@@ -17,11 +16,6 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 async def get_credentials(request: Request) -> Credentials:
     credentials: Credentials = request.app.state.credentials
     return credentials
-
-
-async def get_passwords(request: Request) -> Passwords:
-    credentials: Credentials = request.app.state.credentials
-    return credentials.passwords
 
 
 async def read_login(request: Request) -> LoginRequest:
@@ -43,6 +37,12 @@ async def read_login(request: Request) -> LoginRequest:
         ) from exc
 
 
+async def client_address(request: Request) -> str:
+    """The caller's address: the gateway's X-Forwarded-For when it comes from a trusted proxy
+    (uvicorn's `--forwarded-allow-ips`, `FORWARDED_ALLOW_IPS`), else the peer's."""
+    return request.client.host if request.client else "unknown"
+
+
 CredentialsDep = Annotated[Credentials, Depends(get_credentials)]
-PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 LoginDep = Annotated[LoginRequest, Depends(read_login)]
+ClientAddress = Annotated[str, Depends(client_address)]

@@ -1,14 +1,21 @@
-"""The Ed25519 key that signs access tokens, and the JWKS that publishes its public half."""
+"""The Ed25519 keys of access tokens: the one that signs, the previous one, and their JWKS.
+
+Rotation (`python -m services.auth.manage rotate-key`) makes a new key current and keeps the
+old one as the previous key: the JWKS publishes both, so tokens signed before the rotation
+verify until they expire.
+"""
 
 import base64
 import hashlib
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from jwt.algorithms import OKPAlgorithm
 
 from services.auth.config import AuthSettings
@@ -30,18 +37,53 @@ class SigningKey:
         key = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(key, Ed25519PrivateKey):
             raise ValueError("the JWT signing key must be an Ed25519 private key")
-        return cls(private_key=key, kid=_thumbprint(_public_jwk(key)))
+        return cls(private_key=key, kid=_thumbprint(_public_jwk(key.public_key())))
 
     def public_jwk(self) -> dict[str, Any]:
         """The public key as a JWK, ready for the JWKS document."""
-        return {**_public_jwk(self.private_key), "kid": self.kid, "alg": ALGORITHM, "use": "sig"}
+        return published_jwk(self.private_key.public_key())
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self.public_jwk()]}
 
 
-def _public_jwk(key: Ed25519PrivateKey) -> dict[str, Any]:
-    jwk: dict[str, Any] = OKPAlgorithm.to_jwk(key.public_key(), as_dict=True)
+@dataclass(frozen=True)
+class KeySet:
+    """The key that signs new tokens, and the public half of the one it replaced."""
+
+    signing: SigningKey
+    previous: dict[str, Any] | None = None
+    document: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        keys = [self.signing.public_jwk()]
+        if self.previous is not None and self.previous["kid"] != self.signing.kid:
+            keys.append(self.previous)
+        object.__setattr__(self, "document", {"keys": keys})
+
+    def jwks(self) -> dict[str, Any]:
+        """The JWKS document: the current public key first, then the previous one."""
+        return self.document
+
+
+def published_jwk(public_key: Ed25519PublicKey) -> dict[str, Any]:
+    """A public key as the JWKS publishes it, with its thumbprint as `kid`."""
+    jwk = _public_jwk(public_key)
+    return {**jwk, "kid": _thumbprint(jwk), "alg": ALGORITHM, "use": "sig"}
+
+
+def previous_jwk_from_pem(pem: bytes) -> dict[str, Any]:
+    """The published JWK of a previous key, given as its private or its public PEM."""
+    if b"PRIVATE KEY" in pem:
+        return SigningKey.from_pem(pem).public_jwk()
+    key = serialization.load_pem_public_key(pem)
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("the previous JWT key must be an Ed25519 key")
+    return published_jwk(key)
+
+
+def _public_jwk(key: Ed25519PublicKey) -> dict[str, Any]:
+    jwk: dict[str, Any] = OKPAlgorithm.to_jwk(key, as_dict=True)
     return {name: jwk[name] for name in ("kty", "crv", "x")}
 
 
@@ -57,20 +99,57 @@ def generate_pem() -> bytes:
     )
 
 
-def load_signing_key(settings: AuthSettings) -> SigningKey:
-    """The configured key; outside production, a generated one kept on disk if none is set."""
+def key_paths(settings: AuthSettings) -> tuple[Path | None, Path | None]:
+    """The files of the current and the previous key (None where the settings name none).
+
+    Without a configured key (outside production) both live beside the generated key.
+    """
     if settings.jwt_private_key is not None:
-        return SigningKey.from_pem(settings.jwt_private_key.get_secret_value().encode())
+        return None, settings.jwt_previous_key_file
     if settings.jwt_private_key_file is not None:
-        return SigningKey.from_pem(settings.jwt_private_key_file.read_bytes())
-    path = settings.jwt_generated_key_path
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_bytes(generate_pem())
-    logger.warning(
-        "using_generated_signing_key",
-        path=str(path),
-        hint="set JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE outside local runs",
-    )
-    return SigningKey.from_pem(path.read_bytes())
+        return settings.jwt_private_key_file, settings.jwt_previous_key_file
+    generated = settings.jwt_generated_key_path
+    previous = settings.jwt_previous_key_file or generated.with_suffix(".previous.pem")
+    return generated, previous
+
+
+def load_keys(settings: AuthSettings) -> KeySet:
+    """The configured keys; outside production, a generated one kept on disk if none is set."""
+    current_path, previous_path = key_paths(settings)
+    if settings.jwt_private_key is not None:
+        signing = SigningKey.from_pem(settings.jwt_private_key.get_secret_value().encode())
+    elif settings.jwt_private_key_file is not None:
+        signing = SigningKey.from_pem(settings.jwt_private_key_file.read_bytes())
+    else:
+        assert current_path is not None
+        if not current_path.exists():
+            write_private(current_path, generate_pem())
+        logger.warning(
+            "using_generated_signing_key",
+            path=str(current_path),
+            hint="set JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE outside local runs",
+        )
+        signing = SigningKey.from_pem(current_path.read_bytes())
+    # A missing or empty file means no previous key (deployments may mount an empty one).
+    previous_pem = previous_path.read_bytes() if previous_path and previous_path.exists() else b""
+    previous = previous_jwk_from_pem(previous_pem) if previous_pem.strip() else None
+    return KeySet(signing=signing, previous=previous)
+
+
+def rotate(*, key_file: Path, previous_file: Path) -> tuple[str, str]:
+    """Keep the current key as the previous one and write a new current key: (old, new) kid."""
+    old = SigningKey.from_pem(key_file.read_bytes())
+    new_pem = generate_pem()
+    write_private(previous_file, key_file.read_bytes())
+    write_private(key_file, new_pem)
+    return old.kid, SigningKey.from_pem(new_pem).kid
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a key readable by its owner only, all at once (a reader never sees half a key)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(data)
+    os.replace(partial, path)

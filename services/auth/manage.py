@@ -1,26 +1,36 @@
 """Deploy-time commands of the auth service.
 
 python -m services.auth.manage prestart       # wait for the database, migrate, bootstrap admin
-python -m services.auth.manage create-admin --username NAME --email ADDRESS
+python -m services.auth.manage create-admin --username NAME --email ADDRESS [--promote]
                                               # password from ADMIN_PASSWORD or a prompt
 python -m services.auth.manage replay --queue tasks.user-events.replay
                                               # re-publish every user event to one queue
+python -m services.auth.manage rotate-key [--key-file PATH --previous-file PATH]
+                                              # a new signing key; the old one stays published
+python -m services.auth.manage outbox-status  # unpublished events, the oldest one's age
 """
 
 import argparse
 import getpass
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
-from services.auth import service
+import structlog
+
+from services.auth import keys, service
 from services.auth.config import AuthSettings
 from services.auth.models import OUTBOX
 from services.auth.passwords import Passwords
 from shared.db import standalone_session
+from shared.errors import ConflictError
 from shared.migrations import prestart as migrate
+from shared.ops import Operations
 from shared.replay import replay_command
 
 SERVICE_DIR = Path(__file__).parent
+OPERATIONS: Operations[AuthSettings] = Operations(outbox=OUTBOX)
+logger = structlog.get_logger(__name__)
 
 
 def create_admin(
@@ -29,10 +39,10 @@ def create_admin(
     username: str,
     email: str,
     password: str,
-    promote: bool = True,
+    promote: bool = False,
     reset_password: bool = False,
 ) -> None:
-    """Create (or promote) the admin user; see `service.ensure_admin`."""
+    """Create the admin user (or, with `promote`, promote that user); see `ensure_admin`."""
     with standalone_session(settings.database_url) as session:
         service.ensure_admin(
             session,
@@ -46,18 +56,43 @@ def create_admin(
 
 
 def prestart(settings: AuthSettings) -> None:
-    """Wait for the database, apply migrations, and create the configured admin if any."""
+    """Wait for the database, apply migrations, and create the configured admin if any.
+
+    A name already taken by a user who is not an admin is refused and logged, and the start
+    goes on: whoever registered that name first cannot block deployments.
+    """
     migrate(SERVICE_DIR, settings.database_url)
     if settings.admin_username and settings.admin_password:
-        create_admin(
-            settings,
-            username=settings.admin_username,
-            email=settings.admin_email or f"{settings.admin_username}@localhost.localdomain",
-            password=settings.admin_password.get_secret_value(),
+        try:
+            create_admin(
+                settings,
+                username=settings.admin_username,
+                email=settings.admin_email or f"{settings.admin_username}@localhost.localdomain",
+                password=settings.admin_password.get_secret_value(),
+            )
+        except ConflictError as exc:
+            logger.error(
+                "admin_bootstrap_refused", username=settings.admin_username, reason=str(exc)
+            )
+
+
+def rotate_key(settings: AuthSettings, *, key_file: Path | None, previous_file: Path | None) -> str:
+    """Make a new signing key current, keep the old one as the previous key; what to say."""
+    current_path, previous_path = keys.key_paths(settings)
+    key_file, previous_file = key_file or current_path, previous_file or previous_path
+    if key_file is None or previous_file is None:
+        raise ValueError(
+            "the keys must be files: set JWT_PRIVATE_KEY_FILE and JWT_PREVIOUS_KEY_FILE, "
+            "or pass --key-file and --previous-file"
         )
+    old_kid, new_kid = keys.rotate(key_file=key_file, previous_file=previous_file)
+    return (
+        f"{key_file} now holds a new key (kid {new_kid}); {previous_file} the previous one "
+        f"(kid {old_kid}). Restart auth: tokens signed before stay valid until they expire."
+    )
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="python -m services.auth.manage")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -65,19 +100,44 @@ def main() -> None:
     admin = commands.add_parser("create-admin", help="create or promote an admin user")
     admin.add_argument("--username", required=True)
     admin.add_argument("--email", required=True)
+    admin.add_argument(
+        "--promote",
+        action="store_true",
+        help="make an existing user admin (its email must be --email)",
+    )
     replay_parser = commands.add_parser("replay", help="re-publish every event to one queue")
     replay_parser.add_argument("--queue", required=True, help="e.g. tasks.user-events.replay")
-    args = parser.parse_args()
+    rotate = commands.add_parser("rotate-key", help="make a new signing key current")
+    rotate.add_argument("--key-file", type=Path, help="default: the configured key's file")
+    rotate.add_argument("--previous-file", type=Path, help="default: JWT_PREVIOUS_KEY_FILE")
+    OPERATIONS.add_commands(commands)
+    args = parser.parse_args(argv)
     settings = AuthSettings()
+    if OPERATIONS.run(parser, args, settings):
+        return
     if args.command == "prestart":
         prestart(settings)
     elif args.command == "replay":
         replay_command(parser, settings, outbox=OUTBOX, queue=args.queue)
+    elif args.command == "rotate-key":
+        try:
+            print(rotate_key(settings, key_file=args.key_file, previous_file=args.previous_file))
+        except (ValueError, OSError) as exc:
+            parser.exit(1, f"refused: {exc}\n")
     else:
         password = os.environ.get("ADMIN_PASSWORD") or getpass.getpass("Admin password: ")
         if len(password) < 12:
             parser.error("the admin password must be at least 12 characters")
-        create_admin(settings, username=args.username, email=args.email, password=password)
+        try:
+            create_admin(
+                settings,
+                username=args.username,
+                email=args.email,
+                password=password,
+                promote=args.promote,
+            )
+        except ConflictError as exc:
+            parser.exit(1, f"refused: {exc}\n")
         print(f"{args.username} is an admin.")
 
 

@@ -1,4 +1,5 @@
-"""Tables of the `auth` schema: users, refresh tokens, and the outbox of the user events."""
+"""Tables of the `auth` schema: users, refresh tokens, login attempts, the outbox of user
+events."""
 
 import uuid
 from datetime import datetime
@@ -65,6 +66,19 @@ class RefreshToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class LoginAttempt(Base):
+    """A count of failed logins (per account, per client address) or of registrations (per
+    address) in its current window; see `services/auth/throttle.py`."""
+
+    __tablename__ = "login_attempt"
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(254), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 # User events, written in the transaction of the change; the relay is woken on `auth_outbox`.

@@ -2,14 +2,32 @@
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, and_, case, delete, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement, FromClause
 
-from services.auth.models import OUTBOX, RefreshToken, User
+from services.auth.models import OUTBOX, LoginAttempt, RefreshToken, User
+from services.auth.throttle import Attempts, Scope
 from shared import outbox
 from shared.events import UserEvent
+
+ATTEMPTS = LoginAttempt.__table__
+KEY_LENGTH = 254
+
+
+@dataclass(frozen=True)
+class LoginState:
+    """What a login needs to know first: the user's id and hash, and the two failure counts."""
+
+    user_id: int | None
+    password_hash: str | None
+    account: Attempts | None
+    address: Attempts | None
 
 
 def get_user(session: Session, *, user_id: int) -> User | None:
@@ -83,3 +101,74 @@ def revoke_family(session: Session, *, family_id: uuid.UUID, at: datetime) -> No
 def add_outbox_event(session: Session, *, event: UserEvent) -> None:
     """Store the event in the caller's transaction; the relay is woken when it commits."""
     outbox.add_event(session, OUTBOX, event=event, entity_id=event.user_id)
+
+
+def login_state(session: Session, *, username: str, address: str) -> LoginState:
+    """The user (if any) and the account's and the address's counts, in one statement."""
+    one = select(literal(1).label("one")).subquery("one")
+    account = ATTEMPTS.alias("account_attempts")
+    by_address = ATTEMPTS.alias("address_attempts")
+    row = session.execute(
+        select(User.id, User.password_hash, *_counts(account), *_counts(by_address))
+        .select_from(one)
+        .outerjoin(User, func.lower(User.username) == username.lower())
+        .outerjoin(account, _is(account, Scope.ACCOUNT, username.lower()))
+        .outerjoin(by_address, _is(by_address, Scope.ADDRESS, address))
+    ).one()
+    return LoginState(
+        user_id=row[0],
+        password_hash=row[1],
+        account=_attempts(row[2:5]),
+        address=_attempts(row[5:8]),
+    )
+
+
+def count_attempts(
+    session: Session, *, keys: Sequence[tuple[Scope, str]], now: datetime, window: timedelta
+) -> dict[Scope, Attempts]:
+    """Add one attempt to each count (a count whose window is over starts again at 1)."""
+    statement = insert(LoginAttempt).values(
+        [
+            {
+                "scope": scope.value,
+                "key": key[:KEY_LENGTH],
+                "count": 1,
+                "window_started_at": now,
+                "last_at": now,
+            }
+            for scope, key in keys
+        ]
+    )
+    over = LoginAttempt.window_started_at <= now - window
+    rows = session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[LoginAttempt.scope, LoginAttempt.key],
+            set_={
+                "count": case((over, 1), else_=LoginAttempt.count + 1),
+                "window_started_at": case((over, now), else_=LoginAttempt.window_started_at),
+                "last_at": now,
+            },
+        ).returning(LoginAttempt.scope, *_counts(ATTEMPTS))
+    ).all()
+    return {Scope(row[0]): Attempts(*row[1:]) for row in rows}
+
+
+def reset_attempts(session: Session, *, scope: Scope, key: str) -> None:
+    session.execute(delete(LoginAttempt).where(_is(ATTEMPTS, scope, key[:KEY_LENGTH])))
+
+
+def purge_attempts(session: Session, *, before: datetime) -> None:
+    """Forget the counts whose latest attempt is older than `before`."""
+    session.execute(delete(LoginAttempt).where(LoginAttempt.last_at < before))
+
+
+def _counts(table: FromClause) -> tuple[ColumnElement[Any], ...]:
+    return (table.c.count, table.c.window_started_at, table.c.last_at)
+
+
+def _is(table: FromClause, scope: Scope, key: str) -> ColumnElement[bool]:
+    return and_(table.c.scope == scope.value, table.c.key == key[:KEY_LENGTH])
+
+
+def _attempts(values: Sequence[Any]) -> Attempts | None:
+    return None if values[0] is None else Attempts(*values)

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 
 from services.auth import service
-from services.auth.deps import CredentialsDep, LoginDep, PasswordsDep
+from services.auth.deps import ClientAddress, CredentialsDep, LoginDep
 from services.auth.schemas import (
     LoginRequest,
     RefreshRequest,
@@ -22,6 +22,9 @@ from shared.security import CurrentUser
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
+# A response that carries a token is never stored by a cache (RFC 6749, section 5.1).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
 _login_form_schema = {
     "type": "object",
     "required": ["username", "password"],
@@ -37,11 +40,17 @@ _login_form_schema = {
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses={409: {"model": ErrorResponse, "description": "Username or email taken"}},
+    responses={
+        409: {"model": ErrorResponse, "description": "Username or email taken"},
+        429: {"model": ErrorResponse, "description": "Too many registrations from this address"},
+    },
 )
-async def register(data: UserCreate, database: DatabaseDep, passwords: PasswordsDep) -> UserRead:
+async def register(
+    data: UserCreate, database: DatabaseDep, credentials: CredentialsDep, address: ClientAddress
+) -> UserRead:
     """Create an account with the `user` role."""
-    password_hash = await passwords.hash_async(data.password)
+    await database.run(service.count_registration, address=address, throttle=credentials.throttle)
+    password_hash = await credentials.passwords.hash_async(data.password)
     user = await database.run(service.register, data=data, password_hash=password_hash)
     return UserRead.model_validate(user)
 
@@ -49,6 +58,10 @@ async def register(data: UserCreate, database: DatabaseDep, passwords: Passwords
 @router.post(
     "/login",
     response_model=TokenPair,
+    responses={
+        401: {"model": ErrorResponse, "description": "Wrong username or password"},
+        429: {"model": ErrorResponse, "description": "Too many failures: wait `Retry-After`"},
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -60,22 +73,29 @@ async def register(data: UserCreate, database: DatabaseDep, passwords: Passwords
     },
 )
 async def login(
-    credentials_in: LoginDep, database: DatabaseDep, credentials: CredentialsDep
+    credentials_in: LoginDep,
+    database: DatabaseDep,
+    credentials: CredentialsDep,
+    address: ClientAddress,
+    response: Response,
 ) -> TokenPair:
     """Exchange a username and password (JSON or OAuth2 form) for tokens."""
+    response.headers.update(NO_STORE)
     return await service.login(
         database,
         username=credentials_in.username,
         password=credentials_in.password,
+        address=address,
         credentials=credentials,
     )
 
 
 @router.post("/refresh", response_model=TokenPair)
 async def refresh(
-    data: RefreshRequest, database: DatabaseDep, credentials: CredentialsDep
+    data: RefreshRequest, database: DatabaseDep, credentials: CredentialsDep, response: Response
 ) -> TokenPair:
     """Trade a refresh token for a new pair; the old refresh token stops working."""
+    response.headers.update(NO_STORE)
     return await database.run(
         service.refresh, refresh_token=data.refresh_token, credentials=credentials
     )
@@ -115,8 +135,7 @@ async def get_user(user_id: PathId, _: CurrentUser, database: DatabaseDep) -> Us
 
 @router.get("/.well-known/jwks.json")
 async def jwks(request: Request, response: Response) -> dict[str, Any]:
-    """The public keys that verify access tokens."""
+    """The public keys that verify access tokens: the current one, then the previous one."""
     response.headers["Cache-Control"] = "public, max-age=300"
-    signing_key = request.app.state.signing_key
-    result: dict[str, Any] = signing_key.jwks()
+    result: dict[str, Any] = request.app.state.keys.jwks()
     return result

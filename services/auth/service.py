@@ -4,9 +4,10 @@ A change other services hear of (a new user, a new username or role) stores its 
 `auth.outbox` in that same transaction.
 """
 
+import random
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +17,7 @@ from services.auth import repository
 from services.auth.models import User
 from services.auth.passwords import Passwords
 from services.auth.schemas import TokenPair, UserCreate, UserSummary
+from services.auth.throttle import AccountQueue, Scope, Throttle
 from services.auth.tokens import TokenIssuer, hash_refresh_token, new_refresh_token
 from shared.db import Database
 from shared.errors import ConflictError, NotFoundError, UnauthorizedError
@@ -24,15 +26,29 @@ from shared.pagination import Keyset, Page, PageParams, paginate
 from shared.security import Role
 
 INVALID_CREDENTIALS = "Incorrect username or password."
+# One failed login in this many also deletes the counts nobody has touched for a while.
+PURGE_SHARE = 0.01
 
 
 @dataclass(frozen=True)
 class Credentials:
-    """What the service needs to check passwords and issue tokens."""
+    """What the service needs to check passwords, limit guessing and issue tokens."""
 
     passwords: Passwords
     issuer: TokenIssuer
     refresh_ttl: timedelta
+    throttle: Throttle = field(default_factory=Throttle)
+    accounts: AccountQueue = field(default_factory=AccountQueue)
+
+
+def count_registration(session: Session, *, address: str, throttle: Throttle) -> None:
+    """Count a registration from `address`; 429 past the limit (checked before any hashing)."""
+    now = datetime.now(UTC)
+    counts = repository.count_attempts(
+        session, keys=[(Scope.REGISTER, address)], now=now, window=throttle.window
+    )
+    session.commit()
+    throttle.check_registration(counts[Scope.REGISTER], now=now)
 
 
 def register(session: Session, *, data: UserCreate, password_hash: str) -> User:
@@ -61,37 +77,56 @@ def register(session: Session, *, data: UserCreate, password_hash: str) -> User:
 
 
 async def login(
-    database: Database, *, username: str, password: str, credentials: Credentials
+    database: Database, *, username: str, password: str, address: str, credentials: Credentials
 ) -> TokenPair:
     """Tokens for valid credentials; one and the same 401 for a wrong password or unknown user.
 
-    Three steps, so no database connection waits for the hash: read the stored hash, check it
-    in the hashing pool, then record the new sign-in session (one transaction).
+    Three steps, so no database connection waits for the hash: read the stored hash with the
+    account's and the address's failure counts (429 while either has to wait), check it in
+    the hashing pool, then record the new sign-in session, or the failure (one statement).
+    An account's attempts take turns in this process, so each sees the counts before it.
     """
-    found = await database.read(_stored_hash, username=username)
-    valid, new_hash = await credentials.passwords.verify_async(
-        password, found[1] if found else None
-    )
-    if found is None or not valid:
-        raise UnauthorizedError(INVALID_CREDENTIALS, code="invalid_credentials")
-    return await database.run(
-        _start_session, user_id=found[0], new_hash=new_hash, credentials=credentials
-    )
+    account, throttle = username.lower(), credentials.throttle
+    async with credentials.accounts.turn(account):
+        state = await database.read(repository.login_state, username=username, address=address)
+        throttle.check_login(state.account, state.address, now=datetime.now(UTC))
+        valid, new_hash = await credentials.passwords.verify_async(password, state.password_hash)
+        if state.user_id is None or not valid:
+            await database.run(_count_failure, account=account, address=address, throttle=throttle)
+            raise UnauthorizedError(INVALID_CREDENTIALS, code="invalid_credentials")
+        return await database.run(
+            _start_session,
+            user_id=state.user_id,
+            new_hash=new_hash,
+            reset_account=account if state.account else None,
+            credentials=credentials,
+        )
 
 
-def _stored_hash(session: Session, *, username: str) -> tuple[int, str] | None:
-    user = repository.get_user_by_username(session, username=username)
-    return None if user is None else (user.id, user.password_hash)
+def _count_failure(session: Session, *, account: str, address: str, throttle: Throttle) -> None:
+    now = datetime.now(UTC)
+    keys = [(Scope.ACCOUNT, account), (Scope.ADDRESS, address)]
+    repository.count_attempts(session, keys=keys, now=now, window=throttle.window)
+    if random.random() < PURGE_SHARE:  # noqa: S311 - spreading chores, not a secret
+        repository.purge_attempts(session, before=now - throttle.window - throttle.max_wait)
+    session.commit()
 
 
 def _start_session(
-    session: Session, *, user_id: int, new_hash: str | None, credentials: Credentials
+    session: Session,
+    *,
+    user_id: int,
+    new_hash: str | None,
+    reset_account: str | None,
+    credentials: Credentials,
 ) -> TokenPair:
     user = repository.get_user(session, user_id=user_id)
     if user is None:  # deleted between the two steps
         raise UnauthorizedError(INVALID_CREDENTIALS, code="invalid_credentials")
     if new_hash:
         user.password_hash = new_hash
+    if reset_account is not None:  # only when the account has a count: no statement otherwise
+        repository.reset_attempts(session, scope=Scope.ACCOUNT, key=reset_account)
     pair = _issue(session, user=user, family_id=uuid.uuid4(), credentials=credentials)
     session.commit()
     return pair
@@ -145,7 +180,6 @@ def list_users(
         repository.users_query(ids=ids),
         keyset=Keyset([User.id.expression], descending=False, scope=scope),
         params=params,
-        convert=UserSummary.model_validate,
         page_type=Page[UserSummary],
     )
 
@@ -157,13 +191,14 @@ def ensure_admin(
     email: str,
     password: str,
     passwords: Passwords,
-    promote: bool = True,
+    promote: bool = False,
     reset_password: bool = False,
 ) -> User:
-    """Create the admin; an existing user of that name becomes admin (`promote`) or is a 409.
+    """Create the admin; an existing admin of that name is kept as it is.
 
-    An existing password is kept unless `reset_password`. An operator's command: the events it
-    stores have no actor.
+    An existing user who is not an admin may have been registered by anyone, so it is a 409
+    unless `promote` is given and `email` is that user's address. An existing password is kept
+    unless `reset_password`. An operator's command: the events it stores have no actor.
     """
     user = repository.get_user_by_username(session, username=username)
     if user is None:
@@ -175,20 +210,29 @@ def ensure_admin(
             role=Role.ADMIN.value,
         )
         _record(session, UserEventType.REGISTERED, user=user, actor_id=None)
-    elif user.role != Role.ADMIN.value and not promote:
-        raise ConflictError(f"{username} is a user who is not an admin; choose another name.")
-    else:
-        if user.role != Role.ADMIN.value:
-            change = FieldChange(old=user.role, new=Role.ADMIN.value)
-            user.role = Role.ADMIN.value
-            user.version += 1
-            _record(
-                session, UserEventType.UPDATED, user=user, actor_id=None, changes={"role": change}
-            )
-        if reset_password:
-            user.password_hash = passwords.hash(password)
+    elif user.role != Role.ADMIN.value:
+        _promote(session, user=user, email=email, promote=promote)
+    if reset_password:
+        user.password_hash = passwords.hash(password)
     session.commit()
     return user
+
+
+def _promote(session: Session, *, user: User, email: str, promote: bool) -> None:
+    """Make an existing user admin, only when asked to and only with that user's email."""
+    if not promote:
+        raise ConflictError(
+            f"{user.username} is an existing user who is not an admin; choose another name, "
+            "or promote that account explicitly (--promote) with its email."
+        )
+    if user.email.lower() != email.lower():
+        raise ConflictError(
+            f"{user.username} is registered with another email; it is not promoted."
+        )
+    change = FieldChange(old=user.role, new=Role.ADMIN.value)
+    user.role = Role.ADMIN.value
+    user.version += 1
+    _record(session, UserEventType.UPDATED, user=user, actor_id=None, changes={"role": change})
 
 
 def _record(

@@ -4,6 +4,8 @@ python -m services.kpi.manage prestart        # wait for the database, migrate, 
 python -m services.kpi.manage replay-start    # rebuild the read model and directory: step 1
 python -m services.kpi.manage replay-finish   # step 3, after the producers' `replay`
 python -m services.kpi.manage replay-abort    # drop an unfinished replay
+python -m services.kpi.manage dead-letters list|redrive|purge   # see shared/ops.py
+python -m services.kpi.manage prune-processed                   # forget old event ids
 
 `make replay CONSUMER=kpi` runs the three steps: `replay-start`, then
 `python -m services.tasks.manage replay --queue kpi.task-events.replay` and
@@ -17,11 +19,14 @@ from pathlib import Path
 
 from services.kpi.config import KpiSettings
 from services.kpi.consumer import read_model, subscriptions
+from services.kpi.models import processed_event
 from shared.migrations import prestart
+from shared.ops import Operations
 from shared.replay import add_rebuild_commands, run_rebuild_command
 from shared.subscriptions import ensure_consumer_queues
 
 SERVICE_DIR = Path(__file__).parent
+OPERATIONS = Operations(subscriptions=subscriptions, processed=processed_event)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -30,8 +35,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("prestart", help="wait for the database, migrate, declare the queues")
     add_rebuild_commands(commands)
+    OPERATIONS.add_commands(commands)
     args = parser.parse_args(argv)
     settings = KpiSettings()
+    if OPERATIONS.run(parser, args, settings):
+        return
     if args.command == "prestart":
         prestart(SERVICE_DIR, settings.database_url)
         ensure_consumer_queues(settings, subscriptions(settings))

@@ -1,5 +1,6 @@
 """Queries of the `kpi` schema. Never commits: the caller owns the transaction."""
 
+import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     DateTime,
+    Integer,
     Select,
     Table,
     bindparam,
@@ -22,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from services.kpi.models import CompletionCounter, DueCounter, MonthCounter, TaskState
+from shared.db import table_of
 from shared.events import TaskSnapshot, TaskStatus
 
 MonthKey = tuple[date, int, str]  # (month, assignee_key, status)
@@ -30,37 +33,70 @@ DueKey = tuple[date, datetime]  # (month created, hour due)
 
 def ensure_task_states(session: Session, *, tasks: Sequence[TaskSnapshot]) -> None:
     """Insert placeholders (version 0, contributing nothing) for the tasks not known yet."""
+    # Parameters as a list (compiled once, sent as one multi-row INSERT), on the table itself.
+    table = table_of(TaskState)
     session.execute(
-        insert(TaskState)
-        .values(
-            [
-                {
-                    "task_id": task.id,
-                    "version": 0,
-                    "status": task.status.value,
-                    "assignee_id": task.assignee_id,
-                    "created_at": task.created_at,
-                    "due_date": task.due_date,
-                    "completed_at": task.completed_at,
-                    "deleted": True,
-                }
-                for task in tasks
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=[TaskState.task_id])
+        insert(table).on_conflict_do_nothing(index_elements=[table.c.task_id]),
+        [
+            {
+                "task_id": task.id,
+                "version": 0,
+                "status": task.status.value,
+                "assignee_id": task.assignee_id,
+                "created_at": task.created_at,
+                "due_date": task.due_date,
+                "completed_at": task.completed_at,
+                "deleted": True,
+            }
+            for task in tasks
+        ],
     )
 
 
-def lock_task_states(session: Session, *, task_ids: Sequence[int]) -> dict[int, TaskState]:
+@dataclass
+class StoredState:
+    """A task's row in `task_state`, as the consumer reads, changes and writes it back."""
+
+    task_id: int
+    version: int
+    status: str
+    assignee_id: int | None
+    created_at: datetime
+    due_date: datetime | None
+    completed_at: datetime | None
+    deleted: bool
+
+
+def lock_task_states(session: Session, *, task_ids: Sequence[int]) -> dict[int, StoredState]:
     """The tasks' stored states, locked until the transaction ends (in id order: no deadlock)."""
-    states = session.scalars(
-        select(TaskState)
-        .where(TaskState.task_id.in_(task_ids))
-        .order_by(TaskState.task_id)
+    table = table_of(TaskState)
+    rows = session.execute(
+        select(*table.c)
+        .where(table.c.task_id.in_(task_ids))
+        .order_by(table.c.task_id)
         .with_for_update()
-        .execution_options(populate_existing=True)
     )
-    return {state.task_id: state for state in states}
+    return {row.task_id: StoredState(**row._mapping) for row in rows}
+
+
+def save_task_states(session: Session, *, states: Sequence[StoredState]) -> None:
+    """Write the states back: one statement for the whole batch (not one UPDATE per task)."""
+    if states:
+        session.execute(_save_states_statement(), [dataclasses.asdict(state) for state in states])
+
+
+@functools.cache
+def _save_states_statement() -> Any:
+    table = table_of(TaskState)
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.task_id],
+        set_={
+            column.name: statement.excluded[column.name]
+            for column in table.c
+            if column.name != "task_id"
+        },
+    )
 
 
 class CounterMissingError(Exception):
@@ -86,22 +122,42 @@ def _add_to_count(
     delta: int,
 ) -> None:
     """Add `delta` to the `count` of the `counter` row with this primary `key`."""
+    upsert, subtract = _count_statements(counter)
+    connection = session.connection()
     if delta > 0:
         # CHECK constraints apply to the proposed row too, so only positive counts are upserted.
-        session.execute(
-            insert(counter)
-            .values(**key, count=delta)
-            .on_conflict_do_update(index_elements=list(key), set_={"count": counter.count + delta})
-        )
+        connection.execute(upsert, _count_parameters(key, delta))
         return
-    updated = session.scalar(
-        update(counter)
-        .where(*(getattr(counter, column) == value for column, value in key.items()))
-        .values(count=counter.count + delta)
-        .returning(counter.count)
-    )
+    updated = connection.execute(subtract, _count_parameters(key, delta)).scalar()
     if updated is None:
         raise CounterMissingError(f"no {counter.__tablename__} row {tuple(key.values())}")
+
+
+def _count_parameters(key: dict[str, Any], delta: int) -> dict[str, Any]:
+    return {**{f"key_{column}": value for column, value in key.items()}, "delta": delta}
+
+
+@functools.cache
+def _count_statements(counter: type[MonthCounter] | type[DueCounter]) -> tuple[Any, Any]:
+    """The upsert and the update of `counter`'s `count` by `:delta`, built once, with the
+    primary key columns as parameters `key_<column>` (see `_count_parameters`)."""
+    table = table_of(counter)
+    keys = list(table.primary_key.columns)
+    delta = bindparam("delta", type_=Integer)
+    upsert = (
+        insert(table)
+        .values(
+            {**{column.name: bindparam(f"key_{column.name}") for column in keys}, "count": delta}
+        )
+        .on_conflict_do_update(index_elements=keys, set_={"count": table.c.count + delta})
+    )
+    subtract = (
+        update(table)
+        .where(*(column == bindparam(f"key_{column.name}") for column in keys))
+        .values(count=table.c.count + delta)
+        .returning(table.c.count)
+    )
+    return upsert, subtract
 
 
 def add_to_completion_counter(

@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime
 from sqlalchemy.orm import Session
 
 from services.kpi import repository
-from services.kpi.models import UNASSIGNED, TaskState, user_directory
-from services.kpi.repository import DueKey, MonthKey
+from services.kpi.models import UNASSIGNED, user_directory
+from services.kpi.repository import DueKey, MonthKey, StoredState
 from services.kpi.schemas import (
     ByUserKpi,
     CompletionRate,
@@ -36,7 +36,7 @@ class _Deltas:
         self.due: defaultdict[DueKey, int] = defaultdict(int)
         self.completions: dict[date, tuple[int, float]] = {}
 
-    def add(self, state: TaskState, *, sign: int) -> None:
+    def add(self, state: StoredState, *, sign: int) -> None:
         """Add (`sign` 1) or take out (`sign` -1) what `state` contributes."""
         if state.deleted:
             return
@@ -89,7 +89,7 @@ def apply_events(session: Session, *, events: Sequence[TaskEvent]) -> list[TaskE
     tasks = {event.task.id: event.task for event in events}
     repository.ensure_task_states(session, tasks=list(tasks.values()))
     states = repository.lock_task_states(session, task_ids=sorted(tasks))
-    deltas, superseded = _Deltas(), []
+    deltas, superseded, changed = _Deltas(), [], {}
     for event in events:
         state = states[event.task.id]
         if event.version <= state.version:
@@ -98,12 +98,13 @@ def apply_events(session: Session, *, events: Sequence[TaskEvent]) -> list[TaskE
         deltas.add(state, sign=-1)
         _store(state, event)
         deltas.add(state, sign=1)
-    session.flush()
+        changed[state.task_id] = state
+    repository.save_task_states(session, states=list(changed.values()))
     deltas.apply(session)
     return superseded
 
 
-def _store(state: TaskState, event: TaskEvent) -> None:
+def _store(state: StoredState, event: TaskEvent) -> None:
     """The task as the event leaves it; a delete keeps it as a tombstone."""
     task = event.task
     state.version = event.version

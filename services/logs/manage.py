@@ -4,6 +4,8 @@ python -m services.logs.manage prestart        # wait for the database, migrate,
 python -m services.logs.manage replay-start    # rebuild the activity log: step 1
 python -m services.logs.manage replay-finish   # step 3, after the tasks service's `replay`
 python -m services.logs.manage replay-abort    # drop an unfinished replay
+python -m services.logs.manage dead-letters list|redrive|purge   # see shared/ops.py
+python -m services.logs.manage prune-processed                   # forget old event ids
 
 `make replay CONSUMER=logs` runs the three steps, with
 `python -m services.tasks.manage replay --queue logs.task-events.replay` between them. The API
@@ -16,11 +18,14 @@ from pathlib import Path
 
 from services.logs.config import LogsSettings
 from services.logs.consumer import read_model, subscriptions
+from services.logs.models import processed_event
 from shared.migrations import prestart
+from shared.ops import Operations
 from shared.replay import add_rebuild_commands, run_rebuild_command
 from shared.subscriptions import ensure_consumer_queues
 
 SERVICE_DIR = Path(__file__).parent
+OPERATIONS = Operations(subscriptions=subscriptions, processed=processed_event)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -29,8 +34,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("prestart", help="wait for the database, migrate, declare the queues")
     add_rebuild_commands(commands)
+    OPERATIONS.add_commands(commands)
     args = parser.parse_args(argv)
     settings = LogsSettings()
+    if OPERATIONS.run(parser, args, settings):
+        return
     if args.command == "prestart":
         prestart(SERVICE_DIR, settings.database_url)
         ensure_consumer_queues(settings, subscriptions(settings))

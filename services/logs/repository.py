@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from services.logs.models import ActionType, ActivityLog
 from services.logs.schemas import LogFilters
+from shared.db import table_of
 
 
 def add_entry(
@@ -41,10 +42,11 @@ def add_entry(
 
 def add_entries(session: Session, *, entries: list[dict[str, Any]]) -> None:
     """Insert several entries in one statement; an event that has an entry already is skipped."""
+    # Parameters as a list (compiled once, sent as one multi-row INSERT), on the table itself:
+    # the rows need no ORM objects.
+    table = table_of(ActivityLog)
     session.execute(
-        insert(ActivityLog)
-        .values(entries)
-        .on_conflict_do_nothing(index_elements=[ActivityLog.event_id])
+        insert(table).on_conflict_do_nothing(index_elements=[table.c.event_id]), entries
     )
 
 

@@ -54,6 +54,5 @@ def list_entries(
         repository.entries_query(filters=filters),
         keyset=keyset,
         params=params,
-        convert=LogEntryRead.model_validate,
         page_type=Page[LogEntryRead],
     )

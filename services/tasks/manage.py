@@ -6,6 +6,9 @@ python -m services.tasks.manage replay --queue kpi.task-events.replay
 python -m services.tasks.manage replay-start  # rebuild the user directory: step 1
 python -m services.tasks.manage replay-finish # step 3, after auth's `replay`
 python -m services.tasks.manage replay-abort  # drop an unfinished replay
+python -m services.tasks.manage outbox-status # unpublished events, the oldest one's age
+python -m services.tasks.manage dead-letters list|redrive|purge   # see shared/ops.py
+python -m services.tasks.manage prune-processed                   # forget old event ids
 
 `make replay CONSUMER=tasks` rebuilds the user directory: `replay-start`, then
 `python -m services.auth.manage replay --queue tasks.user-events.replay`, then `replay-finish`.
@@ -18,12 +21,14 @@ from pathlib import Path
 
 from services.tasks.config import TasksSettings
 from services.tasks.consumer import read_model, subscriptions
-from services.tasks.models import OUTBOX
+from services.tasks.models import OUTBOX, processed_event
 from shared.migrations import prestart
+from shared.ops import Operations
 from shared.replay import add_rebuild_commands, replay_command, run_rebuild_command
 from shared.subscriptions import ensure_consumer_queues
 
 SERVICE_DIR = Path(__file__).parent
+OPERATIONS = Operations(subscriptions=subscriptions, processed=processed_event, outbox=OUTBOX)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -34,8 +39,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     replay_parser = commands.add_parser("replay", help="re-publish every event to one queue")
     replay_parser.add_argument("--queue", required=True, help="e.g. kpi.task-events.replay")
     add_rebuild_commands(commands)
+    OPERATIONS.add_commands(commands)
     args = parser.parse_args(argv)
     settings = TasksSettings()
+    if OPERATIONS.run(parser, args, settings):
+        return
     if args.command == "prestart":
         prestart(SERVICE_DIR, settings.database_url)
         ensure_consumer_queues(settings, subscriptions(settings))

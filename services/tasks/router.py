@@ -6,13 +6,12 @@ Each endpoint runs on the event loop and enters a database thread once (`Databas
 from fastapi import APIRouter, Request, Response, status
 
 from services.tasks import service
-from services.tasks.deps import ExpectedVersionDep, TaskFiltersDep, UsersDep
+from services.tasks.deps import ExpectedVersionDep, TaskListDep, UsersDep
 from services.tasks.schemas import TaskCreate, TaskRead, TaskUpdate
 from shared.db import DatabaseDep
 from shared.errors import ErrorResponse
 from shared.ids import PathId
-from shared.months import MonthDep
-from shared.pagination import Page, PageDep
+from shared.pagination import Page
 from shared.security import CurrentUser
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -51,11 +50,11 @@ async def create_task(
 
 
 @router.get("/", response_model=Page[TaskRead])
-async def list_tasks(
-    _: CurrentUser, database: DatabaseDep, month: MonthDep, filters: TaskFiltersDep, page: PageDep
-) -> Page[TaskRead]:
+async def list_tasks(_: CurrentUser, database: DatabaseDep, query: TaskListDep) -> Page[TaskRead]:
     """Tasks created in a month (UTC; the current one by default), filtered and sorted."""
-    return await database.read(service.list_tasks, month=month, filters=filters, params=page)
+    return await database.read(
+        service.list_tasks, month=query.month, filters=query.filters, params=query.page
+    )
 
 
 @router.get("/{task_id}", response_model=TaskRead, responses={404: _WRITE_ERRORS[404]})

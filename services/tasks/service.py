@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from services.tasks import policy, repository
@@ -31,20 +32,20 @@ def create_task(
     now = datetime.now(UTC)
     created_at = data.created_at or now
     completed_at = data.completed_at or created_at
-    task = repository.add_task(
+    task = repository.insert_task(
         session,
-        task=Task(
-            title=data.title,
-            description=data.description,
-            status=data.status.value,
-            assignee_id=data.assignee_id,
-            creator_id=actor.id,
-            due_date=data.due_date,
-            created_at=created_at,
-            updated_at=created_at,
-            completed_at=completed_at if data.status is TaskStatus.DONE else None,
-            version=1,
-        ),
+        values={
+            "title": data.title,
+            "description": data.description,
+            "status": data.status.value,
+            "assignee_id": data.assignee_id,
+            "creator_id": actor.id,
+            "due_date": data.due_date,
+            "created_at": created_at,
+            "updated_at": created_at,
+            "completed_at": completed_at if data.status is TaskStatus.DONE else None,
+            "version": 1,
+        },
     )
     snapshot = _snapshot(task)
     _record(
@@ -75,7 +76,6 @@ def list_tasks(
         repository.tasks_query(month=month, filters=filters),
         keyset=keyset,
         params=params,
-        convert=TaskRead.model_validate,
         page_type=Page[TaskRead],
     )
 
@@ -159,7 +159,7 @@ def _check_version(task: Task, expected_version: int | None) -> None:
         )
 
 
-def _snapshot(task: Task) -> TaskSnapshot:
+def _snapshot(task: Task | Row[Any]) -> TaskSnapshot:
     return TaskSnapshot.model_validate(task, from_attributes=True)
 
 

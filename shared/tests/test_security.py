@@ -10,11 +10,13 @@ import jwt
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
-from services.auth.keys import SigningKey, generate_pem
+from services.auth.keys import KeySet, SigningKey, generate_pem
 from services.auth.tests.factories import create_access_token, create_foreign_key
 from shared.errors import install_error_handlers
 from shared.security import CurrentUser, JWKSKeySource, Principal, Role, TokenVerifier
+from shared.settings import ServiceSettings
 
 JWKS_URL = "http://auth.test/auth/.well-known/jwks.json"
 
@@ -289,3 +291,103 @@ def test_prefetch_keeps_trying_until_auth_answers(
 
     assert source.get_key(auth_key.kid) is not None
     assert fake_auth.requests >= 2
+
+
+class RotatingAuth(FakeAuth):
+    """Auth whose JWKS publishes its current key and, after a rotation, the previous one."""
+
+    def __init__(self, key: SigningKey) -> None:
+        super().__init__(key)
+        self.keys = KeySet(signing=key)
+
+    def rotate(self) -> SigningKey:
+        new = SigningKey.from_pem(generate_pem())
+        self.keys = KeySet(signing=new, previous=self.keys.signing.public_jwk())
+        return new
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        return httpx.Response(200, json=self.keys.jwks())
+
+
+def _verifier_of(
+    auth: FakeAuth, *, min_refetch_seconds: float = 10.0, leeway_seconds: float = 0
+) -> tuple[TokenVerifier, JWKSKeySource]:
+    """A verifier (and its key source) of the JWKS `auth` serves."""
+    source = JWKSKeySource(
+        JWKS_URL,
+        client=httpx.AsyncClient(transport=httpx.MockTransport(auth.handle)),
+        min_refetch_seconds=min_refetch_seconds,
+    )
+    verifier = TokenVerifier(
+        keys=source,
+        issuer="efficient-system-auth",
+        audience="efficient-system",
+        leeway_seconds=leeway_seconds,
+    )
+    return verifier, source
+
+
+def test_a_rotated_key_is_picked_up_and_the_previous_ones_tokens_still_verify(
+    auth_key: SigningKey,
+) -> None:
+    auth = RotatingAuth(auth_key)
+    verifier, source = _verifier_of(auth, min_refetch_seconds=0)
+    before = create_access_token(auth_key, user_id=1)
+    authenticate(verifier, before)
+
+    new_key = auth.rotate()
+
+    assert authenticate(verifier, create_access_token(new_key, user_id=2)).id == 2
+    assert authenticate(verifier, before).id == 1
+    assert authenticate(verifier, create_access_token(auth_key, user_id=3)).id == 3
+    assert auth.requests == 2  # the new kid made one fetch; the old one needed none
+    asyncio.run(source.aclose())
+
+
+def test_forged_kids_make_at_most_one_fetch_per_interval(auth_key: SigningKey) -> None:
+    auth = RotatingAuth(auth_key)
+    verifier, source = _verifier_of(auth, min_refetch_seconds=3600)
+    authenticate(verifier, create_access_token(auth_key))
+
+    async def forged_burst() -> list[BaseException | Principal]:
+        tokens = [create_access_token(create_foreign_key()) for _ in range(50)]
+        return await asyncio.gather(
+            *(verifier.authenticate(token) for token in tokens), return_exceptions=True
+        )
+
+    outcomes = asyncio.run(forged_burst())
+
+    assert all(getattr(outcome, "code", None) == "invalid_token" for outcome in outcomes)
+    assert auth.requests == 1  # the first fetch only
+    asyncio.run(source.aclose())
+
+
+@pytest.mark.parametrize(
+    ("issued_ago", "lifetime", "accepted"),
+    [
+        (-5, 900, True),  # issued by a host 5 s ahead
+        (905, 900, True),  # expired 5 s ago
+        (-60, 900, False),  # a minute in the future
+        (960, 900, False),  # expired a minute ago
+    ],
+    ids=["iat-ahead", "exp-just-past", "iat-far-ahead", "exp-long-past"],
+)
+def test_clock_skew_within_the_leeway_is_tolerated(
+    fake_auth: FakeAuth, auth_key: SigningKey, issued_ago: int, lifetime: int, accepted: bool
+) -> None:
+    verifier, source = _verifier_of(fake_auth, leeway_seconds=10)
+    issued_at = datetime.now(UTC) - timedelta(seconds=issued_ago)
+    token = create_access_token(auth_key, issued_at=issued_at, ttl=timedelta(seconds=lifetime))
+
+    if accepted:
+        assert authenticate(verifier, token).id == 1
+        assert authenticate(verifier, token).id == 1  # and again, from the cache
+    else:
+        assert _error_code(verifier, token) in {"invalid_token", "token_expired"}
+    asyncio.run(source.aclose())
+
+
+def test_the_leeway_setting_is_at_most_30_seconds() -> None:
+    with pytest.raises(ValidationError):
+        ServiceSettings(_env_file=None, jwt_leeway_seconds=31)

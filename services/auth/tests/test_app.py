@@ -1,17 +1,19 @@
 import uuid
+from typing import Any
 
+import jwt
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from services.auth import service
 from services.auth.config import AuthSettings
-from services.auth.manage import create_admin
+from services.auth.manage import create_admin, prestart
 from services.auth.models import OUTBOX, User
-from services.auth.passwords import Passwords
-from services.auth.tests.factories import create_user
+from services.auth.tests.factories import DEFAULT_PASSWORD, PASSWORDS, create_user
 from shared.errors import ConflictError
 
 
@@ -60,21 +62,16 @@ def test_body_over_the_limit_is_413(client: TestClient) -> None:
     assert response.json()["code"] == "content_too_large"
 
 
-def test_create_admin_creates_or_promotes(settings: AuthSettings, engine: Engine) -> None:
+def test_create_admin_creates_and_is_idempotent(settings: AuthSettings, engine: Engine) -> None:
     username = f"admin_{uuid.uuid4().hex[:8]}"
     try:
-        create_admin(
-            settings,
-            username=username,
-            email=f"{username}@example.com",
-            password="a-long-admin-password",
-        )
-        create_admin(
-            settings,
-            username=username,
-            email=f"{username}@example.com",
-            password="a-long-admin-password",
-        )
+        for _ in range(2):
+            create_admin(
+                settings,
+                username=username,
+                email=f"{username}@example.com",
+                password="a-long-admin-password",
+            )
         with Session(bind=engine) as session:
             users = session.scalars(select(User).where(User.username == username)).all()
             assert [user.role for user in users] == ["admin"]
@@ -86,44 +83,81 @@ def test_create_admin_creates_or_promotes(settings: AuthSettings, engine: Engine
             session.commit()
 
 
-def test_ensure_admin_keeps_or_resets_the_password_and_may_refuse_a_user(
-    session: Session,
-) -> None:
-    passwords = Passwords(memory_kib=19 * 1024, time_cost=2, parallelism=1)
-    create_user(session, username="squatter")
+def _ensure_admin(session: Session, username: str, email: str, **options: Any) -> User:
+    return service.ensure_admin(
+        session,
+        username=username,
+        email=email,
+        password="the-operators-password",
+        passwords=PASSWORDS,
+        **options,
+    )
 
-    admin = service.ensure_admin(
-        session,
-        username="boss",
-        email="boss@example.com",
-        password="first-password!",
-        passwords=passwords,
-    )
+
+def test_a_registered_name_is_never_made_admin_by_default(
+    client: TestClient, session: Session
+) -> None:
+    body = {"username": "root", "email": "attacker@example.com", "password": "attackers-pass"}
+    assert client.post("/auth/register", json=body).status_code == 201
+
+    with pytest.raises(ConflictError, match="not an admin"):
+        _ensure_admin(session, "root", "ops@example.com")
+    with pytest.raises(ConflictError, match="another email"):
+        _ensure_admin(session, "root", "ops@example.com", promote=True)
+
+    login = client.post("/auth/login", json={"username": "root", "password": "attackers-pass"})
+    claims = jwt.decode(login.json()["access_token"], options={"verify_signature": False})
+    assert claims["role"] == "user"
+
+
+def test_promote_needs_the_flag_and_the_users_own_email(session: Session) -> None:
+    user = create_user(session, username="carol", email="carol@example.com")
+
+    _ensure_admin(session, "carol", "Carol@Example.com", promote=True)
+
+    assert user.role == "admin"
+    assert PASSWORDS.verify(DEFAULT_PASSWORD, user.password_hash)[0]  # her password is kept
+
+
+def test_ensure_admin_keeps_or_resets_the_password(session: Session) -> None:
+    admin = _ensure_admin(session, "boss", "boss@example.com")
+    _ensure_admin(session, "boss", "boss@example.com")
+    kept = PASSWORDS.verify("the-operators-password", admin.password_hash)[0]
     service.ensure_admin(
         session,
         username="boss",
         email="boss@example.com",
         password="second-password",
-        passwords=passwords,
-    )
-    kept = passwords.verify("first-password!", admin.password_hash)[0]
-    service.ensure_admin(
-        session,
-        username="boss",
-        email="boss@example.com",
-        password="second-password",
-        passwords=passwords,
+        passwords=PASSWORDS,
         reset_password=True,
     )
-    reset = passwords.verify("second-password", admin.password_hash)[0]
+    reset = PASSWORDS.verify("second-password", admin.password_hash)[0]
 
     assert (admin.role, kept, reset) == ("admin", True, True)
-    with pytest.raises(ConflictError):
-        service.ensure_admin(
-            session,
-            username="squatter",
-            email="s@example.com",
-            password="whatever-password",
-            passwords=passwords,
-            promote=False,
+
+
+def test_prestart_logs_a_refused_bootstrap_and_goes_on(
+    settings: AuthSettings, engine: Engine, auth_schema: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    username = f"squat_{uuid.uuid4().hex[:8]}"
+    with Session(bind=engine) as session:
+        create_user(session, username=username)
+        session.commit()
+    try:
+        bootstrap = settings.model_copy(
+            update={
+                "admin_username": username,
+                "admin_email": "ops@example.com",
+                "admin_password": SecretStr("the-operators-password"),
+            }
         )
+        prestart(bootstrap)
+
+        with Session(bind=engine) as session:
+            role = session.scalar(select(User.role).where(User.username == username))
+        assert role == "user"
+        assert "admin_bootstrap_refused" in caplog.text
+    finally:
+        with Session(bind=engine) as session:
+            session.query(User).filter(User.username == username).delete()
+            session.commit()

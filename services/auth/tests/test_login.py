@@ -209,3 +209,14 @@ def test_logout_keeps_other_sessions(client: TestClient, session: Session) -> No
 
 def _bearer(tokens: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def test_token_responses_are_never_cached(client: TestClient, session: Session) -> None:
+    create_user(session, username="frank")
+    login = client.post("/auth/login", json={"username": "frank", "password": DEFAULT_PASSWORD})
+    refreshed = client.post("/auth/refresh", json={"refresh_token": login.json()["refresh_token"]})
+
+    for response in (login, refreshed):
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["Pragma"] == "no-cache"

@@ -67,7 +67,7 @@ def test_a_refused_registration_stores_no_event(client: TestClient, session: Ses
 def test_promoting_a_user_to_admin_is_a_user_updated_event(session: Session) -> None:
     user = create_user(session, username="carol")
 
-    _admin(session, "carol")
+    _admin(session, "carol", promote=True)
 
     [event] = outbox_events(session)
     assert event.event_type is UserEventType.UPDATED
@@ -112,7 +112,7 @@ def test_the_relay_publishes_user_events_to_their_exchange(
                     data=UserCreate(username="dave", email="dave@example.com", password="pw-12345"),
                     password_hash=PASSWORDS.hash("pw-12345"),
                 )
-                _admin(committed, "dave")
+                _admin(committed, "dave", promote=True)
                 messages = await receive(queue, 2)
         events = [UserEvent.model_validate_json(message.body) for message in messages]
         assert [message.routing_key for message in messages] == [e.event_type for e in events]

@@ -36,21 +36,22 @@ def create_task(
     auth must not roll it back.
     """
     created_at = created_at or datetime.now(UTC)
-    task = repository.add_task(
+    row = repository.insert_task(
         session,
-        task=Task(
-            title=title,
-            description=description,
-            status=status.value,
-            creator_id=creator_id,
-            assignee_id=assignee_id,
-            due_date=due_date,
-            created_at=created_at,
-            updated_at=created_at,
-            completed_at=created_at if status is TaskStatus.DONE else None,
-            version=1,
-        ),
+        values={
+            "title": title,
+            "description": description,
+            "status": status.value,
+            "creator_id": creator_id,
+            "assignee_id": assignee_id,
+            "due_date": due_date,
+            "created_at": created_at,
+            "updated_at": created_at,
+            "completed_at": created_at if status is TaskStatus.DONE else None,
+            "version": 1,
+        },
     )
+    task = session.get_one(Task, row.id)
     session.commit()
     return task
 

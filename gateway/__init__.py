@@ -1,0 +1,1 @@
+"""The nginx gateway: its template and the script that renders it for a local nginx."""
