@@ -63,6 +63,15 @@ class ReadModel:
     processed: Table
     subscriptions: Sequence[Subscription[Any]]
 
+    @classmethod
+    def whole_schema(
+        cls, processed: Table, subscriptions: Sequence[Subscription[Any]]
+    ) -> "ReadModel":
+        """A read model that is every table of its schema (the metadata `processed` is in)."""
+        assert processed.schema is not None
+        tables = list(processed.metadata.sorted_tables)
+        return cls(processed.schema, tables, processed, subscriptions)
+
     @property
     def shadow(self) -> str:
         return shadow_schema(self.schema)

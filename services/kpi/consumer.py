@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from services.kpi import service
 from services.kpi.config import KpiSettings
-from services.kpi.models import SCHEMA, Base, processed_event, user_directory
+from services.kpi.models import processed_event, user_directory
 from shared import directory
 from shared.events import TASK_EVENTS, USER_EVENTS, TaskEvent, UserEvent
 from shared.rebuild import ReadModel
@@ -82,12 +82,7 @@ def subscriptions(settings: KpiSettings) -> list[Subscription[Any]]:
 
 def read_model(settings: KpiSettings) -> ReadModel:
     """What a replay rebuilds (`manage replay-start`): these tables, from these queues."""
-    return ReadModel(
-        schema=SCHEMA,
-        tables=list(Base.metadata.sorted_tables),
-        processed=processed_event,
-        subscriptions=subscriptions(settings),
-    )
+    return ReadModel.whole_schema(processed_event, subscriptions(settings))
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from services.logs import service
 from services.logs.config import LogsSettings
-from services.logs.models import SCHEMA, Base, processed_event
+from services.logs.models import processed_event
 from shared.events import TASK_EVENTS, TaskEvent
 from shared.rebuild import ReadModel
 from shared.subscriptions import Subscription, run_consumers
@@ -43,12 +43,7 @@ def subscriptions(settings: LogsSettings) -> list[Subscription[TaskEvent]]:
 
 def read_model(settings: LogsSettings) -> ReadModel:
     """What a replay rebuilds (`manage replay-start`): these tables, from these queues."""
-    return ReadModel(
-        schema=SCHEMA,
-        tables=list(Base.metadata.sorted_tables),
-        processed=processed_event,
-        subscriptions=subscriptions(settings),
-    )
+    return ReadModel.whole_schema(processed_event, subscriptions(settings))
 
 
 if __name__ == "__main__":
