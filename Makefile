@@ -20,7 +20,7 @@ KPI_PORT ?= 8004
 GATEWAY_PORT ?= 8080
 
 .PHONY: help install nginx wrk run migrate seed replay dead-letters redrive purge-dead-letters \
-	outbox-status prune-processed admin rotate-key test lint fmt bench clean
+	outbox-status prune-processed admin rotate-key test lint fmt bench bench-events clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-19s %s\n", $$1, $$2}'
@@ -132,9 +132,12 @@ fmt: install ## Format and auto-fix the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install wrk ## Benchmark through the gateway beside a baseline app, then KPI scaling (ratios)
+bench: install wrk ## Benchmark through the gateway beside a baseline app, the event path, then KPI scaling
 	$(BIN)/python -m benchmarks.gateway_bench
 	$(BIN)/python -m benchmarks.kpi_scaling
+
+bench-events: install wrk ## Only the event path's lines of `make bench` (drain, 201-to-log time, backlog)
+	$(BIN)/python -m benchmarks.event_path
 
 clean: ## Remove the virtualenv, caches and local state (generated signing key, gateway config)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .local

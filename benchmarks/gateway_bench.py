@@ -14,14 +14,13 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, NoReturn
 
 import httpx
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
-from benchmarks import data, stress, system, wrk
+from benchmarks import data, event_path, stress, system, wrk
 from benchmarks.report import Row, at_least, latency_within, progress, render, throughput_within
 from benchmarks.scenarios import (
     KPI_PATHS,
@@ -32,6 +31,7 @@ from benchmarks.scenarios import (
     list_paths,
     list_throughput,
 )
+from benchmarks.system import Running
 from benchmarks.wrk import Summary
 from conftest import DEFAULT_TEST_DATABASE_URL, fresh_database
 from shared.db import CONNECT_ARGS
@@ -39,8 +39,10 @@ from shared.db import CONNECT_ARGS
 USERS = ["bench_ada", "bench_bob", "bench_cy"]
 GET_BY_ID = "GET /tasks/{id}"
 Idle = Callable[[], None]
-HEADER = """make bench: the system through its gateway (make run on efficient_bench_test, :19080)
-beside benchmarks/baseline.py behind an nginx from the same template (:19081)
+# What runs against the started system: the bench, its database, the users' ids; the rows.
+Measure = Callable[[Bench, Engine, list[int], Running], list[Row]]
+HEADER = """make bench: the system through its gateway (make run on {name}, :{port})
+beside benchmarks/baseline.py behind an nginx from the same template (:{baseline_port})
 wrk -t2 -c32 (c1: -t1) for {seconds:g} s a run; {rounds} interleaved rounds; medians;
 a response slower than {timeout} s is a wrk timeout. Tasks for the list and KPI scenarios are
 loaded with bulk SQL into tasks.task and the KPI read model, not through the API."""
@@ -145,7 +147,7 @@ def kpi_rows(small: dict[str, Summary], big: dict[str, Summary]) -> list[Row]:
 
 
 def measure(
-    bench: Bench, engine: Engine, ids: list[int], *, soak_seconds: float, log: Path
+    bench: Bench, engine: Engine, ids: list[int], running: Running, *, soak_seconds: float
 ) -> list[Row]:
     """Every scenario, in order; the rows of the table."""
 
@@ -153,11 +155,13 @@ def measure(
         system.wait_until_idle(engine)
 
     rows, get_c32 = get_and_post(bench, idle=idle)
+    # It ends idle: the month's bulk load below must not meet a backlog.
+    rows += event_path.measure(bench, engine, creator_id=ids[0], system_pid=running.system_pid)
     rows += month_scenarios(bench, engine, ids, idle)
     idle()
     rows += stress.login(bench, username=USERS[0], password=PASSWORD)
     # Last: 500 connections may leave the system slow for minutes afterwards.
-    rows += stress.soak(bench, seconds=soak_seconds, c32=get_c32, log=log)
+    rows += stress.soak(bench, seconds=soak_seconds, c32=get_c32, log=running.system_log)
     return rows
 
 
@@ -165,8 +169,8 @@ def _exit_on_sigterm(signum: int, frame: Any) -> NoReturn:
     raise SystemExit(128 + signum)  # unwinds through `system.running`, which stops everything
 
 
-def main() -> None:
-    """Start, measure, stop, print the table."""
+def start_and_measure(measure_with: Measure, *, header: str = HEADER) -> None:
+    """Start the system and the baseline, run `measure_with`, stop everything, print the table."""
     args = arguments()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     url = fresh_database(
@@ -174,7 +178,14 @@ def main() -> None:
     )
     engine = create_engine(url, connect_args=CONNECT_ARGS)
     print(
-        HEADER.format(seconds=args.seconds, rounds=args.rounds, timeout=wrk.TIMEOUT_SECONDS),
+        header.format(
+            name=system.NAME,
+            port=system.GATEWAY_PORT,
+            baseline_port=system.BASELINE_GATEWAY_PORT,
+            seconds=args.seconds,
+            rounds=args.rounds,
+            timeout=wrk.TIMEOUT_SECONDS,
+        ),
         flush=True,
     )
     started = time.monotonic()
@@ -191,9 +202,7 @@ def main() -> None:
                 rounds=args.rounds,
                 check=running.check,
             )
-            rows = measure(
-                bench, engine, ids, soak_seconds=args.soak_seconds, log=running.system_log
-            )
+            rows = measure_with(bench, engine, ids, running)
     finally:
         engine.dispose()
     print()
@@ -201,6 +210,16 @@ def main() -> None:
     targets = [row for row in rows if row.passed is not None]
     passed = sum(1 for row in targets if row.passed)
     print(f"\n{passed} of {len(targets)} targets pass ({time.monotonic() - started:.0f} s in all)")
+
+
+def main() -> None:
+    """Start, measure every scenario, stop, print the table."""
+    soak_seconds = arguments().soak_seconds
+    start_and_measure(
+        lambda bench, engine, ids, running: measure(
+            bench, engine, ids, running, soak_seconds=soak_seconds
+        )
+    )
 
 
 if __name__ == "__main__":

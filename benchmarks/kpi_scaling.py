@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from benchmarks import system
 from conftest import DEFAULT_TEST_DATABASE_URL, fresh_database
 from services.kpi import service
 from services.kpi.consumer import handle_batch
@@ -132,7 +133,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=50)
     args = parser.parse_args()
     url = fresh_database(
-        os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL), "efficient_bench_test"
+        os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL), system.NAME
     )
     upgrade(ROOT / "services" / "kpi", url)
     database = Database(url, pool_size=1)

@@ -24,11 +24,19 @@ from sqlalchemy.engine import Engine
 
 ROOT = Path(__file__).parents[1]
 LOCAL = ROOT / ".local" / "bench"
-NAME = "efficient_bench_test"
-PORTS = {"AUTH_PORT": "19001", "TASKS_PORT": "19002", "LOGS_PORT": "19003", "KPI_PORT": "19004"}
-GATEWAY_PORT, BASELINE_GATEWAY_PORT, BASELINE_PORT = 19080, 19081, 19010
+# A second bench on the same machine (another checkout) takes another name and shifted ports.
+NAME = os.environ.get("BENCH_NAME", "efficient_bench_test")
+_SHIFT = int(os.environ.get("BENCH_PORT_SHIFT", "0"))
+PORTS = {
+    "AUTH_PORT": str(19001 + _SHIFT),
+    "TASKS_PORT": str(19002 + _SHIFT),
+    "LOGS_PORT": str(19003 + _SHIFT),
+    "KPI_PORT": str(19004 + _SHIFT),
+}
+GATEWAY_PORT, BASELINE_GATEWAY_PORT, BASELINE_PORT = 19080 + _SHIFT, 19081 + _SHIFT, 19010 + _SHIFT
 SYSTEM_API = f"http://127.0.0.1:{GATEWAY_PORT}/api"
 BASELINE_API = f"http://127.0.0.1:{BASELINE_GATEWAY_PORT}/api"
+AMQP_URL = f"amqp://guest:guest@127.0.0.1:5672/{NAME}"
 # Logins are what is measured: the per-address limit must not be what stops them.
 RATE_LIMIT = {"GATEWAY_AUTH_RATE": "100000r/s", "GATEWAY_AUTH_BURST": "100000"}
 
@@ -40,6 +48,11 @@ class Running:
     system_log: Path
     baseline_log: Path
     processes: list[subprocess.Popen[bytes]]
+
+    @property
+    def system_pid(self) -> int:
+        """The process `make run` runs in (its processes are its descendants)."""
+        return self.processes[0].pid
 
     def check(self) -> None:
         """Raise when the system or the baseline has stopped (a bench of nothing is no bench)."""
@@ -73,7 +86,7 @@ def system_env(database_url: str) -> dict[str, str]:
         "GATEWAY_PORT": str(GATEWAY_PORT),
         "GATEWAY_DIR": str(LOCAL / "gateway"),
         "DATABASE_URL": database_url,
-        "AMQP_URL": f"amqp://guest:guest@127.0.0.1:5672/{NAME}",
+        "AMQP_URL": AMQP_URL,
         "AUTH_URL": f"http://127.0.0.1:{PORTS['AUTH_PORT']}",
         "AUTH_JWKS_URL": f"http://127.0.0.1:{PORTS['AUTH_PORT']}/auth/.well-known/jwks.json",
         "JWT_GENERATED_KEY_PATH": str(LOCAL / "signing-key.pem"),

@@ -1,11 +1,14 @@
 """Event consumers: idempotent, ack after commit, bounded retries, then a dead-letter queue.
 
-Each consumer has one durable queue bound to an events exchange, plus two of its own:
+Each consumer has one durable quorum queue bound to an events exchange, plus two of its own
+(quorum queues too, see `shared/queues.py`):
 
     <queue>          bound to its exchange (`tasks.events` with `task.#`, `auth.events` with
                      `user.#`); what the handler reads
     <queue>.retry    a failed message waits here `retry_delay_ms`, then returns to <queue>
-    <queue>.dead     a message that failed `max_attempts` times; nothing is dropped silently
+    <queue>.dead     a message that failed `max_attempts` times (headers `x-attempt` and
+                     `x-last-error`), or that the broker delivered `DELIVERY_LIMIT` times
+                     without an outcome; nothing is dropped silently
 
 Messages are applied in batches: what the prefetch has delivered, up to `batch_size`, in one
 database transaction that also records each `event_id` in the service's `processed_event`
@@ -13,10 +16,13 @@ table; they are acked only after that commit, so a redelivered or duplicated eve
 nothing. If any message of a batch fails, the transaction is rolled back and the batch applied
 again one message per transaction, so only the failing one goes to retry or dead letters and
 its neighbours are applied. An unreachable database is not the messages' fault: the consumer
-waits and tries the same batch again, without counting an attempt.
+waits and tries the same batch again, without counting an attempt. A statement timeout, a
+deadlock or a serialization failure is not an outage (`shared.db.classify`): it is tried again
+`db_retries` times at once, then fails like any other error.
 """
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,17 +30,27 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 import aio_pika
+import aiormq
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
 from pydantic import ValidationError
 from sqlalchemy import Column, DateTime, MetaData, Table, Uuid, func
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from shared.db import Database
+from shared.db import Database, DatabaseFailure, classify
 from shared.events import Envelope
-from shared.messaging import connect_until_stopped, declare_events_exchange, sleep_unless
+from shared.messaging import connect_until_stopped, copy_of, sleep_unless
+
+# Declared here before: importers keep finding them here.
+from shared.queues import consumer_queues as consumer_queues
+from shared.queues import declare_consumer_queues as declare_consumer_queues
 
 logger = structlog.get_logger(__name__)
 
@@ -86,6 +102,11 @@ class ConsumerConfig:
     max_attempts: int = 5
     retry_delay_ms: int = 2000
     db_retry_seconds: float = 2.0
+    # How often the consumer checks it is still subscribed (and subscribes again if not).
+    resubscribe_seconds: float = 2.0
+    # A statement timeout, deadlock or serialization failure is tried again this many times
+    # (no pause: the server already rolled it back); then it fails as any error does.
+    db_retries: int = 3
 
     @property
     def retry_queue(self) -> str:
@@ -130,6 +151,8 @@ class EventConsumer(Generic[EventT]):
         # Strong references: aio-pika keeps only weak ones, and a collected queue stops consuming.
         self._channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
+        self._tag: str | None = None
+        self._connection: AbstractRobustConnection | None = None
 
     @property
     def idle(self) -> bool:
@@ -182,20 +205,77 @@ class EventConsumer(Generic[EventT]):
         )
         if connection is None:
             return
+        self._connection = connection
         try:
             # A copy no queue takes must raise, not pass for delivered (`on_return_raises`).
             self._channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             await self._channel.set_qos(prefetch_count=self.config.prefetch)
-            self._queue = await self.declare(self._channel)
             draining = asyncio.create_task(self._drain())
-            await self._queue.consume(self._on_message)
+            await self._subscribe()
+            watching = asyncio.create_task(self._keep_subscribed())
             logger.info("consumer_started", queue=self.config.queue)
             await stop.wait()
             self._arrived.set()
             await draining  # the batch in hand finishes; the rest go back to the queue
+            await watching
         finally:
             async with self._lock:
                 await connection.close()
+
+    async def _subscribe(self) -> None:
+        """Declare the queues and consume the main one (again: forgetting the old subscription,
+        which aio-pika would otherwise revive after a reconnection)."""
+        assert self._channel is not None
+        assert self._connection is not None
+        if self._queue is not None and self._tag is not None:
+            with contextlib.suppress(Exception):
+                await self._queue.cancel(self._tag)
+        # On a channel of its own: a queue declared otherwise (406) closes only that one.
+        async with self._connection.channel() as channel:
+            await self.declare(channel)
+        self._queue = await self.declare(self._channel)
+        self._tag = await self._queue.consume(self._on_message)
+
+    async def _keep_subscribed(self) -> None:
+        """Subscribe again when the broker cancelled the subscription (its queue deleted and
+        declared again, a node lost) while the connection stayed up."""
+        while not self._stop.is_set():
+            await sleep_unless(self._stop, self.config.resubscribe_seconds)
+            if (
+                self._stop.is_set()
+                or not self._connection
+                or not self._connection.connected.is_set()
+            ):
+                continue  # a lost connection: aio-pika subscribes again once it is back
+            if await self.is_consuming():
+                continue
+            try:
+                await self._subscribe()
+            except Exception as exc:  # e.g. the queue is declared otherwise: try again later
+                logger.error(
+                    "consumer_resubscribe_failed", queue=self.config.queue, error=repr(exc)
+                )
+            else:
+                logger.warning("consumer_resubscribed", queue=self.config.queue)
+
+    async def is_consuming(self) -> bool:
+        """True while the broker delivers this consumer's queue to it (its liveness).
+
+        Both sides are asked: the channel must hold the subscription (a cancel from the broker
+        removes it), and the broker must know the queue and count a consumer on it.
+        """
+        if self._channel is None or self._tag is None or self._connection is None:
+            return False
+        try:
+            async with asyncio.timeout(2.0):
+                channel = await self._channel.get_underlay_channel()
+                if not isinstance(channel, aiormq.Channel) or self._tag not in channel.consumers:
+                    return False
+                async with self._connection.channel() as probe:  # a 404 closes only this
+                    queue = await probe.declare_queue(self.config.queue, passive=True)
+        except (TimeoutError, aio_pika.exceptions.AMQPError):
+            return False
+        return bool(queue.declaration_result.consumer_count)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         self._pending.append(message)
@@ -273,17 +353,24 @@ class EventConsumer(Generic[EventT]):
         logger.info("event_consumed", message_id=message.message_id, outcome=outcome.value)
 
     async def _with_database(self, events: list[EventT]) -> list[Outcome]:
-        """`process_batch(events)` in a thread, waiting out a database outage until `stop`."""
+        """`process_batch(events)` in a thread, waiting out a database outage until `stop`;
+        a timeout, deadlock or serialization failure is tried again `db_retries` times."""
+        tries = 0
         while True:
             try:
                 return await asyncio.to_thread(self.process_batch, events)
             except DBAPIError as exc:
-                if not _is_disconnect(exc):
+                kind = classify(exc)
+                if kind is DatabaseFailure.OUTAGE:
+                    if self._stop.is_set():
+                        raise _Stopped() from exc
+                    logger.warning("consumer_database_unavailable", error=repr(exc))
+                    await sleep_unless(self._stop, self.config.db_retry_seconds)
+                    continue
+                if kind is DatabaseFailure.ERROR or tries >= self.config.db_retries:
                     raise
-                if self._stop.is_set():
-                    raise _Stopped() from exc
-                logger.warning("consumer_database_unavailable", error=repr(exc))
-                await sleep_unless(self._stop, self.config.db_retry_seconds)
+                tries += 1
+                logger.warning("consumer_database_retry", kind=kind.value, error=repr(exc))
 
     async def _retry_or_dead_letter(self, message: AbstractIncomingMessage, exc: Exception) -> None:
         assert self._channel is not None
@@ -292,16 +379,10 @@ class EventConsumer(Generic[EventT]):
         final = attempt >= self.config.max_attempts
         target = self.config.dead_queue if final else self.config.retry_queue
         headers = {**message.headers, ATTEMPT_HEADER: attempt + 1, ERROR_HEADER: repr(exc)[:1000]}
-        copy = aio_pika.Message(
-            body=message.body,
-            headers=headers,
-            content_type=message.content_type,
-            message_id=message.message_id,
-            type=message.type,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        )
         try:
-            await self._channel.default_exchange.publish(copy, routing_key=target)
+            await self._channel.default_exchange.publish(
+                copy_of(message, headers=headers), routing_key=target
+            )
         except Exception as publish_error:  # e.g. the queue is gone: the message goes back
             logger.error(
                 "event_requeued",
@@ -321,28 +402,3 @@ class EventConsumer(Generic[EventT]):
             to=target,
             error=repr(exc),
         )
-
-
-async def declare_consumer_queues(
-    channel: AbstractChannel, config: ConsumerConfig
-) -> AbstractQueue:
-    """Declare (idempotently) the exchange, the queue and its retry and dead-letter queues."""
-    exchange = await declare_events_exchange(channel, config.exchange)
-    queue = await channel.declare_queue(config.queue, durable=True)
-    await queue.bind(exchange, routing_key=config.binding_key)
-    await channel.declare_queue(
-        config.retry_queue,
-        durable=True,
-        arguments={
-            "x-message-ttl": config.retry_delay_ms,
-            "x-dead-letter-exchange": "",
-            "x-dead-letter-routing-key": config.queue,
-        },
-    )
-    await channel.declare_queue(config.dead_queue, durable=True)
-    return queue
-
-
-def _is_disconnect(exc: DBAPIError) -> bool:
-    """True when the database is unreachable (not when the data is wrong)."""
-    return bool(exc.connection_invalidated) or isinstance(exc, OperationalError)

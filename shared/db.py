@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import copy_context
+from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 import structlog
@@ -172,16 +173,42 @@ class _Retryable(Exception):
 
 
 _COMMITTING = "committing"
-# SQLSTATEs of a transaction the server rolled back on its own: running it again is safe.
-_RETRYABLE_STATES = {"40001", "40P01"}  # serialization failure, deadlock
+
+
+class DatabaseFailure(StrEnum):
+    """What a database error says about the database, so callers know whether to try again."""
+
+    OUTAGE = "outage"  # the connection was lost or refused: wait until the database is back
+    CONFLICT = "conflict"  # deadlock or serialization failure: the server rolled back; run again
+    TIMEOUT = "timeout"  # a statement ran past its timeout (or was cancelled): the work was slow
+    ERROR = "error"  # anything else: the statement or the data is wrong; running it again fails
+
+
+# SQLSTATEs (https://www.postgresql.org/docs/current/errcodes-appendix.html)
+_CONFLICT_STATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+_TIMEOUT_STATES = {"57014", "55P03"}  # query_canceled (statement_timeout), lock_not_available
+# admin_shutdown, crash_shutdown, cannot_connect_now; class 08 is "connection exception"
+_OUTAGE_STATES = {"57P01", "57P02", "57P03"}
+
+
+def classify(exc: DBAPIError) -> DatabaseFailure:
+    """The kind of a database error: the one place the request path and the consumers ask."""
+    code = getattr(exc.orig, "pgcode", None)
+    if exc.connection_invalidated or code in _OUTAGE_STATES or (code or "").startswith("08"):
+        return DatabaseFailure.OUTAGE
+    if code in _CONFLICT_STATES:
+        return DatabaseFailure.CONFLICT
+    if code in _TIMEOUT_STATES:
+        return DatabaseFailure.TIMEOUT
+    # psycopg2 gives no SQLSTATE when it cannot connect or the connection breaks.
+    if isinstance(exc, OperationalError) and code is None:
+        return DatabaseFailure.OUTAGE
+    return DatabaseFailure.ERROR
 
 
 def is_transient(exc: DBAPIError) -> bool:
     """A lost or refused connection, or a transaction the server rolled back by itself."""
-    if exc.connection_invalidated:
-        return True
-    code = getattr(exc.orig, "pgcode", None)
-    return isinstance(exc, OperationalError) and (code is None or code in _RETRYABLE_STATES)
+    return classify(exc) in (DatabaseFailure.OUTAGE, DatabaseFailure.CONFLICT)
 
 
 @event.listens_for(Session, "before_commit")

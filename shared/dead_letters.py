@@ -26,6 +26,8 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import ChannelNotFoundEntity, DeliveryError
 
 from shared.consumer import ATTEMPT_HEADER, ERROR_HEADER, ConsumerConfig
+from shared.messaging import copy_of
+from shared.queues import DELIVERY_LIMIT
 
 DEFAULT_LIMIT = 1000
 # Headers of failed deliveries: a redriven message starts again with none of them.
@@ -45,6 +47,12 @@ class NotRedrivenError(DeadLetterError):
     """The consumer's queue did not take a redriven copy; it stays a dead letter."""
 
 
+DELIVERY_LIMIT_ERROR = (
+    f"delivered more than {DELIVERY_LIMIT} times without an outcome (the consumer process "
+    "died holding it): dead-lettered by RabbitMQ's delivery limit"
+)
+
+
 @dataclass(frozen=True)
 class DeadLetter:
     """What an operator needs to know about one dead letter."""
@@ -60,6 +68,8 @@ class DeadLetter:
         # The consumer stores the number of the attempt that would come next.
         next_attempt = message.headers.get(ATTEMPT_HEADER)
         error = message.headers.get(ERROR_HEADER)
+        if error is None and message.headers.get("x-first-death-reason") == "delivery_limit":
+            error = DELIVERY_LIMIT_ERROR  # dead-lettered by RabbitMQ, not by the consumer
         return cls(
             message_id=message.message_id,
             event_type=message.type or _event_type(message.body),
@@ -194,14 +204,4 @@ def _fresh(message: AbstractIncomingMessage) -> aio_pika.Message:
         for name, value in message.headers.items()
         if name not in _FAILURE_HEADERS and not name.startswith(_BROKER_FAILURE_PREFIXES)
     }
-    return aio_pika.Message(
-        body=message.body,
-        headers=headers,
-        content_type=message.content_type,
-        content_encoding=message.content_encoding,
-        message_id=message.message_id,
-        correlation_id=message.correlation_id,
-        type=message.type,
-        timestamp=message.timestamp,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-    )
+    return copy_of(message, headers=headers)

@@ -1,7 +1,9 @@
 """Liveness of the processes without an HTTP port (the relay, the consumers).
 
-The process touches a file every few seconds from its event loop; the probe checks the file is
-fresh. A stuck loop stops the touching, and the orchestrator restarts the process.
+The process touches a file every few seconds from its event loop, while it is doing its work (a
+consumer: while the broker delivers its queues to it); the probe checks the file is fresh. A
+stuck loop, or a consumer that could not subscribe again, stops the touching, and the
+orchestrator restarts the process.
 
     python -m shared.heartbeat /tmp/heartbeat 60     # exit 0 when touched in the last 60 s
 """
@@ -10,23 +12,33 @@ import asyncio
 import contextlib
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 INTERVAL_SECONDS = 10.0
 
 
-async def beat(path: Path, stop: asyncio.Event, *, interval: float = INTERVAL_SECONDS) -> None:
-    """Touch `path` every `interval` seconds until `stop` is set."""
+async def beat(
+    path: Path,
+    stop: asyncio.Event,
+    *,
+    interval: float = INTERVAL_SECONDS,
+    alive: Callable[[], Awaitable[bool]] | None = None,
+) -> None:
+    """Touch `path` every `interval` seconds, when `alive()` says so, until `stop` is set."""
     await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
     while not stop.is_set():
-        await asyncio.to_thread(path.touch)
+        if alive is None or await alive():
+            await asyncio.to_thread(path.touch)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
 
 
-def start(path: Path | None, stop: asyncio.Event) -> "asyncio.Task[None] | None":
+def start(
+    path: Path | None, stop: asyncio.Event, *, alive: Callable[[], Awaitable[bool]] | None = None
+) -> "asyncio.Task[None] | None":
     """Beat in the background when a heartbeat file is configured; keep the task referenced."""
-    return asyncio.create_task(beat(path, stop)) if path is not None else None
+    return asyncio.create_task(beat(path, stop, alive=alive)) if path is not None else None
 
 
 def is_fresh(path: Path, max_age_seconds: float) -> bool:

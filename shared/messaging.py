@@ -9,7 +9,9 @@ from aio_pika.abc import (
     AbstractChannel,
     AbstractConnection,
     AbstractExchange,
+    AbstractIncomingMessage,
     AbstractRobustConnection,
+    HeadersType,
 )
 from aio_pika.exceptions import ChannelNotFoundEntity
 
@@ -66,3 +68,21 @@ async def ready_count(connection: AbstractConnection, queue: str) -> int | None:
         return None
     await channel.close()
     return declared.declaration_result.message_count or 0
+
+
+def copy_of(
+    message: AbstractIncomingMessage, *, headers: HeadersType | None = None
+) -> aio_pika.Message:
+    """A persistent copy of a received message to publish elsewhere (`headers` replace its own)."""
+    return aio_pika.Message(
+        body=message.body,
+        headers=message.headers if headers is None else headers,
+        content_type=message.content_type,
+        content_encoding=message.content_encoding,
+        message_id=message.message_id,
+        correlation_id=message.correlation_id,
+        timestamp=message.timestamp,
+        type=message.type,
+        app_id=message.app_id,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )

@@ -38,6 +38,9 @@ class ServiceSettings(BaseSettings):
     auth_jwks_url: str = "http://127.0.0.1:8001/auth/.well-known/jwks.json"
     http_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Consumers: a statement timeout, deadlock or serialization failure is tried again this many
+    # times before the message goes to retry (an unreachable database is waited out instead).
+    consumer_db_retries: int = Field(default=3, ge=0, le=100)
     # Relay and consumers touch this file while alive (their liveness probe); unset: no file.
     heartbeat_file: Path | None = None
     # Consumers (logs, kpi, tasks): `manage prune-processed` forgets applied event ids this old.

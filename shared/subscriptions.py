@@ -19,10 +19,12 @@ from shared.consumer import (
     EventConsumer,
     EventT,
     Handler,
-    declare_consumer_queues,
+    consumer_queues,
 )
 from shared.db import Database
 from shared.logging import configure_logging
+from shared.messaging import declare_events_exchange
+from shared.queues import QueueMigrationError, ensure_queue
 from shared.settings import ServiceSettings
 
 
@@ -44,6 +46,7 @@ class Subscription(Generic[EventT]):
             exchange=self.exchange,
             queue=self.queue,
             binding_key=self.binding_key,
+            db_retries=settings.consumer_db_retries,
         )
 
     def consumer(
@@ -63,18 +66,29 @@ class Subscription(Generic[EventT]):
 def ensure_consumer_queues(
     settings: ServiceSettings, subscriptions: Sequence[Subscription[Any]]
 ) -> None:
-    """At deploy time, before anything publishes: the queues exist, so no event passes them by."""
+    """At deploy time, before anything publishes: the queues exist, so no event passes them by.
+
+    A queue from an older version (a classic queue) is rebuilt as a quorum queue with its
+    messages (`shared.queues.ensure_queue`); while its old consumers still run, this exits
+    with an error saying so.
+    """
 
     async def declare() -> None:
         connection = await aio_pika.connect(settings.amqp_url)
         try:
-            channel = await connection.channel()
             for subscription in subscriptions:
-                await declare_consumer_queues(channel, subscription.config(settings))
+                config = subscription.config(settings)
+                async with connection.channel() as channel:
+                    await declare_events_exchange(channel, config.exchange)
+                for spec in consumer_queues(config):
+                    await ensure_queue(settings.amqp_url, spec)
         finally:
             await connection.close()
 
-    asyncio.run(declare())
+    try:
+        asyncio.run(declare())
+    except QueueMigrationError as exc:  # the operator's move: say what, without a traceback
+        raise SystemExit(f"error: {exc}") from exc
 
 
 def run_consumers(
@@ -86,7 +100,8 @@ def run_consumers(
 ) -> None:
     """Entry point of a consumer process: one consumer per subscription, until SIGINT or SIGTERM.
 
-    The consumers share the process's database pool, its `processed` table and its heartbeat.
+    The consumers share the process's database pool, its `processed` table and its heartbeat,
+    which beats only while every one of them is subscribed.
     """
     configure_logging(service=service, level=settings.log_level, json=settings.log_json)
 
@@ -96,12 +111,16 @@ def run_consumers(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         database = Database(settings.database_url, pool_size=len(subscriptions) + 1)
-        beating = heartbeat.start(settings.heartbeat_file, stop)
+        consumers = [
+            subscription.consumer(settings, database=database, processed=processed)
+            for subscription in subscriptions
+        ]
+
+        async def all_consuming() -> bool:
+            return all([await consumer.is_consuming() for consumer in consumers])
+
+        beating = heartbeat.start(settings.heartbeat_file, stop, alive=all_consuming)
         try:
-            consumers = [
-                subscription.consumer(settings, database=database, processed=processed)
-                for subscription in subscriptions
-            ]
             await asyncio.gather(*(consumer.run(stop) for consumer in consumers))
         finally:
             stop.set()

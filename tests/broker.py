@@ -140,7 +140,7 @@ async def eventually(check: Callable[[], bool], *, within: float = 15.0) -> None
 
 async def dead_letter(channel: AbstractChannel, config: ConsumerConfig) -> AbstractIncomingMessage:
     """The first message of the dead-letter queue, polled until the deadline."""
-    queue = await channel.declare_queue(config.dead_queue, durable=True)
+    queue = await channel.declare_queue(config.dead_queue, passive=True)
     deadline = time.monotonic() + 15
     while (message := await queue.get(fail=False)) is None:
         assert time.monotonic() < deadline, "nothing reached the dead-letter queue"
@@ -150,5 +150,5 @@ async def dead_letter(channel: AbstractChannel, config: ConsumerConfig) -> Abstr
 
 async def dead_letter_count(channel: AbstractChannel, config: ConsumerConfig) -> int | None:
     """How many messages wait in the dead-letter queue, as the broker reports it."""
-    queue = await channel.declare_queue(config.dead_queue, durable=True)
+    queue = await channel.declare_queue(config.dead_queue, passive=True)
     return queue.declaration_result.message_count

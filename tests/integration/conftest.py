@@ -4,6 +4,7 @@ Each test runs the real relays and consumers (`running`) and the apps through Te
 committed data; only auth's HTTP API as tasks sees it is faked (`tests/auth_users.py`).
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -27,7 +28,7 @@ from shared.consumer import EventConsumer
 from shared.db import Database
 from shared.migrations import upgrade
 from shared.rebuild import replay_queue
-from shared.subscriptions import Subscription
+from shared.subscriptions import Subscription, ensure_consumer_queues
 from tests.broker import AMQP_URL, channel_to, unique_name
 
 SERVICES = Path(__file__).parents[2] / "services"
@@ -60,7 +61,8 @@ class System:
 
     @asynccontextmanager
     async def broker(self) -> AsyncIterator[None]:
-        """Afterwards the test's exchanges and queues are deleted."""
+        """The consumers' queues, declared first as prestart does (so no event passes them by);
+        afterwards the test's exchanges and queues are deleted."""
         queues = [
             name
             for s in self.tasks_subscriptions + self.kpi_subscriptions
@@ -71,6 +73,8 @@ class System:
             channel_to(AMQP_URL, exchange=self.auth.user_events_exchange, queues=queues),
             channel_to(AMQP_URL, exchange=self.tasks.events_exchange),
         ):
+            await asyncio.to_thread(ensure_consumer_queues, self.tasks, self.tasks_subscriptions)
+            await asyncio.to_thread(ensure_consumer_queues, self.kpi, self.kpi_subscriptions)
             yield
 
 
