@@ -71,16 +71,18 @@ run: migrate ## Start every process in the foreground behind http://127.0.0.1:80
 seed: install ## Fill a running system with demo data through the gateway
 	$(BIN)/python -m scripts.seed --url http://127.0.0.1:$(GATEWAY_PORT)/api
 
-# Which consumers read which events: a replay re-publishes those, each to its own queue.
+# Which consumers read which events: a replay re-publishes those, each to its own replay queue.
 TASK_EVENT_CONSUMERS := logs kpi
 USER_EVENT_CONSUMERS := kpi tasks
+REPLAY_ABORT = { $(BIN)/python -m services.$(CONSUMER).manage replay-abort; exit 1; }
 
-replay: install ## Rebuild a consumer's read model or user directory from the events: make replay CONSUMER=kpi
+replay: install ## Rebuild a consumer's read model beside the live one, then switch: make replay CONSUMER=kpi
 	@case " $(TASK_EVENT_CONSUMERS) $(USER_EVENT_CONSUMERS) " in *" $(CONSUMER) "*) ;; \
 		*) echo "usage: make replay CONSUMER=logs|kpi|tasks"; exit 2;; esac
-	$(BIN)/python -m services.$(CONSUMER).manage reset
-	$(if $(filter $(CONSUMER),$(TASK_EVENT_CONSUMERS)),$(BIN)/python -m services.tasks.manage replay --queue $(CONSUMER).task-events)
-	$(if $(filter $(CONSUMER),$(USER_EVENT_CONSUMERS)),$(BIN)/python -m services.auth.manage replay --queue $(CONSUMER).user-events)
+	$(BIN)/python -m services.$(CONSUMER).manage replay-start
+	$(if $(filter $(CONSUMER),$(TASK_EVENT_CONSUMERS)),$(BIN)/python -m services.tasks.manage replay --queue $(CONSUMER).task-events.replay || $(REPLAY_ABORT))
+	$(if $(filter $(CONSUMER),$(USER_EVENT_CONSUMERS)),$(BIN)/python -m services.auth.manage replay --queue $(CONSUMER).user-events.replay || $(REPLAY_ABORT))
+	$(BIN)/python -m services.$(CONSUMER).manage replay-finish
 
 # Operations (shared/ops.py). A consumer's services own dead letters and processed events, a
 # producer's an outbox. Optional: QUEUE=<one of the consumer's queues>, ID="<message id> ...".

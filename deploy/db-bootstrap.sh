@@ -16,6 +16,9 @@
 #     roles); created if missing, its password set on every run;
 #   - schema <svc>, owned by <svc>_svc: the role may do anything there and nothing elsewhere.
 #     No other role gets USAGE on it, so tasks_svc cannot read auth.users.
+#   - for the services that keep a read model (tasks, logs, kpi), schema <svc>_replay, owned
+#     by <svc>_svc too: where a replay builds the read model's next generation before it
+#     moves it into <svc> (`make replay`; service roles may not create schemas themselves).
 # Nothing is revoked: since PostgreSQL 15 the `public` schema no longer grants CREATE to
 # PUBLIC, so a service role cannot create objects outside its schema. On PostgreSQL 14 or
 # older, run once as the admin: REVOKE CREATE ON SCHEMA public FROM PUBLIC;
@@ -51,10 +54,11 @@ for svc in "${SERVICES[@]}"; do
 done
 
 for svc in "${SERVICES[@]}"; do
+  case $svc in tasks | logs | kpi) shadow="${svc}_replay" ;; *) shadow="" ;; esac
   # The password reaches psql through its environment (\getenv), not its command line.
   BOOTSTRAP_PASSWORD="${passwords[$svc]}" psql "$admin_url" \
     --no-psqlrc --quiet --set ON_ERROR_STOP=1 \
-    --set role="${svc}_svc" --set schema="$svc" <<'SQL'
+    --set role="${svc}_svc" --set schema="$svc" --set shadow="$shadow" <<'SQL'
 SET client_min_messages = warning;
 \getenv password BOOTSTRAP_PASSWORD
 SELECT format('CREATE ROLE %I LOGIN', :'role')
@@ -71,6 +75,10 @@ SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), :'role')
 SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', :'schema', :'role') \gexec
 SELECT format('ALTER SCHEMA %I OWNER TO %I', :'schema', :'role') \gexec
 SELECT format('REVOKE ALL ON SCHEMA %I FROM PUBLIC', :'schema') \gexec
+SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', :'shadow', :'role')
+ WHERE :'shadow' <> '' \gexec
+SELECT format('ALTER SCHEMA %I OWNER TO %I', :'shadow', :'role') WHERE :'shadow' <> '' \gexec
+SELECT format('REVOKE ALL ON SCHEMA %I FROM PUBLIC', :'shadow') WHERE :'shadow' <> '' \gexec
 SQL
   echo "db-bootstrap: role ${svc}_svc and schema ${svc} are ready"
 done

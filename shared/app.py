@@ -12,6 +12,7 @@ from shared.docs import install_docs
 from shared.errors import ErrorResponse, install_error_handlers
 from shared.logging import configure_logging
 from shared.middleware import install_middleware
+from shared.readmodel import ReplayFlag
 from shared.security import TokenVerifier, jwks_verifier
 from shared.settings import ServiceSettings
 
@@ -33,12 +34,15 @@ def create_service_app(
     routers: Sequence[APIRouter],
     token_verifier: TokenVerifier | None = None,
     on_shutdown: Sequence[Callable[[], None]] = (),
+    read_model: str | None = None,
 ) -> FastAPI:
     """A FastAPI app with JSON logs, the common error shape, request IDs, an access log, health
     probes and interactive docs under the first router's prefix (e.g. `/tasks/docs`).
 
     Its database comes from `settings`; tokens are checked against auth's JWKS unless another
     `token_verifier` is given; `on_shutdown` closes what the service opened (HTTP clients).
+    A service that serves a consumer's read model names its schema as `read_model`: while a
+    replay rebuilds it, answers carry `X-Read-Model: replaying` (`shared/readmodel.py`).
     """
     configure_logging(service=service, level=settings.log_level, json=settings.log_json)
     database = Database(
@@ -47,15 +51,20 @@ def create_service_app(
         queue_limit=settings.db_queue_limit,
     )
     verifier = token_verifier or jwks_verifier(settings)
+    flag = ReplayFlag(settings.database_url, schema=read_model) if read_model else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Keys first, in the background: the first requests need not fetch them themselves.
         prefetching = asyncio.create_task(verifier.keys.prefetch())
+        watching = asyncio.create_task(flag.watch()) if flag is not None else None
         try:
             yield
         finally:
             prefetching.cancel()
+            if watching is not None and flag is not None:
+                watching.cancel()
+                flag.dispose()
             for close in on_shutdown:
                 close()
             await verifier.aclose()
@@ -76,7 +85,12 @@ def create_service_app(
     app.state.database = database
     app.state.token_verifier = verifier
     install_error_handlers(app)
-    install_middleware(app, max_body_size=settings.max_body_bytes, access_log=settings.access_log)
+    install_middleware(
+        app,
+        max_body_size=settings.max_body_bytes,
+        access_log=settings.access_log,
+        replay_flag=flag,
+    )
     app.include_router(health.router)
     install_docs(app, routers[0].prefix)  # before the routers: `/tasks/docs` is no task id
     for router in routers:

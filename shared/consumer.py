@@ -154,6 +154,11 @@ class EventConsumer(Generic[EventT]):
         self._tag: str | None = None
         self._connection: AbstractRobustConnection | None = None
 
+    @property
+    def idle(self) -> bool:
+        """No delivered message waits here and no batch is being applied."""
+        return not self._pending and not self._lock.locked()
+
     def process(self, body: bytes) -> Outcome:
         """Apply one message in one transaction, unless its event was applied before."""
         return self.process_batch([parse_event(body, self.model)])[0]

@@ -63,13 +63,22 @@ class Database:
     (the failure came before its commit began); otherwise the answer is a 503.
     """
 
-    def __init__(self, url: str, *, pool_size: int = 5, queue_limit: int = 1000) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 5,
+        queue_limit: int = 1000,
+        schema_translate_map: dict[str | None, str | None] | None = None,
+    ) -> None:
         pool: dict[str, Any] = {
             "pool_size": pool_size,
             "max_overflow": 0,
             "pool_timeout": 5,  # well under the gateway's read timeout
             "connect_args": CONNECT_ARGS,
         }
+        if schema_translate_map:  # e.g. a replay's consumers writing into the shadow schema
+            pool["execution_options"] = {"schema_translate_map": schema_translate_map}
         self.engine: Engine = create_engine(url, **pool)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         # Reads run without BEGIN and ROLLBACK: one round trip per statement instead of three.

@@ -7,11 +7,13 @@ import aio_pika
 import structlog
 from aio_pika.abc import (
     AbstractChannel,
+    AbstractConnection,
     AbstractExchange,
     AbstractIncomingMessage,
     AbstractRobustConnection,
     HeadersType,
 )
+from aio_pika.exceptions import ChannelNotFoundEntity
 
 logger = structlog.get_logger(__name__)
 
@@ -54,6 +56,18 @@ async def connect_until_stopped(
             logger.warning("amqp_connect_failed", error=repr(exc))
             await sleep_unless(stop, retry_seconds)
     return None
+
+
+async def ready_count(connection: AbstractConnection, queue: str) -> int | None:
+    """How many messages wait in `queue` (not counting those delivered and not acked yet);
+    `None` when there is no such queue."""
+    channel = await connection.channel()  # a failed passive declare closes its channel
+    try:
+        declared = await channel.declare_queue(queue, passive=True)
+    except ChannelNotFoundEntity:
+        return None
+    await channel.close()
+    return declared.declaration_result.message_count or 0
 
 
 def copy_of(

@@ -11,6 +11,8 @@ per request, and these four share the one pass over the request headers.
   OpenAPI `servers`) carries the prefix the client used.
 - **Body limit:** a declared `Content-Length` over the limit is a 413 before the app runs; a
   streamed body is cut off at the limit with the same 413.
+- **Replay:** while a replay rebuilds the service's read model (`replay_flag`, refreshed in
+  the background), every answer carries `X-Read-Model: replaying`.
 - **Access log:** one line per request, only when `access_log` is on (`ACCESS_LOG=true`). The
   gateway already logs every request with the same request ID, so by default a request is
   logged once, at the edge; a service run without the gateway can turn its own line on.
@@ -27,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.context import REQUEST_ID
 from shared.errors import error_response
+from shared.readmodel import REPLAY_HEADER, ReplayFlag
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _MAX_REQUEST_ID_LENGTH = 128
@@ -40,8 +43,16 @@ def _valid_request_id(value: str) -> bool:
 class RequestContextMiddleware:
     """See the module docstring."""
 
-    def __init__(self, app: ASGIApp, *, max_body_size: int, access_log: bool = False) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_size: int,
+        access_log: bool = False,
+        replay_flag: ReplayFlag | None = None,
+    ) -> None:
         self.app = app
+        self.replay_flag = replay_flag
         self.access_log = access_log
         self.max_body_size = max_body_size
         self.too_large = f"The request body is larger than {max_body_size} bytes."
@@ -90,7 +101,10 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
+                headers = [*message.get("headers", ()), (b"x-request-id", request_id)]
+                if self.replay_flag is not None and self.replay_flag.replaying:
+                    headers.append(REPLAY_HEADER)
+                message["headers"] = headers
             await send(message)
 
         try:
@@ -124,6 +138,13 @@ def _with_prefix(scope: Scope, root: str) -> Scope:
     }
 
 
-def install_middleware(app: FastAPI, *, max_body_size: int, access_log: bool) -> None:
+def install_middleware(
+    app: FastAPI, *, max_body_size: int, access_log: bool, replay_flag: ReplayFlag | None = None
+) -> None:
     """Add the request-context layer (see the module docstring)."""
-    app.add_middleware(RequestContextMiddleware, max_body_size=max_body_size, access_log=access_log)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_size=max_body_size,
+        access_log=access_log,
+        replay_flag=replay_flag,
+    )

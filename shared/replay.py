@@ -1,20 +1,24 @@
-"""Re-publish a producer's whole event history to one consumer's queue, to rebuild its model.
+"""Replay's command lines: the producer re-publishes its history; the consumer rebuilds from it.
 
-    python -m services.tasks.manage replay --queue kpi.task-events
-    python -m services.auth.manage replay --queue kpi.user-events
+    python -m services.tasks.manage replay --queue kpi.task-events.replay
+    python -m services.auth.manage replay --queue kpi.user-events.replay
+    python -m services.kpi.manage replay-start | replay-finish | replay-abort
 
-Every outbox row, published or not, in order of creation, goes through the default exchange
-straight to that queue only: other consumers see nothing. The consumer drops events it has
-already applied (by `event_id`), so a replay into a read model that was not reset is harmless.
+A producer's `replay` sends every outbox row, published or not, in order of creation, through
+the default exchange straight to that queue only: other consumers see nothing. The consumer's
+side (`replay-start`, `replay-finish`, `replay-abort`) builds a new generation of its read model
+from what arrives there: see `shared/rebuild.py`.
 """
 
 import argparse
 import asyncio
+from typing import Any
 
 import aio_pika
 import structlog
 from aio_pika.exceptions import ChannelNotFoundEntity
 
+from shared import rebuild
 from shared.db import Database
 from shared.outbox import Outbox, events_after
 from shared.relay import outbox_message
@@ -65,3 +69,39 @@ def replay_command(
     except UnknownQueueError as exc:
         parser.exit(2, f"error: {exc}\n")
     print(f"replayed {count} events to {queue}")
+
+
+def add_rebuild_commands(commands: Any) -> None:
+    """The consumer side's `replay-start`, `replay-finish` and `replay-abort` subcommands."""
+    commands.add_parser(
+        "replay-start", help="check, then prepare a new generation of the read model"
+    )
+    finish = commands.add_parser(
+        "replay-finish", help="build the new generation from the replayed events, switch to it"
+    )
+    finish.add_argument(
+        "--timeout", type=float, default=3600.0, help="seconds to catch up before giving up"
+    )
+    commands.add_parser("replay-abort", help="drop an unfinished replay; the live model stays")
+
+
+def run_rebuild_command(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    settings: ServiceSettings,
+    model: rebuild.ReadModel,
+) -> bool:
+    """Run `args.command` if it is one of `add_rebuild_commands`' (exit 1 when it fails)."""
+    if args.command == "replay-start":
+        step = rebuild.start(settings, model)
+    elif args.command == "replay-finish":
+        step = rebuild.finish(settings, model, give_up_after=args.timeout)
+    elif args.command == "replay-abort":
+        step = rebuild.abort(settings, model)
+    else:
+        return False
+    try:
+        print(asyncio.run(step))
+    except rebuild.ReplayError as exc:
+        parser.exit(1, f"error: {exc}\n")
+    return True

@@ -3,7 +3,7 @@
 python -m services.auth.manage prestart       # wait for the database, migrate, bootstrap admin
 python -m services.auth.manage create-admin --username NAME --email ADDRESS [--promote]
                                               # password from ADMIN_PASSWORD or a prompt
-python -m services.auth.manage replay --queue tasks.user-events
+python -m services.auth.manage replay --queue tasks.user-events.replay
                                               # re-publish every user event to one queue
 python -m services.auth.manage rotate-key [--key-file PATH --previous-file PATH]
                                               # a new signing key; the old one stays published
@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="make an existing user admin (its email must be --email)",
     )
     replay_parser = commands.add_parser("replay", help="re-publish every event to one queue")
-    replay_parser.add_argument("--queue", required=True, help="e.g. tasks.user-events")
+    replay_parser.add_argument("--queue", required=True, help="e.g. tasks.user-events.replay")
     rotate = commands.add_parser("rotate-key", help="make a new signing key current")
     rotate.add_argument("--key-file", type=Path, help="default: the configured key's file")
     rotate.add_argument("--previous-file", type=Path, help="default: JWT_PREVIOUS_KEY_FILE")

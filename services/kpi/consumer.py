@@ -18,6 +18,7 @@ from services.kpi.config import KpiSettings
 from services.kpi.models import processed_event, user_directory
 from shared import directory
 from shared.events import TASK_EVENTS, USER_EVENTS, TaskEvent, UserEvent
+from shared.rebuild import ReadModel
 from shared.subscriptions import Subscription, run_consumers
 
 QUEUE = "kpi.task-events"
@@ -77,6 +78,11 @@ def subscriptions(settings: KpiSettings) -> list[Subscription[Any]]:
             handler=handle_user_event,
         ),
     ]
+
+
+def read_model(settings: KpiSettings) -> ReadModel:
+    """What a replay rebuilds (`manage replay-start`): these tables, from these queues."""
+    return ReadModel.whole_schema(processed_event, subscriptions(settings))
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from services.kpi.config import KpiSettings
+from services.kpi.models import SCHEMA
 from services.kpi.router import router
 from shared.app import create_service_app
 from shared.security import TokenVerifier
@@ -18,4 +19,5 @@ def create_app(
         settings=settings or KpiSettings(),
         token_verifier=token_verifier,
         routers=[router],
+        read_model=SCHEMA,  # X-Read-Model: replaying while a replay rebuilds it
     )

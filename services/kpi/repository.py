@@ -18,7 +18,6 @@ from sqlalchemy import (
     case,
     func,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -30,11 +29,6 @@ from shared.events import TaskSnapshot, TaskStatus
 
 MonthKey = tuple[date, int, str]  # (month, assignee_key, status)
 DueKey = tuple[date, datetime]  # (month created, hour due)
-_TRUNCATE = text(
-    "TRUNCATE kpi.task_state, kpi.month_counter, kpi.completion_counter, kpi.due_counter,"
-    " kpi.user,"
-    " kpi.processed_event"
-)
 
 
 def ensure_task_states(session: Session, *, tasks: Sequence[TaskSnapshot]) -> None:
@@ -330,11 +324,3 @@ def add_to_due_counter(session: Session, *, key: DueKey, delta: int) -> None:
 def hour_of(moment: datetime) -> datetime:
     """The start of the UTC hour of `moment`."""
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def truncate_read_model(session: Session) -> None:
-    """Empty the read model, the user directory and the processed events, so a replay
-    rebuilds everything."""
-    # TRUNCATE waits for every open transaction on these tables: fail rather than hang.
-    session.execute(text("SET LOCAL lock_timeout = '30s'"))
-    session.execute(_TRUNCATE)

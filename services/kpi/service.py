@@ -205,12 +205,5 @@ def trend(session: Session, *, span: MonthSpan) -> Trend:
     return Trend(items=items)
 
 
-def reset_read_model(session: Session) -> None:
-    """Empty the read model and the directory, forget the processed events: a replay of the
-    task and user events rebuilds them."""
-    repository.truncate_read_model(session)
-    session.commit()
-
-
 def _rate(done: int, total: int) -> float:
     return done / total if total else 0.0

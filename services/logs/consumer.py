@@ -11,6 +11,7 @@ from services.logs import service
 from services.logs.config import LogsSettings
 from services.logs.models import processed_event
 from shared.events import TASK_EVENTS, TaskEvent
+from shared.rebuild import ReadModel
 from shared.subscriptions import Subscription, run_consumers
 
 QUEUE = "logs.task-events"
@@ -38,6 +39,11 @@ def subscriptions(settings: LogsSettings) -> list[Subscription[TaskEvent]]:
             batch_handler=handle_batch,
         )
     ]
+
+
+def read_model(settings: LogsSettings) -> ReadModel:
+    """What a replay rebuilds (`manage replay-start`): these tables, from these queues."""
+    return ReadModel.whole_schema(processed_event, subscriptions(settings))
 
 
 if __name__ == "__main__":

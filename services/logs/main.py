@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from services.logs.config import LogsSettings
+from services.logs.models import SCHEMA
 from services.logs.router import router
 from shared.app import create_service_app
 from shared.security import TokenVerifier
@@ -19,4 +20,5 @@ def create_app(
         settings=settings,
         token_verifier=token_verifier,
         routers=[router],
+        read_model=SCHEMA,  # X-Read-Model: replaying while a replay rebuilds it
     )

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select, text
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -66,10 +66,3 @@ def entries_query(*, filters: LogFilters) -> Select[Any]:
 
 # Newest first; every index of `activity_log` ends in this order.
 SORT_KEY: list[ColumnElement[Any]] = [ActivityLog.created_at.expression, ActivityLog.id.expression]
-
-
-def truncate_read_model(session: Session) -> None:
-    """Empty the activity log and forget which events were applied, in one statement."""
-    # TRUNCATE waits for every open transaction on these tables: fail rather than hang.
-    session.execute(text("SET LOCAL lock_timeout = '30s'"))
-    session.execute(text("TRUNCATE logs.activity_log, logs.processed_event"))

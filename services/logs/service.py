@@ -1,4 +1,4 @@
-"""Activity-log use cases; the reset is one transaction, committed here.
+"""Activity-log use cases.
 
 Recording an event does not commit: the event consumer commits the entry together with the
 event's id in `processed_event`, in one transaction, and acks only after that.
@@ -56,9 +56,3 @@ def list_entries(
         params=params,
         page_type=Page[LogEntryRead],
     )
-
-
-def reset_read_model(session: Session) -> None:
-    """Empty the log and its processed events, so a replay of the events rebuilds it."""
-    repository.truncate_read_model(session)
-    session.commit()

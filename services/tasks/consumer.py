@@ -10,9 +10,10 @@ import structlog
 from sqlalchemy.orm import Session
 
 from services.tasks.config import TasksSettings
-from services.tasks.models import processed_event, user_directory
+from services.tasks.models import SCHEMA, processed_event, user_directory
 from shared import directory
 from shared.events import USER_EVENTS, UserEvent
+from shared.rebuild import ReadModel
 from shared.subscriptions import Subscription, run_consumers
 
 QUEUE = "tasks.user-events"
@@ -41,6 +42,16 @@ def subscriptions(settings: TasksSettings) -> list[Subscription[UserEvent]]:
             handler=handle,
         )
     ]
+
+
+def read_model(settings: TasksSettings) -> ReadModel:
+    """What a replay rebuilds (`manage replay-start`): these tables, from these queues."""
+    return ReadModel(
+        schema=SCHEMA,
+        tables=[user_directory, processed_event],
+        processed=processed_event,
+        subscriptions=subscriptions(settings),
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.tasks.config import TasksSettings
+from services.tasks.models import SCHEMA
 from services.tasks.router import router
 from services.tasks.users import UserDirectory
 from shared.app import create_service_app
@@ -28,6 +29,7 @@ def create_app(
         token_verifier=token_verifier,
         routers=[router],
         on_shutdown=[directory.close],
+        read_model=SCHEMA,  # X-Read-Model: replaying while a replay rebuilds it
     )
     app.state.users = directory
     return app

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, insert, select, text
+from sqlalchemy import ColumnElement, Row, Select, insert, select
 from sqlalchemy.orm import Session
 
 from services.tasks.models import DUE_DATE_ASC_KEY, DUE_DATE_DESC_KEY, OUTBOX, Task
@@ -56,10 +56,3 @@ def tasks_query(*, month: MonthRange, filters: TaskFilters) -> Select[Any]:
 def add_outbox_event(session: Session, *, event: TaskEvent) -> None:
     """Store the event in the caller's transaction; the relay is woken when it commits."""
     outbox.add_event(session, OUTBOX, event=event, entity_id=event.task_id)
-
-
-def truncate_user_directory(session: Session) -> None:
-    """Empty the user directory and its processed events, so a replay rebuilds them."""
-    # TRUNCATE waits for every open transaction on these tables: fail rather than hang.
-    session.execute(text("SET LOCAL lock_timeout = '30s'"))
-    session.execute(text("TRUNCATE tasks.user, tasks.processed_event"))

@@ -143,12 +143,6 @@ def delete_task(
     session.commit()
 
 
-def reset_user_directory(session: Session) -> None:
-    """Empty the user directory, so a replay of the user events rebuilds it."""
-    repository.truncate_user_directory(session)
-    session.commit()
-
-
 def _get_for_write(session: Session, *, task_id: int) -> Task:
     """The task, locked until commit so concurrent writes apply one after the other."""
     task = repository.get_task(session, task_id=task_id, for_update=True)

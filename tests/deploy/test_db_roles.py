@@ -1,7 +1,9 @@
 """The least-privilege roles of `deploy/db-bootstrap.sh`, on a scratch database of their own."""
 
+import asyncio
 import os
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,11 +11,18 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.pool import NullPool
 
-from conftest import fresh_database
+from conftest import fresh_database, service_settings
+from services.kpi.config import KpiSettings
+from services.kpi.consumer import read_model as kpi_read_model
+from services.kpi.consumer import subscriptions as kpi_subscriptions
+from shared import rebuild
+from shared.consumer import declare_consumer_queues
 from shared.migrations import upgrade
+from tests.broker import AMQP_URL, channel_to, unique_name
 
 ROOT = Path(__file__).parents[2]
 SERVICES = ["auth", "tasks", "logs", "kpi"]
+READ_MODELS = ["tasks", "logs", "kpi"]  # each has a `<service>_replay` schema for replays
 DATABASE = "efficient_roles_test"
 
 
@@ -75,3 +84,65 @@ def test_no_role_can_read_another_services_schema(bootstrapped: str, role: str, 
     engine = create_engine(_as(bootstrapped, role), poolclass=NullPool)
     with engine.connect() as connection, pytest.raises(ProgrammingError, match="permission"):
         connection.execute(text(f"SELECT 1 FROM {table} LIMIT 1"))
+
+
+@pytest.mark.parametrize("service", READ_MODELS)
+def test_each_read_model_role_owns_its_replay_schema_and_no_other(
+    bootstrapped: str, service: str
+) -> None:
+    engine = create_engine(_as(bootstrapped, f"{service}_svc"), poolclass=NullPool)
+    with engine.connect() as connection:
+        owners: dict[str, str] = dict(
+            connection.execute(
+                text(
+                    "SELECT nspname, nspowner::regrole::text FROM pg_namespace"
+                    " WHERE nspname LIKE '%\\_replay'"
+                )
+            ).all()
+        )
+        other = next(s for s in READ_MODELS if s != service)
+        with pytest.raises(ProgrammingError, match="permission"):
+            connection.execute(text(f"CREATE TABLE {other}_replay.intruder (id int)"))
+    assert owners == {f"{s}_replay": f"{s}_svc" for s in READ_MODELS}
+
+
+def test_a_replay_runs_as_the_services_own_role(bootstrapped: str) -> None:
+    settings = service_settings(
+        KpiSettings,
+        _as(bootstrapped, "kpi_svc"),
+        amqp_url=AMQP_URL,
+        events_exchange=unique_name("tasks.events"),
+        user_events_exchange=unique_name("auth.events"),
+    )
+    subscriptions = [replace(s, queue=unique_name(s.queue)) for s in kpi_subscriptions(settings)]
+    model = replace(kpi_read_model(settings), subscriptions=subscriptions)
+    queues = [
+        name
+        for s in [*subscriptions, *model.replay_subscriptions()]
+        for name in (s.queue, f"{s.queue}.retry", f"{s.queue}.dead")
+    ]
+
+    async def replay_nothing_new() -> None:
+        async with (
+            channel_to(AMQP_URL, exchange=settings.events_exchange, queues=queues) as channel,
+            channel_to(AMQP_URL, exchange=settings.user_events_exchange),
+        ):
+            for subscription in subscriptions:
+                await declare_consumer_queues(channel, subscription.config(settings))
+            await rebuild.start(settings, model)
+            await rebuild.finish(settings, model, give_up_after=30)
+
+    asyncio.run(replay_nothing_new())
+
+    engine = create_engine(settings.database_url, poolclass=NullPool)
+    with engine.connect() as connection:
+        owners = set(
+            connection.scalars(
+                text("SELECT tableowner FROM pg_tables WHERE schemaname IN ('kpi', 'kpi_replay')")
+            )
+        )
+        shadow = connection.scalar(
+            text("SELECT count(*) FROM pg_tables WHERE schemaname = 'kpi_replay'")
+        )
+        version = connection.scalar(text("SELECT version_num FROM kpi.alembic_version"))
+    assert (owners, shadow, version is not None) == ({"kpi_svc"}, 0, True)

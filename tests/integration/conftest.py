@@ -27,6 +27,7 @@ from services.tasks.models import processed_event as tasks_processed
 from shared.consumer import EventConsumer
 from shared.db import Database
 from shared.migrations import upgrade
+from shared.rebuild import replay_queue
 from shared.subscriptions import Subscription, ensure_consumer_queues
 from tests.broker import AMQP_URL, channel_to, unique_name
 
@@ -65,7 +66,8 @@ class System:
         queues = [
             name
             for s in self.tasks_subscriptions + self.kpi_subscriptions
-            for name in (s.queue, f"{s.queue}.retry", f"{s.queue}.dead")
+            for queue in (s.queue, replay_queue(s.queue))  # a replay's, left by a failed test
+            for name in (queue, f"{queue}.retry", f"{queue}.dead")
         ]
         async with (
             channel_to(AMQP_URL, exchange=self.auth.user_events_exchange, queues=queues),

@@ -5,13 +5,13 @@ Real PostgreSQL and RabbitMQ, real relays and consumers; auth's HTTP API is down
 """
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from conftest import fresh_database
 from services.auth.config import AuthSettings
@@ -20,11 +20,12 @@ from services.auth.models import OUTBOX as AUTH_OUTBOX
 from services.auth.relay import relay_config as auth_relay
 from services.kpi.main import create_app as create_kpi_app
 from services.kpi.models import user_directory as kpi_users
-from services.tasks import service as tasks_service
+from services.tasks import consumer as tasks_consumer
 from services.tasks.main import create_app as create_tasks_app
 from services.tasks.models import user_directory as tasks_users
 from services.tasks.relay import relay_config as tasks_relay
 from services.tasks.users import UserDirectory
+from shared import rebuild
 from shared.db import Database
 from shared.migrations import upgrade
 from shared.relay import OutboxRelay
@@ -131,12 +132,16 @@ def test_existing_users_reach_both_directories_after_the_upgrade_and_a_replay_re
             await eventually(
                 lambda: known_users(engine) == {"tasks": before, "kpi": before}, within=DEADLINE
             )
-            with Session(engine) as session:
-                tasks_service.reset_user_directory(session)
-            assert known_users(engine)["tasks"] == {}
-            [tasks_queue] = [s.queue for s in world.tasks_subscriptions]
-            assert await replay(world.auth, outbox=AUTH_OUTBOX, queue=tasks_queue) == 2
-            await eventually(lambda: known_users(engine)["tasks"] == before, within=DEADLINE)
+            with engine.begin() as connection:  # a directory gone wrong
+                connection.execute(update(tasks_users).values(username="stale"))
+            model = replace(
+                tasks_consumer.read_model(world.tasks), subscriptions=world.tasks_subscriptions
+            )
+            await rebuild.start(world.tasks, model)
+            [replay_queue] = [s.queue for s in model.replay_subscriptions()]
+            assert await replay(world.auth, outbox=AUTH_OUTBOX, queue=replay_queue) == 2
+            await rebuild.finish(world.tasks, model, give_up_after=DEADLINE)
+            assert known_users(engine)["tasks"] == before
 
     asyncio.run(scenario())
     database.dispose()

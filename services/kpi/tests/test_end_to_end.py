@@ -1,4 +1,4 @@
-"""The KPI consumer through the real RabbitMQ, on committed data, and the reset command."""
+"""The KPI consumer through the real RabbitMQ, on committed data."""
 
 import asyncio
 from collections.abc import Iterator
@@ -7,9 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy.orm import Session
 
-from services.kpi.config import KpiSettings
 from services.kpi.consumer import handle
-from services.kpi.manage import reset
 from services.kpi.models import processed_event
 from services.kpi.tests.factories import (
     completion_counters,
@@ -109,24 +107,3 @@ def test_a_redelivery_after_commit_is_a_no_op(
     asyncio.run(scenario())
     assert month_counters(committed) == {(JUNE, 5, "done"): 1, (JUNE, 0, "todo"): 1}
     assert completion_counters(committed) == {JUNE: (1, 3600.0)}
-
-
-def test_reset_then_a_replay_rebuilds_the_read_model(
-    consumer: EventConsumer[TaskEvent], committed: Session, settings: KpiSettings
-) -> None:
-    created, done = history(task_id=1)
-    deleted_later = create_event(task_id=2, created_at=CREATED_AT)
-    events = [created, done, deleted_later, create_next_event(after=deleted_later, deleted=True)]
-    for event in events:
-        consumer.process(event_body(event))
-    before = (month_counters(committed), completion_counters(committed))
-    committed.rollback()  # TRUNCATE waits for open transactions on the tables
-
-    reset(settings)
-
-    committed.rollback()
-    assert (month_counters(committed), completion_counters(committed)) == ({}, {})
-    assert task_state(committed, task_id=2) is None
-    assert [consumer.process(event_body(event)) for event in events] == [Outcome.APPLIED] * 4
-    assert (month_counters(committed), completion_counters(committed)) == before
-    assert before == ({(JUNE, 5, "done"): 1}, {JUNE: (1, 3600.0)})

@@ -10,45 +10,13 @@ from sqlalchemy.engine import Engine
 
 from services.logs import consumer as logs_consumer
 from services.logs import manage
-from services.logs.consumer import handle
 from services.logs.models import SCHEMA, Base, processed_event
-from services.logs.tests.factories import committed_entries, create_event
-from shared.consumer import ConsumerConfig, EventConsumer, Outcome
-from shared.db import Database
-from shared.events import TASK_EVENTS, TaskEvent
 from tests.broker import broker, consumer_config, publish
-from tests.events import event_body
 
 
 def _processed_count(engine: Engine) -> int:
     with engine.connect() as connection:
         return connection.scalar(select(func.count()).select_from(processed_event)) or 0
-
-
-def test_reset_empties_the_log_so_a_replay_rebuilds_it(
-    database: Database,
-    engine: Engine,
-    database_url: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    config = ConsumerConfig(
-        amqp_url="amqp://unused", exchange="unused", queue="unused", binding_key=TASK_EVENTS
-    )
-    consumer = EventConsumer(
-        config, model=TaskEvent, database=database, processed=processed_event, handler=handle
-    )
-    history = [event_body(create_event()) for _ in range(3)]
-    for body in history:
-        consumer.process(body)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-
-    manage.main(["reset"])
-
-    assert "empty" in capsys.readouterr().out
-    assert (committed_entries(engine), _processed_count(engine)) == ([], 0)
-    assert [consumer.process(body) for body in history] == [Outcome.APPLIED] * 3
-    assert len(committed_entries(engine)) == 3
 
 
 def test_prestart_migrates_and_declares_the_queue_before_any_event(

@@ -1,13 +1,11 @@
-"""Deploy-time commands: the prestart declares the user directory's queue, reset empties it."""
+"""Deploy-time commands: the prestart declares the user directory's queue."""
 
 import asyncio
 
 import pytest
-from sqlalchemy.orm import Session
 
 from services.tasks import consumer as tasks_consumer
 from services.tasks import manage
-from services.tasks.tests.factories import create_user, directory_users
 from shared.events import USER_EVENTS
 from tests.broker import broker, consumer_config, publish
 from tests.events import create_user_event, event_body
@@ -33,14 +31,3 @@ def test_prestart_declares_the_user_events_queue_before_any_event(
             return queue.declaration_result.message_count or 0
 
     assert asyncio.run(waiting_in_the_queue()) == 1
-
-
-def test_reset_empties_the_user_directory(
-    committed: Session, database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    create_user(committed, user_id=3)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-
-    manage.main(["reset"])
-
-    assert directory_users(committed) == []
