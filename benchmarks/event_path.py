@@ -10,7 +10,7 @@ the consumers' backlog at the highest write rate.
    empty and its read model holds every one of those tasks.
 2. Visibility: an open-loop writer (a fixed schedule, whatever the answers) POSTs tasks through
    the gateway at BENCH_EVENT_RATE (200/s) for BENCH_EVENT_SECONDS (30 s); for every
-   BENCH_EVENT_SAMPLE-th task (10th) it polls `GET /api/logs/?task_id=` from the 201 until the
+   BENCH_EVENT_SAMPLE-th task (40th) it polls `GET /api/logs/?task_id=` from the 201 until the
    entry is there (see benchmarks/open_loop.py).
 3. Backlog: wrk POSTs tasks on 32 connections for BENCH_BACKLOG_SECONDS (3 x BENCH_SECONDS);
    every second the outbox's unpublished rows and each consumer queue's ready messages are read.
@@ -70,7 +70,7 @@ class Settings:
             drain_events=int(env("BENCH_DRAIN_EVENTS", "10000")),
             rate=float(env("BENCH_EVENT_RATE", "200")),
             visibility_seconds=float(env("BENCH_EVENT_SECONDS", "30")),
-            sample_every=max(int(env("BENCH_EVENT_SAMPLE", "10")), 1),
+            sample_every=max(int(env("BENCH_EVENT_SAMPLE", "40")), 1),
             backlog_seconds=float(env("BENCH_BACKLOG_SECONDS", str(3 * bench_seconds))),
         )
 
