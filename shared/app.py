@@ -49,6 +49,7 @@ def create_service_app(
         settings.database_url,
         pool_size=settings.db_pool_size,
         queue_limit=settings.db_queue_limit,
+        queue_timeout=settings.db_queue_timeout,
     )
     verifier = token_verifier or jwks_verifier(settings)
     flag = ReplayFlag(settings.database_url, schema=read_model) if read_model else None

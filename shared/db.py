@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
@@ -56,7 +57,10 @@ class Database:
     never waits for a connection and a connection is never held while its request waits for a
     thread: the pool cannot deadlock. Requests beyond that wait their turn on the event loop
     (cheap), up to `queue_limit` of them; past that the answer is an immediate 503 with
-    `Retry-After`, so an overload is shed fast instead of timing out.
+    `Retry-After`, and so is a request that waited more than `queue_timeout` seconds for its
+    thread (it is not run: under a sustained overload the threads then serve requests whose
+    clients still wait, not ones already given up on), so an overload is shed fast instead of
+    timing out.
 
     No ping per checkout (`pool_pre_ping`): a connection found dead is invalidated where the
     error happens, and the use case is run once more on a fresh one when nothing was written
@@ -69,6 +73,7 @@ class Database:
         *,
         pool_size: int = 5,
         queue_limit: int = 1000,
+        queue_timeout: float = 2.0,
         schema_translate_map: dict[str | None, str | None] | None = None,
     ) -> None:
         pool: dict[str, Any] = {
@@ -88,6 +93,9 @@ class Database:
         self._read_sessionmaker = sessionmaker(self.read_engine, expire_on_commit=False)
         self._executor = ThreadPoolExecutor(pool_size, thread_name_prefix="db")
         self._capacity = pool_size + queue_limit
+        # A request that waited longer than this for a thread is answered 503 without running:
+        # its client (or the gateway) may have given up, and the thread serves one that has not.
+        self._queue_timeout = queue_timeout
         self._in_flight = 0
         self._counting = threading.Lock()
 
@@ -113,7 +121,9 @@ class Database:
             if self._in_flight >= self._capacity:
                 raise OverloadedError()
             self._in_flight += 1
-        job = self._executor.submit(copy_context().run, self._call, use_case, kwargs, read_only)
+        job = self._executor.submit(
+            copy_context().run, self._call, use_case, kwargs, read_only, time.monotonic()
+        )
         job.add_done_callback(self._finished)
         return await asyncio.wrap_future(job)
 
@@ -121,7 +131,11 @@ class Database:
         with self._counting:
             self._in_flight -= 1
 
-    def _call(self, use_case: Callable[..., T], kwargs: dict[str, Any], read_only: bool) -> T:
+    def _call(
+        self, use_case: Callable[..., T], kwargs: dict[str, Any], read_only: bool, queued_at: float
+    ) -> T:
+        if time.monotonic() - queued_at > self._queue_timeout:
+            raise OverloadedError()
         try:
             return self._once(use_case, kwargs, read_only)
         except _Retryable as first:

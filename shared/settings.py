@@ -27,6 +27,8 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(default=5, ge=1, le=100)
     # Requests that may wait for a database thread before the answer is 503 + Retry-After.
     db_queue_limit: int = Field(default=1000, ge=0, le=100_000)
+    # Seconds a request may wait for a database thread; past that it is 503 + Retry-After.
+    db_queue_timeout: float = Field(default=2.0, gt=0, le=30)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
     # The gateway logs every request; a service adds its own access line only when asked.

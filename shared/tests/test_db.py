@@ -97,3 +97,38 @@ def test_past_the_queue_limit_requests_are_refused_at_once_and_the_rest_served(
     assert (len(overloaded), len(served)) == (2, 4)
     assert overloaded[0].headers["Retry-After"] == "1"
     assert asyncio.run(database.read(_backend_pid)) > 0  # the queue is free again
+
+
+def test_a_request_that_waited_past_the_queue_timeout_is_refused_and_not_run(
+    database_url: str,
+) -> None:
+    database = Database(database_url, pool_size=1, queue_limit=10, queue_timeout=0.3)
+    release, ran = threading.Event(), []
+
+    def slow(session: Session) -> int:
+        release.wait(10)
+        return _backend_pid(session)
+
+    def recorded(session: Session) -> int:
+        ran.append(True)
+        return _backend_pid(session)
+
+    async def overload() -> list[int | BaseException]:
+        holding = asyncio.ensure_future(database.read(slow))
+        await asyncio.sleep(0.05)  # the one thread is busy: the next waits in the queue
+        waiting = asyncio.ensure_future(database.read(recorded))
+        await asyncio.sleep(0.5)  # longer than the queue timeout
+        release.set()
+        return await asyncio.gather(holding, waiting, return_exceptions=True)
+
+    try:
+        held, waited = asyncio.run(overload())
+        fresh = asyncio.run(database.read(recorded))  # queued for no time: served
+    finally:
+        database.dispose()
+
+    assert isinstance(held, int)
+    assert isinstance(waited, OverloadedError)
+    assert waited.headers["Retry-After"] == "1"
+    assert fresh > 0
+    assert ran == [True]  # only the fresh request ran; the one that waited too long did not
