@@ -113,7 +113,7 @@ def test_a_request_that_waited_past_the_queue_timeout_is_refused_and_not_run(
         ran.append(True)
         return _backend_pid(session)
 
-    async def overload() -> list[int | BaseException]:
+    async def overload() -> tuple[int | BaseException, int | BaseException]:
         holding = asyncio.ensure_future(database.read(slow))
         await asyncio.sleep(0.05)  # the one thread is busy: the next waits in the queue
         waiting = asyncio.ensure_future(database.read(recorded))
