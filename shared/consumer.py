@@ -10,24 +10,21 @@ Each consumer has one durable quorum queue bound to an events exchange, plus two
                      `x-last-error`), or that the broker delivered `DELIVERY_LIMIT` times
                      without an outcome; nothing is dropped silently
 
-Messages are applied in batches: what the prefetch has delivered, up to `batch_size`, in one
-database transaction that also records each `event_id` in the service's `processed_event`
-table; they are acked only after that commit, so a redelivered or duplicated event changes
-nothing. If any message of a batch fails, the transaction is rolled back and the batch applied
-again one message per transaction, so only the failing one goes to retry or dead letters and
-its neighbours are applied. An unreachable database is not the messages' fault: the consumer
-waits and tries the same batch again, without counting an attempt. A statement timeout, a
-deadlock or a serialization failure is not an outage (`shared.db.classify`): it is tried again
+Messages are applied in batches (the database half, `EventApplier`, is in `shared/applying.py`):
+what the prefetch has delivered, up to `batch_size`, in one database transaction that also
+records each `event_id` in the service's `processed_event` table; they are acked only after
+that commit, so a redelivered or duplicated event changes nothing. If any message of a batch
+fails, the transaction is rolled back and the batch applied again one message per
+transaction, so only the failing one goes to retry or dead letters and its neighbours are
+applied. An unreachable database is not the messages' fault: the consumer waits and tries the
+same batch again, without counting an attempt. A statement timeout, a deadlock or a
+serialization failure is not an outage (`shared.db.classify`): it is tried again
 `db_retries` times at once, then fails like any other error.
 """
 
 import asyncio
 import contextlib
-import uuid
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Generic, TypeVar
 
 import aio_pika
 import aiormq
@@ -38,51 +35,49 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
-from pydantic import ValidationError
-from sqlalchemy import Column, DateTime, MetaData, Table, Uuid, func
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
+from shared.applying import (
+    BatchHandler,
+    EventApplier,
+    EventT,
+    Handler,
+    Outcome,
+    PoisonMessageError,
+    parse_event,
+    processed_event_table,
+)
 from shared.db import Database, DatabaseFailure, classify
-from shared.events import Envelope
 from shared.messaging import connect_until_stopped, copy_of, sleep_unless
+from shared.queues import consumer_queues, declare_consumer_queues
 
-# Declared here before: importers keep finding them here.
-from shared.queues import consumer_queues as consumer_queues
-from shared.queues import declare_consumer_queues as declare_consumer_queues
+# The names below were declared here before the applying and queue halves moved out:
+# importers keep finding them here.
+__all__ = [
+    "ATTEMPT_HEADER",
+    "ERROR_HEADER",
+    "BatchHandler",
+    "ConsumerConfig",
+    "EventConsumer",
+    "EventT",
+    "Handler",
+    "Outcome",
+    "PoisonMessageError",
+    "consumer_queues",
+    "declare_consumer_queues",
+    "parse_event",
+    "processed_event_table",
+]
 
 logger = structlog.get_logger(__name__)
 
-EventT = TypeVar("EventT", bound=Envelope)
-Handler = Callable[[Session, EventT], None]
-# Applies several events at once, in order (fewer statements than one `Handler` call each).
-BatchHandler = Callable[[Session, Sequence[EventT]], None]
 ATTEMPT_HEADER = "x-attempt"
 ERROR_HEADER = "x-last-error"
 
 
-def processed_event_table(metadata: MetaData) -> Table:
-    """The ids of the events a consumer has applied, in its own schema."""
-    return Table(
-        "processed_event",
-        metadata,
-        Column("event_id", Uuid, primary_key=True),
-        Column("processed_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
-    )
-
-
 class _Stopped(Exception):
     """The consumer is stopping while the database is unreachable."""
-
-
-class PoisonMessageError(Exception):
-    """The message is not an event this consumer can read."""
-
-
-class Outcome(StrEnum):
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"
 
 
 @dataclass(frozen=True)
@@ -117,16 +112,9 @@ class ConsumerConfig:
         return f"{self.queue}.dead"
 
 
-def parse_event(body: bytes, model: type[EventT]) -> EventT:
-    """The event in a message body; `PoisonMessageError` when it is not one we can read."""
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        raise PoisonMessageError(str(exc)) from exc
-
-
-class EventConsumer(Generic[EventT]):
-    """Applies events of type `model` with `handler`; see the module docstring."""
+class EventConsumer(EventApplier[EventT]):
+    """Consumes events of type `model` from its queue and applies them; see the module
+    docstring."""
 
     def __init__(
         self,
@@ -138,12 +126,14 @@ class EventConsumer(Generic[EventT]):
         handler: Handler[EventT],
         batch_handler: BatchHandler[EventT] | None = None,
     ) -> None:
+        super().__init__(
+            model=model,
+            database=database,
+            processed=processed,
+            handler=handler,
+            batch_handler=batch_handler,
+        )
         self.config = config
-        self.model = model
-        self.database = database
-        self.processed = processed
-        self.handler = handler
-        self.batch_handler = batch_handler
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._pending: list[AbstractIncomingMessage] = []
@@ -158,40 +148,6 @@ class EventConsumer(Generic[EventT]):
     def idle(self) -> bool:
         """No delivered message waits here and no batch is being applied."""
         return not self._pending and not self._lock.locked()
-
-    def process(self, body: bytes) -> Outcome:
-        """Apply one message in one transaction, unless its event was applied before."""
-        return self.process_batch([parse_event(body, self.model)])[0]
-
-    def process_batch(self, events: Sequence[EventT]) -> list[Outcome]:
-        """Apply `events` in order in one transaction; each is claimed by its `event_id` first."""
-        with self.database.sessionmaker() as session:
-            claimed = self._claim(session, [event.event_id for event in events])
-            fresh, outcomes = [], []
-            for event in events:
-                if event.event_id in claimed:
-                    claimed.discard(event.event_id)  # a second copy in the batch is a duplicate
-                    fresh.append(event)
-                    outcomes.append(Outcome.APPLIED)
-                else:
-                    outcomes.append(Outcome.DUPLICATE)
-            if self.batch_handler is not None and fresh:
-                self.batch_handler(session, fresh)
-            else:
-                for event in fresh:
-                    self.handler(session, event)
-            session.commit()
-        return outcomes
-
-    def _claim(self, session: Session, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-        """Record the ids in `processed_event`, in one statement; the ones not seen before."""
-        # A list of parameters (not `.values([...])`): the statement is compiled once and cached,
-        # and SQLAlchemy still sends the rows as one multi-row INSERT ("insertmanyvalues").
-        inserted = session.execute(
-            insert(self.processed).on_conflict_do_nothing().returning(self.processed.c.event_id),
-            [{"event_id": event_id} for event_id in event_ids],
-        )
-        return set(inserted.scalars())
 
     async def declare(self, channel: AbstractChannel) -> AbstractQueue:
         """Declare (idempotently) this consumer's queues; see `declare_consumer_queues`."""
