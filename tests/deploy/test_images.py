@@ -45,6 +45,19 @@ def test_images_run_as_a_non_root_user_with_a_healthcheck() -> None:
         assert any(line.startswith("HEALTHCHECK ") for line in lines), dockerfile
 
 
+def test_the_gateway_image_is_sized_as_the_local_gateway() -> None:
+    local = (ROOT / "gateway" / "nginx.local.conf").read_text()
+    image = (ROOT / "gateway" / "Dockerfile").read_text()
+    connections = re.search(r"worker_connections (\d+);", local)
+    files = re.search(r"worker_rlimit_nofile (\d+);", local)
+    assert connections is not None
+    assert files is not None
+
+    # The image rewrites the base image's nginx.conf (1,024 connections) to the same numbers.
+    assert f"worker_connections {connections.group(1)};" in image
+    assert f"worker_rlimit_nofile {files.group(1)};" in image
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_requirements_pin_the_locked_versions(service: str) -> None:
     lock = tomllib.loads((ROOT / "uv.lock").read_text())
