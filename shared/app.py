@@ -63,8 +63,9 @@ def create_service_app(
             yield
         finally:
             prefetching.cancel()
-            if watching is not None and flag is not None:
+            if watching is not None:
                 watching.cancel()
+            if flag is not None:
                 flag.dispose()
             for close in on_shutdown:
                 close()

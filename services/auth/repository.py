@@ -14,9 +14,10 @@ from sqlalchemy.sql import ColumnElement, FromClause
 from services.auth.models import OUTBOX, LoginAttempt, RefreshToken, User
 from services.auth.throttle import Attempts, Scope
 from shared import outbox
+from shared.db import table_of
 from shared.events import UserEvent
 
-ATTEMPTS = LoginAttempt.__table__
+ATTEMPTS = table_of(LoginAttempt)
 KEY_LENGTH = 254
 
 

@@ -61,7 +61,7 @@ def entries_query(*, filters: LogFilters) -> Select[Any]:
         conditions.append(ActivityLog.user_id == filters.user_id)
     if filters.action_type is not None:
         conditions.append(ActivityLog.action_type == filters.action_type.value)
-    return select(*ActivityLog.__table__.c).where(*conditions)
+    return select(*table_of(ActivityLog).c).where(*conditions)
 
 
 # Newest first; every index of `activity_log` ends in this order.

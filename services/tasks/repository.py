@@ -50,7 +50,7 @@ def tasks_query(*, month: MonthRange, filters: TaskFilters) -> Select[Any]:
         conditions.append(Task.assignee_id == filters.assignee_id)
     if filters.creator_id is not None:
         conditions.append(Task.creator_id == filters.creator_id)
-    return select(*Task.__table__.c).where(*conditions)
+    return select(*table_of(Task).c).where(*conditions)
 
 
 def add_outbox_event(session: Session, *, event: TaskEvent) -> None:
