@@ -1,5 +1,8 @@
 """Liveness (`/healthz`) and readiness (`/readyz`, the database answers) probes."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -8,6 +11,12 @@ from sqlalchemy.orm import Session
 from shared.db import DatabaseDep
 
 router = APIRouter(tags=["health"])
+PROBES = frozenset({"/healthz", "/readyz"})
+
+
+def is_probe(scope: Mapping[str, Any]) -> bool:
+    """Whether the request is a probe (the orchestrator's, every few seconds: not traced)."""
+    return scope.get("path") in PROBES
 
 
 class HealthStatus(BaseModel):
