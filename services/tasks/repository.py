@@ -20,6 +20,17 @@ def get_task(session: Session, *, task_id: int, for_update: bool = False) -> Tas
     return session.get(Task, task_id, with_for_update=for_update)
 
 
+_TASK_BY_ID = select(*table_of(Task).c).where(table_of(Task).c.id == bindparam("task_id"))
+
+
+def read_task(session: Session, *, task_id: int) -> dict[str, Any] | None:
+    """The task's columns by name, for an answer (no ORM object: a read tracks nothing, and
+    the identity map and the object cost more than the SELECT)."""
+    result = session.connection().execute(_TASK_BY_ID, {"task_id": task_id})
+    row = result.one_or_none()
+    return None if row is None else dict(zip(result.keys(), row, strict=True))
+
+
 # Built once, the values bound per call: building and cache-keying the INSERT anew cost more
 # than a third of what executing it does.
 _INSERT_TASK = insert(table_of(Task)).returning(*table_of(Task).c)

@@ -57,7 +57,7 @@ def create_task(
 
 def get_task(session: Session, *, task_id: int) -> TaskRead:
     """The task; 404 if there is none."""
-    task = repository.get_task(session, task_id=task_id)
+    task = repository.read_task(session, task_id=task_id)
     if task is None:
         raise NotFoundError("No task has this id.")
     return TaskRead.model_validate(task)
