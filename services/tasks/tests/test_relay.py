@@ -56,6 +56,22 @@ async def bound_queue(exchange_name: str) -> AsyncIterator[tuple[AbstractChannel
         yield channel, queue
 
 
+@asynccontextmanager
+async def relay_behind_proxy(
+    settings: TasksSettings,
+) -> AsyncIterator[tuple[TcpProxy, AbstractQueue]]:
+    """The relay running, its broker link through a proxy the test can cut; a bound queue."""
+    proxy = TcpProxy("127.0.0.1", 5672)
+    await proxy.start()
+    via_proxy = settings.model_copy(
+        update={"amqp_url": f"amqp://guest:guest@127.0.0.1:{proxy.port}/"}
+    )
+    async with bound_queue(via_proxy.events_exchange) as (_, queue):
+        async with running(OutboxRelay(relay_config(via_proxy))):
+            yield proxy, queue
+        await proxy.cut()
+
+
 def event_ids(messages: list[AbstractIncomingMessage]) -> list[uuid.UUID]:
     return [TaskEvent.model_validate_json(message.body).event_id for message in messages]
 
@@ -127,23 +143,16 @@ def test_events_written_while_the_broker_is_unreachable_arrive_after(
     committed: Session, relay_settings: TasksSettings
 ) -> None:
     async def scenario() -> None:
-        proxy = TcpProxy("127.0.0.1", 5672)
-        await proxy.start()
-        via_proxy = relay_settings.model_copy(
-            update={"amqp_url": f"amqp://guest:guest@127.0.0.1:{proxy.port}/"}
-        )
-        async with bound_queue(via_proxy.events_exchange) as (_, queue):
-            async with running(OutboxRelay(relay_config(via_proxy))):
-                create_tasks(committed, 1)
-                assert len(await receive(queue, 1)) == 1
-                await proxy.cut()
-                written_during_outage = create_tasks(committed, 5)  # writes do not need RabbitMQ
-                assert len(written_during_outage) == 5
-                await asyncio.sleep(0.5)
-                assert await queue.get(fail=False) is None
-                await proxy.start()
-                messages = await receive(queue, 5, within=30)
+        async with relay_behind_proxy(relay_settings) as (proxy, queue):
+            create_tasks(committed, 1)
+            assert len(await receive(queue, 1)) == 1
             await proxy.cut()
+            written_during_outage = create_tasks(committed, 5)  # writes do not need RabbitMQ
+            assert len(written_during_outage) == 5
+            await asyncio.sleep(0.5)
+            assert await queue.get(fail=False) is None
+            await proxy.start()
+            messages = await receive(queue, 5, within=30)
 
         assert set(event_ids(messages)) == set(outbox_ids(committed)[1:])
 
@@ -281,23 +290,16 @@ def test_the_outbox_gauges_rise_while_the_broker_is_cut_and_fall_after(
         )
 
     async def scenario() -> None:
-        proxy = TcpProxy("127.0.0.1", 5672)
-        await proxy.start()
-        via_proxy = relay_settings.model_copy(
-            update={"amqp_url": f"amqp://guest:guest@127.0.0.1:{proxy.port}/"}
-        )
-        async with bound_queue(via_proxy.events_exchange) as (_, queue):
-            async with running(OutboxRelay(relay_config(via_proxy))):
-                create_tasks(committed, 1)
-                await receive(queue, 1)
-                await eventually(lambda: waiting() == 0 and age() == 0)
-                await proxy.cut()
-                create_tasks(committed, 5)
-                await eventually(lambda: waiting() == 5 and age() > 0.5)
-                await proxy.start()
-                await receive(queue, 5, within=30)
-                await eventually(lambda: waiting() == 0 and age() == 0)
+        async with relay_behind_proxy(relay_settings) as (proxy, queue):
+            create_tasks(committed, 1)
+            await receive(queue, 1)
+            await eventually(lambda: waiting() == 0 and age() == 0)
             await proxy.cut()
+            create_tasks(committed, 5)
+            await eventually(lambda: waiting() == 5 and age() > 0.5)
+            await proxy.start()
+            await receive(queue, 5, within=30)
+            await eventually(lambda: waiting() == 0 and age() == 0)
 
     try:
         run(scenario)
