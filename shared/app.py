@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from shared import health
+from shared import health, metrics
 from shared.db import Database
 from shared.docs import install_docs
 from shared.errors import ErrorResponse, install_error_handlers
@@ -37,7 +37,8 @@ def create_service_app(
     read_model: str | None = None,
 ) -> FastAPI:
     """A FastAPI app with JSON logs, the common error shape, request IDs, an access log, health
-    probes and interactive docs under the first router's prefix (e.g. `/tasks/docs`).
+    probes, interactive docs under the first router's prefix (e.g. `/tasks/docs`), and its
+    Prometheus metrics on a port of their own (`METRICS_PORT`, `shared/metrics.py`).
 
     Its database comes from `settings`; tokens are checked against auth's JWKS unless another
     `token_verifier` is given; `on_shutdown` closes what the service opened (HTTP clients).
@@ -53,11 +54,13 @@ def create_service_app(
     )
     verifier = token_verifier or jwks_verifier(settings)
     flag = ReplayFlag(settings.database_url, schema=read_model) if read_model else None
+    metrics.watch_pools(database)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Keys first, in the background: the first requests need not fetch them themselves.
         prefetching = asyncio.create_task(verifier.keys.prefetch())
+        stop_metrics = metrics.serve(port=settings.metrics_port, address=settings.metrics_address)
         watching = asyncio.create_task(flag.watch()) if flag is not None else None
         try:
             yield
@@ -71,6 +74,7 @@ def create_service_app(
                 close()
             await verifier.aclose()
             database.dispose()
+            stop_metrics()
 
     app = FastAPI(
         # FastAPI's native OpenTelemetry checks the global providers on every request: off

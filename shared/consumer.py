@@ -38,6 +38,7 @@ from aio_pika.abc import (
 from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError
 
+from shared import metrics
 from shared.applying import (
     BatchHandler,
     EventApplier,
@@ -203,6 +204,7 @@ class EventConsumer(EventApplier[EventT]):
                 or not self._connection.connected.is_set()
             ):
                 continue  # a lost connection: aio-pika subscribes again once it is back
+            await self._count_dead_letters()
             if await self.is_consuming():
                 continue
             try:
@@ -213,6 +215,15 @@ class EventConsumer(EventApplier[EventT]):
                 )
             else:
                 logger.warning("consumer_resubscribed", queue=self.config.queue)
+
+    async def _count_dead_letters(self) -> None:
+        """Set `efficient_consumer_dead_letters` from the broker's count of <queue>.dead."""
+        assert self._connection is not None
+        with contextlib.suppress(TimeoutError, aio_pika.exceptions.AMQPError):
+            async with asyncio.timeout(2.0), self._connection.channel() as probe:
+                dead = await probe.declare_queue(self.config.dead_queue, passive=True)
+            count = dead.declaration_result.message_count or 0
+            metrics.DEAD_LETTERS.labels(self.config.queue).set(count)
 
     async def is_consuming(self) -> bool:
         """True while the broker delivers this consumer's queue to it (its liveness).
@@ -289,6 +300,7 @@ class EventConsumer(EventApplier[EventT]):
             return
         for message, _ in readable:
             await message.ack()
+        metrics.count_consumed(self.config.queue, [event for _, event in readable], outcomes)
         logger.debug(  # per batch: under load, a line every few milliseconds
             "events_consumed",
             queue=self.config.queue,
@@ -306,6 +318,7 @@ class EventConsumer(EventApplier[EventT]):
             await self._retry_or_dead_letter(message, exc)
             return
         await message.ack()
+        metrics.count_consumed(self.config.queue, [event], [outcome])
         logger.info("event_consumed", message_id=message.message_id, outcome=outcome.value)
 
     async def _with_database(self, events: list[EventT]) -> list[Outcome]:
@@ -350,6 +363,7 @@ class EventConsumer(EventApplier[EventT]):
             await message.nack(requeue=True)
             return
         await message.ack()  # only once the copy is confirmed: never acked and dropped
+        metrics.count_failed(self.config.queue, dead_lettered=final)
         log = logger.error if final else logger.warning
         log(
             "event_failed",

@@ -26,7 +26,9 @@ def add_thing(body: dict[str, str]) -> dict[str, int]:
 
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient]:
-    settings = ServiceSettings(_env_file=None, database_url=database_url, log_json=False)
+    settings = ServiceSettings(
+        _env_file=None, database_url=database_url, log_json=False, metrics_port=0
+    )
     app = create_service_app(
         service="things",
         title="things",
@@ -101,7 +103,11 @@ def test_an_unexpected_error_is_a_json_500_with_the_request_id(database_url: str
         raise RuntimeError("a bug")
 
     settings = ServiceSettings(
-        _env_file=None, database_url=database_url, log_json=False, log_level="ERROR"
+        _env_file=None,
+        database_url=database_url,
+        log_json=False,
+        log_level="ERROR",
+        metrics_port=0,
     )
     app = create_service_app(
         service="broken",
