@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
-from services.kpi import repository
+from services.kpi import flow_service, repository
 from services.kpi.models import UNASSIGNED, user_directory
 from services.kpi.repository import DueKey, MonthKey, StoredState
 from services.kpi.schemas import (
@@ -101,6 +101,8 @@ def apply_events(session: Session, *, events: Sequence[TaskEvent]) -> list[TaskE
         changed[state.task_id] = state
     repository.save_task_states(session, states=list(changed.values()))
     deltas.apply(session)
+    # Every version goes into the flow history, a superseded one too: history is a set.
+    flow_service.apply_events(session, events=events)
     return superseded
 
 
