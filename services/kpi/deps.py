@@ -38,8 +38,10 @@ async def month_span(
         str,
         Query(alias="to", max_length=16, description="YYYY-MM, included.", examples=["2025-12"]),
     ],
+    tz: Annotated[str, Query(max_length=64, description=TZ_DESCRIPTION)] = "UTC",
 ) -> MonthSpan:
-    """The months `from`..`to`: both required, `from` <= `to`, at most 120 months."""
+    """The months `from`..`to` in `tz`: both required, `from` <= `to`, at most 120 months."""
+    zone(tz)
     start, end = _parse_month(first), _parse_month(last)
     errors = [
         _error(name, _MONTH_FORMAT) for name, month in (("from", start), ("to", end)) if not month
@@ -51,7 +53,7 @@ async def month_span(
             errors.append(_error("to", f"At most {MAX_TREND_MONTHS} months from `from`."))
     if errors or start is None or end is None:
         raise RequestValidationError(errors)
-    return MonthSpan(first=start, last=end)
+    return MonthSpan(first=start, last=end, tz=tz)
 
 
 MonthSpanDep = Annotated[MonthSpan, Depends(month_span)]

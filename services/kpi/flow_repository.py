@@ -170,12 +170,14 @@ def completion_bins(
         return []
     table, pieces = table_of(FlowCompletion), _ranges(ranges)
     assignee = table.c.assignee_key if by_assignee else literal(-1, Integer)
-    keys = [pieces.c.index, table.c.measure, assignee, table.c.bin]
+    keys = [pieces.c.index, table.c.measure, table.c.bin]
     query = (
-        select(*keys, func.sum(table.c.count), func.sum(table.c.total_seconds))
+        select(
+            *keys[:2], assignee, keys[2], func.sum(table.c.count), func.sum(table.c.total_seconds)
+        )
         .select_from(pieces)
         .join(table, _joined(table, pieces))
-        .group_by(*keys)
+        .group_by(*keys, *([assignee] if by_assignee else []))
     )
     return [tuple(row) for row in session.execute(query)]
 
