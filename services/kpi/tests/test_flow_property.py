@@ -88,11 +88,11 @@ def moves(events: list[TaskEvent]) -> list[tuple[datetime, str]] | None:
     for event in sorted(events, key=lambda event: event.version):
         moment = max([event.occurred_at, *(at for at, _ in found[-1:])])
         task = task_of(event)
-        if task.status is TaskStatus.DONE and (not found or found[-1][1] != "done"):
-            if task.completed_at and task.completed_at > moment:
-                if not found:
-                    found.append((moment, "todo"))
-                moment = task.completed_at
+        entering_done = task.status is TaskStatus.DONE and (not found or found[-1][1] != "done")
+        if entering_done and task.completed_at and task.completed_at > moment:
+            if not found:
+                found.append((moment, "todo"))
+            moment = task.completed_at
         if not found or found[-1][1] != task.status.value:
             found.append((moment, task.status.value))
     return found
