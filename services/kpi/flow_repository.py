@@ -14,13 +14,13 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
-    and_,
     case,
     column,
     delete,
     func,
     literal,
     select,
+    true,
     values,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -154,11 +154,18 @@ def _ranges(ranges: Ranges) -> Any:
     ).data(rows)
 
 
-def _joined(table: Any, ranges: Any) -> Any:
-    return and_(
-        table.c.level == ranges.c.level,
-        table.c.period_at >= ranges.c.start,
-        table.c.period_at < ranges.c.end,
+def _in_pieces(table: Any, ranges: Any, *where: Any) -> Any:
+    """The rows of each piece: LATERAL, so each piece is one range scan of the primary key
+    (a plain join may scan a whole level's rows, which grow with history)."""
+    return (
+        select(table)
+        .where(
+            table.c.level == ranges.c.level,
+            table.c.period_at >= ranges.c.start,
+            table.c.period_at < ranges.c.end,
+            *where,
+        )
+        .lateral()
     )
 
 
@@ -168,15 +175,14 @@ def completion_bins(
     """(range index, measure, assignee key or -1, bin, count, seconds) of the pieces' rows."""
     if not ranges:
         return []
-    table, pieces = table_of(FlowCompletion), _ranges(ranges)
-    assignee = table.c.assignee_key if by_assignee else literal(-1, Integer)
-    keys = [pieces.c.index, table.c.measure, table.c.bin]
+    pieces = _ranges(ranges)
+    rows = _in_pieces(table_of(FlowCompletion), pieces)
+    assignee = rows.c.assignee_key if by_assignee else literal(-1, Integer)
+    keys = [pieces.c.index, rows.c.measure, rows.c.bin]
     query = (
-        select(
-            *keys[:2], assignee, keys[2], func.sum(table.c.count), func.sum(table.c.total_seconds)
-        )
+        select(*keys[:2], assignee, keys[2], func.sum(rows.c.count), func.sum(rows.c.total_seconds))
         .select_from(pieces)
-        .join(table, _joined(table, pieces))
+        .join(rows, true())
         .group_by(*keys, *([assignee] if by_assignee else []))
     )
     return [tuple(row) for row in session.execute(query)]
@@ -186,12 +192,13 @@ def status_sums(session: Session, *, ranges: Ranges) -> dict[int, dict[str, int]
     """{range index: {status: sum of the deltas}} of the pieces' rows."""
     if not ranges:
         return {}
-    table, pieces = table_of(FlowStatusDelta), _ranges(ranges)
+    pieces = _ranges(ranges)
+    rows = _in_pieces(table_of(FlowStatusDelta), pieces)
     query = (
-        select(pieces.c.index, table.c.status, func.sum(table.c.delta))
+        select(pieces.c.index, rows.c.status, func.sum(rows.c.delta))
         .select_from(pieces)
-        .join(table, _joined(table, pieces))
-        .group_by(pieces.c.index, table.c.status)
+        .join(rows, true())
+        .group_by(pieces.c.index, rows.c.status)
     )
     sums: dict[int, dict[str, int]] = {}
     for index, status, total in session.execute(query):
@@ -220,11 +227,13 @@ def completion_counts(session: Session, *, ranges: Ranges, measure: str) -> dict
     """{range index: completions} of the pieces' rows of `measure`."""
     if not ranges:
         return {}
-    table, pieces = table_of(FlowCompletion), _ranges(ranges)
+    pieces = _ranges(ranges)
+    table = table_of(FlowCompletion)
+    rows = _in_pieces(table, pieces, table.c.measure == measure)
     query = (
-        select(pieces.c.index, func.sum(table.c.count))
+        select(pieces.c.index, func.sum(rows.c.count))
         .select_from(pieces)
-        .join(table, and_(_joined(table, pieces), table.c.measure == measure))
+        .join(rows, true())
         .group_by(pieces.c.index)
     )
     return {index: int(count) for index, count in session.execute(query)}
