@@ -179,5 +179,17 @@ Index(
     postgresql_where=text("NOT deleted AND status = 'done'"),
 )
 
+# The tables the task events build (not the user directory, not the claims).
+TASK_TABLES = (
+    "task_state",
+    "month_counter",
+    "completion_counter",
+    "due_counter",
+    "task_history",
+    "task_flow",
+    "flow_completion",
+    "flow_status_delta",
+)
+
 processed_event = processed_event_table(Base.metadata)
 user_directory = user_table(Base.metadata)

@@ -20,6 +20,11 @@ depends_on: str | Sequence[str] | None = None
 
 _STATUSES = "status IN ('todo', 'in_progress', 'done')"
 _TZ = sa.DateTime(timezone=True)
+_INDEXES = [
+    ("ix_task_flow_in_progress_started_at", "task_flow", "started_at", "status = 'in_progress'"),
+    ("ix_task_state_created_at", "task_state", "created_at", "NOT deleted"),
+    ("ix_task_state_completed_at", "task_state", "completed_at", "NOT deleted AND status = 'done'"),
+]
 
 
 def upgrade() -> None:
@@ -71,32 +76,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("level", "period_at", "status", name=op.f("pk_flow_status_delta")),
         schema="kpi",
     )
-    op.create_index(
-        "ix_task_flow_in_progress_started_at",
-        "task_flow",
-        ["started_at"],
-        schema="kpi",
-        postgresql_where=sa.text("status = 'in_progress'"),
-    )
-    op.create_index(
-        "ix_task_state_created_at",
-        "task_state",
-        ["created_at"],
-        schema="kpi",
-        postgresql_where=sa.text("NOT deleted"),
-    )
-    op.create_index(
-        "ix_task_state_completed_at",
-        "task_state",
-        ["completed_at"],
-        schema="kpi",
-        postgresql_where=sa.text("NOT deleted AND status = 'done'"),
-    )
+    for name, table, column, where in _INDEXES:
+        op.create_index(name, table, [column], schema="kpi", postgresql_where=sa.text(where))
 
 
 def downgrade() -> None:
-    op.drop_index("ix_task_state_completed_at", table_name="task_state", schema="kpi")
-    op.drop_index("ix_task_state_created_at", table_name="task_state", schema="kpi")
-    op.drop_index("ix_task_flow_in_progress_started_at", table_name="task_flow", schema="kpi")
+    for name, table, _, _ in _INDEXES:
+        op.drop_index(name, table_name=table, schema="kpi")
     for table in ("flow_status_delta", "flow_completion", "task_flow", "task_history"):
         op.drop_table(table, schema="kpi")
