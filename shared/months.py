@@ -1,7 +1,15 @@
-"""The `year`/`month` filter: both or neither (the current month), UTC, half-open interval."""
+"""The `year`/`month` filter: both or neither (the current month), in the zone `tz` (UTC by
+default), as a half-open interval of UTC instants.
 
-from datetime import UTC, datetime
+`tz` is an IANA zone name (`zoneinfo`, with the `tzdata` package as its fallback database):
+a month in `Asia/Kathmandu` starts at 18:15 UTC on the previous month's last day. An unknown
+zone is a 422 naming `tz`.
+"""
+
+import functools
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated
+from zoneinfo import ZoneInfo, available_timezones
 
 from fastapi import Depends, Query
 from fastapi.exceptions import RequestValidationError
@@ -9,30 +17,71 @@ from pydantic import BaseModel, Field
 
 # 9998: the end of December 9999 would be year 10000, which Python dates cannot hold.
 MIN_YEAR, MAX_YEAR = 1970, 9998
+TZ_DESCRIPTION = "IANA time zone of the day and month boundaries (e.g. Asia/Kathmandu)."
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    # Only the database's zone names: not its other files (`localtime`, `posixrules`, ...).
+    return frozenset(available_timezones()) - {"localtime", "posixrules", "Factory"}
+
+
+def zone(name: str) -> tzinfo:
+    """The zone named `name`; a 422 naming `tz` when there is none by that name."""
+    if name == "UTC":
+        return UTC
+    if name in _zone_names():
+        return ZoneInfo(name)
+    raise RequestValidationError(
+        [
+            {
+                "loc": ("query", "tz"),
+                "msg": f"Unknown time zone {name[:64]!r}: expected an IANA name such as"
+                " Europe/Paris or UTC.",
+                "type": "value_error",
+            }
+        ]
+    )
+
+
+def local_midnight(year: int, month: int, day: int, tz: tzinfo) -> datetime:
+    """The first instant of that local day in `tz`, in UTC (a day may start at 01:00 by DST)."""
+    # fold=0 (PEP 495): an ambiguous midnight is its first occurrence, and a midnight skipped by
+    # a DST gap maps to the first instant after the gap: both the start of that local day.
+    return datetime(year, month, day, tzinfo=tz).astimezone(UTC)
 
 
 class MonthRange(BaseModel):
-    """One calendar month in UTC: `start` <= t < `end`."""
+    """One calendar month in the zone `tz`: `start` <= t < `end`, both in UTC."""
 
     year: int
     month: int
     start: datetime
     end: datetime
+    tz: str = "UTC"
 
     @classmethod
-    def of(cls, year: int, month: int) -> "MonthRange":
-        start = datetime(year, month, 1, tzinfo=UTC)
-        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
-        return cls(year=year, month=month, start=start, end=end)
+    def of(cls, year: int, month: int, tz: str = "UTC") -> "MonthRange":
+        zone_info = zone(tz)
+        start = local_midnight(year, month, 1, zone_info)
+        end = local_midnight(year + month // 12, month % 12 + 1, 1, zone_info)
+        return cls(year=year, month=month, start=start, end=end, tz=tz)
 
     @classmethod
-    def containing(cls, moment: datetime) -> "MonthRange":
-        moment = moment.astimezone(UTC)
-        return cls.of(moment.year, moment.month)
+    def containing(cls, moment: datetime, tz: str = "UTC") -> "MonthRange":
+        local = moment.astimezone(zone(tz))
+        return cls.of(local.year, local.month, tz)
+
+    @property
+    def utc_aligned(self) -> bool:
+        """Whether the month is the UTC calendar month (so UTC-month counters answer it)."""
+        return self.start == MonthRange.of(self.year, self.month).start and (
+            self.end == MonthRange.of(self.year, self.month).end
+        )
 
 
 class MonthQuery(BaseModel):
-    """`year` and `month` of the query string: both or neither (the current month).
+    """`year` and `month` of the query string: both or neither (the current month), and `tz`.
 
     A query model: FastAPI validates its fields in one pass, and a list endpoint's own query
     model can extend it (`services/tasks/deps.py`).
@@ -40,12 +89,14 @@ class MonthQuery(BaseModel):
 
     year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR, description="With `month`.")
     month: int | None = Field(None, ge=1, le=12, description="With `year`.")
+    tz: str = Field("UTC", max_length=64, description=TZ_DESCRIPTION, examples=["Asia/Tokyo"])
 
     def month_range(self) -> MonthRange:
         """The requested month, or the current one when neither `year` nor `month` is given."""
         year, month = self.year, self.month
+        zone(self.tz)  # an unknown zone is the first error
         if year is None and month is None:
-            return MonthRange.containing(datetime.now(UTC))
+            return MonthRange.containing(datetime.now(UTC), self.tz)
         if year is None or month is None:
             missing = "year" if year is None else "month"
             raise RequestValidationError(
@@ -57,7 +108,7 @@ class MonthQuery(BaseModel):
                     }
                 ]
             )
-        return MonthRange.of(year, month)
+        return MonthRange.of(year, month, self.tz)
 
 
 async def month_range(query: Annotated[MonthQuery, Query()]) -> MonthRange:

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from fastapi.exceptions import RequestValidationError
 
+from services.kpi.flow_schemas import MAX_WINDOW_DAYS, FlowWindow
 from services.kpi.schemas import MAX_TREND_MONTHS, MonthSpan, month_count
-from shared.months import MAX_YEAR, MIN_YEAR
+from shared.months import MAX_YEAR, MIN_YEAR, TZ_DESCRIPTION, zone
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _MONTH_FORMAT = f"Expected a month as YYYY-MM, from {MIN_YEAR}-01 to {MAX_YEAR}-12."
@@ -37,8 +38,10 @@ async def month_span(
         str,
         Query(alias="to", max_length=16, description="YYYY-MM, included.", examples=["2025-12"]),
     ],
+    tz: Annotated[str, Query(max_length=64, description=TZ_DESCRIPTION)] = "UTC",
 ) -> MonthSpan:
-    """The months `from`..`to`: both required, `from` <= `to`, at most 120 months."""
+    """The months `from`..`to` in `tz`: both required, `from` <= `to`, at most 120 months."""
+    zone(tz)
     start, end = _parse_month(first), _parse_month(last)
     errors = [
         _error(name, _MONTH_FORMAT) for name, month in (("from", start), ("to", end)) if not month
@@ -50,7 +53,28 @@ async def month_span(
             errors.append(_error("to", f"At most {MAX_TREND_MONTHS} months from `from`."))
     if errors or start is None or end is None:
         raise RequestValidationError(errors)
-    return MonthSpan(first=start, last=end)
+    return MonthSpan(first=start, last=end, tz=tz)
 
 
 MonthSpanDep = Annotated[MonthSpan, Depends(month_span)]
+
+
+async def flow_window(
+    first: Annotated[
+        date, Query(alias="from", description="First local day (YYYY-MM-DD), included.")
+    ],
+    last: Annotated[date, Query(alias="to", description="Last local day (YYYY-MM-DD), included.")],
+    tz: Annotated[str, Query(max_length=64, description=TZ_DESCRIPTION)] = "UTC",
+) -> FlowWindow:
+    """The local days `from`..`to` in `tz`: `from` <= `to`, at most 366 days."""
+    zone(tz)
+    if last < first:
+        raise RequestValidationError([_error("to", "Must not be before `from`.")])
+    if (last - first).days >= MAX_WINDOW_DAYS:
+        raise RequestValidationError([_error("to", f"At most {MAX_WINDOW_DAYS} days.")])
+    if first.year < MIN_YEAR or last.year > MAX_YEAR:
+        raise RequestValidationError([_error("from", f"Years {MIN_YEAR} to {MAX_YEAR} only.")])
+    return FlowWindow(first=first, last=last, tz=tz)
+
+
+FlowWindowDep = Annotated[FlowWindow, Depends(flow_window)]

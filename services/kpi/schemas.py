@@ -13,6 +13,7 @@ class MonthSpan(BaseModel):
 
     first: date
     last: date
+    tz: str = "UTC"
 
     def months(self) -> Iterator[date]:
         """Every month of the span, in order."""
