@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from services.kpi.flow import CompletionKey, Flow, StatusKey, Version
 from services.kpi.models import FlowCompletion, FlowStatusDelta, TaskFlow, TaskHistory
 from services.kpi.periods import Piece
-from shared.db import table_of
+from shared.db import sent_as_one, table_of
 from shared.events import TaskStatus
 
 Ranges = Sequence[tuple[int, Piece]]  # pieces, each tagged with the index of what it sums into
@@ -49,11 +49,14 @@ def histories(session: Session, *, task_ids: Sequence[int]) -> dict[int, list[Ve
 def add_history(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
     """Store versions; one already stored (a duplicate) is left as it is."""
     if rows:
-        table = table_of(TaskHistory)
-        statement = insert(table).on_conflict_do_nothing(
-            index_elements=[table.c.task_id, table.c.version]
-        )
-        session.execute(statement, list(rows))
+        session.execute(_ADD_HISTORY, list(rows))
+
+
+_ADD_HISTORY = sent_as_one(
+    insert(table_of(TaskHistory)).on_conflict_do_nothing(
+        index_elements=[table_of(TaskHistory).c.task_id, table_of(TaskHistory).c.version]
+    )
+)
 
 
 def save_flows(session: Session, *, flows: dict[int, Flow | None]) -> None:
@@ -73,14 +76,24 @@ def save_flows(session: Session, *, flows: dict[int, Flow | None]) -> None:
     if gone:
         session.execute(delete(table).where(table.c.task_id.in_(gone)))
     if live:
-        statement = insert(table)
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[table.c.task_id],
-                set_={name: statement.excluded[name] for name in live[0] if name != "task_id"},
-            ),
-            live,
+        session.execute(_save_flows_statement(), live)
+
+
+_FLOW_COLUMNS = ("status", "assignee_id", "started_at")
+
+
+@functools.cache
+def _save_flows_statement() -> Any:
+    table = table_of(TaskFlow)
+    statement = insert(table)
+    return sent_as_one(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.task_id],
+            set_={
+                name: statement.excluded[name] for name in ("status", "assignee_id", "started_at")
+            },
         )
+    )
 
 
 def add_status_deltas(session: Session, *, deltas: dict[StatusKey, int]) -> None:
@@ -98,9 +111,11 @@ def add_status_deltas(session: Session, *, deltas: dict[StatusKey, int]) -> None
 def _status_upsert() -> Any:
     table = table_of(FlowStatusDelta)
     statement = insert(table)
-    return statement.on_conflict_do_update(
-        index_elements=[table.c.level, table.c.period_at, table.c.status],
-        set_={"delta": table.c.delta + statement.excluded.delta},
+    return sent_as_one(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.level, table.c.period_at, table.c.status],
+            set_={"delta": table.c.delta + statement.excluded.delta},
+        )
     )
 
 
@@ -131,15 +146,18 @@ def _completion_upsert() -> Any:
     statement = insert(table)
     count = table.c.count + statement.excluded["count"]
     keys = ["level", "period_at", "measure", "assignee_key", "bin"]
-    return statement.on_conflict_do_update(
-        index_elements=[table.c[name] for name in keys],
-        set_={
-            "count": count,
-            # Without this, float rounding could leave a sum of 1e-9 s behind no task.
-            "total_seconds": case(
-                (count == 0, 0.0), else_=table.c.total_seconds + statement.excluded.total_seconds
-            ),
-        },
+    return sent_as_one(
+        statement.on_conflict_do_update(
+            index_elements=[table.c[name] for name in keys],
+            set_={
+                "count": count,
+                # Without this, float rounding could leave a sum of 1e-9 s behind no task.
+                "total_seconds": case(
+                    (count == 0, 0.0),
+                    else_=table.c.total_seconds + statement.excluded.total_seconds,
+                ),
+            },
+        )
     )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from services.logs.models import ActionType, ActivityLog
 from services.logs.schemas import LogFilters
-from shared.db import table_of
+from shared.db import sent_as_one, table_of
 from shared.pagination import ListQuery
 
 
@@ -44,12 +44,16 @@ def add_entry(
 
 def add_entries(session: Session, *, entries: list[dict[str, Any]]) -> None:
     """Insert several entries in one statement; an event that has an entry already is skipped."""
-    # Parameters as a list (compiled once, sent as one multi-row INSERT), on the table itself:
-    # the rows need no ORM objects.
-    table = table_of(ActivityLog)
-    session.execute(
-        insert(table).on_conflict_do_nothing(index_elements=[table.c.event_id]), entries
+    # Parameters as a list for a statement built once, sent as one multi-row INSERT, on the
+    # table itself: the rows need no ORM objects.
+    session.execute(_ADD_ENTRIES, entries)
+
+
+_ADD_ENTRIES = sent_as_one(
+    insert(table_of(ActivityLog)).on_conflict_do_nothing(
+        index_elements=[table_of(ActivityLog).c.event_id]
     )
+)
 
 
 def entries_query(*, filters: LogFilters) -> ListQuery:
