@@ -93,7 +93,7 @@ def test_redirects_behind_the_gateway_keep_its_prefix(client: TestClient) -> Non
     assert response.headers["Location"] == "http://testserver/api/things/5"
 
 
-def test_an_unexpected_error_is_a_json_500_with_the_request_id(database_url: str) -> None:
+def test_an_unexpected_error_is_a_problem_500_with_the_request_id(database_url: str) -> None:
     failing = APIRouter(prefix="/broken")
 
     @failing.get("/")
@@ -114,7 +114,13 @@ def test_an_unexpected_error_is_a_json_500_with_the_request_id(database_url: str
         response = client.get("/broken/", headers={"X-Request-ID": "trace-500"})
 
     assert response.status_code == 500
+    assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json() == {
+        "type": "tag:efficient-system,2026:problems/internal_error",
+        "title": "Internal error",
+        "status": 500,
+        "detail": "An unexpected error occurred.",
+        "instance": "/broken/",
         "code": "internal_error",
         "message": "An unexpected error occurred.",
         "request_id": "trace-500",
