@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from shared.context import current_request_id
 from shared.problems import PROBLEM_MEDIA_TYPE, FieldError, Problem, problem_title, problem_type
@@ -178,13 +179,31 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 _CODES = {413: "content_too_large", 422: "validation_error"}
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path (Starlette's 405 names only one route's)."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    )
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = HTTPStatus(exc.status_code)
     code = _CODES.get(status, status.phrase.lower().replace(" ", "_").replace("-", "_"))
     message = exc.detail if isinstance(exc.detail, str) else status.description
+    headers = dict(exc.headers or {})
+    if status == HTTPStatus.METHOD_NOT_ALLOWED:
+        headers["Allow"] = _allowed_methods(request)
     return error_response(
-        exc.status_code, code, message, instance=request.url.path, headers=exc.headers
+        exc.status_code, code, message, instance=request.url.path, headers=headers
     )
 
 

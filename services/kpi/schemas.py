@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from datetime import date
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 MAX_TREND_MONTHS = 120
 
@@ -35,6 +35,20 @@ def month_count(first: date, last: date) -> int:
 class CompletionRate(BaseModel):
     """Tasks created in the month, and how many of them are done."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "year": 2025,
+                    "month": 12,
+                    "total_tasks": 40,
+                    "completed_tasks": 30,
+                    "completion_rate": 0.75,
+                }
+            ]
+        }
+    )
+
     year: int
     month: int
     total_tasks: int
@@ -55,6 +69,27 @@ class UserKpi(BaseModel):
 
 
 class ByUserKpi(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "year": 2025,
+                    "month": 12,
+                    "items": [
+                        {
+                            "assignee_id": 7,
+                            "username": "ada",
+                            "total": 4,
+                            "done": 3,
+                            "in_progress": 1,
+                            "todo": 0,
+                            "completion_rate": 0.75,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     year: int
     month: int
     items: list[UserKpi]
@@ -75,6 +110,24 @@ class MonthCounts(BaseModel):
 class MonthlyKpi(MonthCounts):
     """The month's counts, its overdue tasks and the mean time to completion."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "year": 2025,
+                    "month": 12,
+                    "total": 40,
+                    "todo": 4,
+                    "in_progress": 6,
+                    "done": 30,
+                    "completed_in_month": 28,
+                    "overdue": 2,
+                    "avg_completion_seconds": 172800.0,
+                }
+            ]
+        }
+    )
+
     overdue: int
     avg_completion_seconds: float | None
 
@@ -84,4 +137,24 @@ class TrendPoint(MonthCounts):
 
 
 class Trend(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "year": 2025,
+                            "month": 12,
+                            "total": 40,
+                            "todo": 4,
+                            "in_progress": 6,
+                            "done": 30,
+                            "completed_in_month": 28,
+                            "completion_rate": 0.75,
+                        }
+                    ]
+                }
+            ]
+        }
+    )
     items: list[TrendPoint]

@@ -45,7 +45,19 @@ DueDate = Annotated[datetime, AfterValidator(_as_utc)]
 class TaskCreate(BaseModel):
     """A new task. `created_at` and `completed_at` are for admins importing history only."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Write the report",
+                    "description": "Two pages",
+                    "status": "in_progress",
+                    "due_date": "2030-01-31T12:00:00Z",
+                }
+            ]
+        },
+    )
 
     title: Title
     description: Description | None = None
@@ -84,7 +96,10 @@ class TaskCreate(BaseModel):
 class TaskUpdate(BaseModel):
     """The fields to change; a field left out stays as it is, `null` clears an optional one."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"status": "done"}]},
+    )
 
     title: Title | None = None
     description: Description | None = None
@@ -106,7 +121,26 @@ class TaskUpdate(BaseModel):
 
 
 class TaskRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 42,
+                    "title": "Write the report",
+                    "description": "Two pages",
+                    "status": "done",
+                    "assignee_id": 7,
+                    "creator_id": 3,
+                    "due_date": "2030-01-31T12:00:00Z",
+                    "created_at": "2025-12-01T09:00:00Z",
+                    "updated_at": "2025-12-03T10:15:00Z",
+                    "completed_at": "2025-12-03T10:15:00Z",
+                    "version": 3,
+                }
+            ]
+        },
+    )
 
     id: int
     title: str

@@ -140,3 +140,31 @@ def test_a_streamed_body_over_the_limit_is_413_content_too_large(client: TestCli
 
     assert response.status_code == 413
     assert response.json()["code"] == "content_too_large"
+
+
+def test_405_is_a_problem_that_allows_every_method_of_the_path(database_url: str) -> None:
+    items = APIRouter(prefix="/items", tags=["items"])
+
+    @items.get("/{item_id}")
+    def read(item_id: int) -> int:
+        return item_id
+
+    @items.delete("/{item_id}")
+    def remove(item_id: int) -> None:
+        return None
+
+    settings = ServiceSettings(_env_file=None, database_url=database_url, log_json=False)
+    app = create_service_app(
+        service="items",
+        title="items",
+        settings=settings,
+        token_verifier=TestSigner().verifier(),
+        routers=[items],
+    )
+    with TestClient(app) as client:
+        response = client.post("/items/5")
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "DELETE, GET"
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "method_not_allowed"
