@@ -3,7 +3,8 @@
 A versioned resource's ETag is the strong tag `"<version>"`. `If-Match` compares strongly:
 only a strong tag naming the current version matches, and a weak one (`W/"3"`) never does.
 `If-None-Match` compares weakly: `W/"3"` and `"3"` both match version 3. `*` matches any
-current version. A header that is not a list of entity tags is a 422 naming it.
+current version. An empty list (an empty value, or only commas) counts as no header at all. A
+header that is not a list of entity tags is a 422 naming it.
 """
 
 import re
@@ -11,8 +12,14 @@ from dataclasses import dataclass
 
 from shared.errors import InvalidFieldError
 
-# One list element: optional separators, an entity tag (RFC 9110, 8.8.3), then a comma or end.
-_ELEMENT = re.compile(r'[ \t,]*(W/)?"([^"\x00-\x20\x7f]*)"[ \t]*(?:,|$)')
+# An entity tag (RFC 9110, 8.8.3; ASCII only), and a header value: `*` or a comma-separated list
+# of tags (empty elements allowed, as RFC 9110, 5.6.1 says). The pattern is also the header's
+# schema in the OpenAPI documents (`ENTITY_TAGS_SCHEMA`), so generated clients know it.
+_TAG = r'(?:W/)?"[\x21\x23-\x7e]*"'
+ENTITY_TAGS_PATTERN = rf"^(?:[ \t]*\*[ \t]*|[ \t,]*(?:{_TAG}(?:[ \t]*,[ \t,]*{_TAG})*)?[ \t,]*)$"
+ENTITY_TAGS_SCHEMA = {"pattern": ENTITY_TAGS_PATTERN}
+_VALUE = re.compile(ENTITY_TAGS_PATTERN)
+_TAGS = re.compile(r'(W/)?"([\x21\x23-\x7e]*)"')
 
 
 def version_etag(version: int) -> str:
@@ -45,23 +52,14 @@ def _is_int(opaque: str) -> bool:
     )
 
 
-def parse_entity_tags(value: str, *, header: str) -> EntityTags:
-    """Parse an `If-Match`/`If-None-Match` value; 422 naming `header` when it is malformed."""
-    text = value.strip(" \t")
-    if text == "*":
+def parse_entity_tags(value: str, *, header: str) -> EntityTags | None:
+    """Parse an `If-Match`/`If-None-Match` value: `None` for an empty list, a 422 naming
+    `header` when it is malformed."""
+    if _VALUE.fullmatch(value) is None:
+        raise InvalidFieldError(
+            field=header, location="header", message='Expected entity tags such as "3", or *.'
+        )
+    if value.strip(" \t") == "*":
         return EntityTags(any=True)
-    tags: list[tuple[bool, str]] = []
-    position = 0
-    while text[position:].strip(" \t,"):
-        match = _ELEMENT.match(text, position)
-        if match is None:
-            raise InvalidFieldError(
-                field=header,
-                location="header",
-                message='Expected entity tags such as "3" (quoted), or *.',
-            )
-        tags.append((match.group(1) is not None, match.group(2)))
-        position = match.end()
-    if not tags:
-        raise InvalidFieldError(field=header, location="header", message="No entity tag given.")
-    return EntityTags(any=False, tags=tuple(tags))
+    tags = tuple((bool(weak), opaque) for weak, opaque in _TAGS.findall(value))
+    return EntityTags(any=False, tags=tags) if tags else None

@@ -106,7 +106,18 @@ def _implied_statuses(operation: Mapping[str, Any]) -> list[int]:
 _FASTAPI_422_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
+def _not_nullable(parameter: dict[str, Any]) -> None:
+    """A query or header parameter is absent or a string, never null: drop FastAPI's `null`."""
+    schema = parameter.get("schema", {})
+    others = [choice for choice in schema.get("anyOf", []) if choice != {"type": "null"}]
+    if len(others) == 1 and len(schema["anyOf"]) == 2:
+        del schema["anyOf"]
+        schema.update(others[0])
+
+
 def _finish_operation(operation: dict[str, Any]) -> None:
+    for parameter in operation.get("parameters", []):
+        _not_nullable(parameter)
     responses: dict[str, Any] = operation["responses"]
     if "HTTPValidationError" in json.dumps(responses.get("422", {})):
         del responses["422"]

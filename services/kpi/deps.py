@@ -10,12 +10,17 @@ from fastapi.exceptions import RequestValidationError
 from services.kpi.schemas import MAX_TREND_MONTHS, MonthSpan, month_count
 from shared.months import MAX_YEAR, MIN_YEAR
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+# YYYY-MM from MIN_YEAR-01 to MAX_YEAR-12 (1970..9998), ASCII digits only: the parameters'
+# schema in the OpenAPI document too, so a generated client knows what is valid.
+MONTH_PATTERN = (
+    r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-(0[1-9]|1[0-2])$"
+)
+_MONTH = re.compile(MONTH_PATTERN)
 _MONTH_FORMAT = f"Expected a month as YYYY-MM, from {MIN_YEAR}-01 to {MAX_YEAR}-12."
 
 
 def _parse_month(value: str) -> date | None:
-    match = _MONTH.match(value.strip())
+    match = _MONTH.fullmatch(value)
     if match is None:
         return None
     year, month = int(match.group(1)), int(match.group(2))
@@ -31,11 +36,23 @@ def _error(field: str, message: str) -> dict[str, Any]:
 async def month_span(
     first: Annotated[
         str,
-        Query(alias="from", max_length=16, description="YYYY-MM, included.", examples=["2025-01"]),
+        Query(
+            alias="from",
+            max_length=16,
+            description="YYYY-MM, included.",
+            examples=["2025-01"],
+            json_schema_extra={"pattern": MONTH_PATTERN},
+        ),
     ],
     last: Annotated[
         str,
-        Query(alias="to", max_length=16, description="YYYY-MM, included.", examples=["2025-12"]),
+        Query(
+            alias="to",
+            max_length=16,
+            description="YYYY-MM, included.",
+            examples=["2025-12"],
+            json_schema_extra={"pattern": MONTH_PATTERN},
+        ),
     ],
 ) -> MonthSpan:
     """The months `from`..`to`: both required, `from` <= `to`, at most 120 months."""

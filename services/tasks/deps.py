@@ -8,7 +8,7 @@ from pydantic import Field
 
 from services.tasks.schemas import SortField, SortOrder, TaskFilters
 from services.tasks.users import UserDirectory
-from shared.conditional import EntityTags, parse_entity_tags
+from shared.conditional import ENTITY_TAGS_SCHEMA, EntityTags, parse_entity_tags
 from shared.events import TaskStatus
 from shared.ids import Id
 from shared.months import MonthQuery, MonthRange
@@ -24,16 +24,17 @@ async def expected_versions(
     if_match: Annotated[
         str | None,
         Header(
+            alias="If-Match",
             description='The ETag the client last read, e.g. "3" (strong comparison: a weak'
             " W/ tag never matches). Another version: 412.",
             examples=['"3"'],
+            json_schema_extra=ENTITY_TAGS_SCHEMA,
         ),
     ] = None,
 ) -> frozenset[int] | None:
     """The versions `If-Match` accepts; `None` when absent or `*`."""
-    if if_match is None:
-        return None
-    return parse_entity_tags(if_match, header="If-Match").strong_versions()
+    tags = None if if_match is None else parse_entity_tags(if_match, header="If-Match")
+    return None if tags is None else tags.strong_versions()
 
 
 async def if_none_match(
@@ -43,6 +44,7 @@ async def if_none_match(
             alias="If-None-Match",
             description='ETags the client holds, e.g. "3": the current one gives 304.',
             examples=['"3"'],
+            json_schema_extra=ENTITY_TAGS_SCHEMA,
         ),
     ] = None,
 ) -> EntityTags | None:

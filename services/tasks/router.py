@@ -24,6 +24,20 @@ _DESCRIPTIONS = {
 }
 _ETAG = {"ETag": {"description": 'The task\'s version, e.g. "3".', "schema": {"type": "string"}}}
 _CREATE_ERRORS = problem_responses(403, 503, descriptions=_DESCRIPTIONS)
+# OpenAPI links: what a client (or a stateful fuzzer) can do next with the task it created.
+_TASK_ID = {"task_id": "$response.body#/id"}
+_LINKS = {
+    "tasks_get": {"operationId": "tasks_get", "parameters": _TASK_ID},
+    "tasks_update": {
+        "operationId": "tasks_update",
+        "parameters": {**_TASK_ID, "header.If-Match": "$response.header.ETag"},
+    },
+    "tasks_replace": {"operationId": "tasks_replace", "parameters": _TASK_ID},
+    "tasks_delete": {
+        "operationId": "tasks_delete",
+        "parameters": {**_TASK_ID, "header.If-Match": "$response.header.ETag"},
+    },
+}
 _WRITE_ERRORS = problem_responses(403, 404, 412, 503, descriptions=_DESCRIPTIONS)
 _READ_ANSWERS: dict[int | str, dict[str, object]] = {
     200: {"headers": _ETAG},
@@ -45,7 +59,7 @@ def _with_etag(task: TaskRead, response: Response) -> TaskRead:
     operation_id="tasks_create",
     status_code=status.HTTP_201_CREATED,
     response_model=TaskRead,
-    responses={201: {"headers": _ETAG}, **_CREATE_ERRORS},
+    responses={201: {"headers": _ETAG, "links": _LINKS}, **_CREATE_ERRORS},
 )
 async def create_task(
     data: TaskCreate,

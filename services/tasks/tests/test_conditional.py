@@ -47,8 +47,8 @@ def test_if_match_that_names_no_strong_current_version_is_412(
     assert len(outbox_events(session)) == 1
 
 
-@pytest.mark.parametrize("value", ['"2"', '"1", "2"', '  "2" ', '"7",W/"9","2"', "*"])
-def test_if_match_naming_the_current_version_applies_the_write(
+@pytest.mark.parametrize("value", ['"2"', '"1", "2"', '  "2" ', '"7",W/"9","2"', "*", "", ", ,"])
+def test_if_match_naming_the_current_version_or_empty_applies_the_write(
     client: TestClient, signer: TestSigner, session: Session, value: str
 ) -> None:
     task_id = _at_version_2(client, signer, session)
@@ -62,7 +62,7 @@ def test_if_match_naming_the_current_version_applies_the_write(
     assert response.headers["ETag"] == '"3"'
 
 
-@pytest.mark.parametrize("value", ["2", "1.5", '"1", 2', "W/2", '"a b"', ","])
+@pytest.mark.parametrize("value", ["2", "1.5", '"1", 2', "W/2", '"a b"', '*, "2"'])
 def test_malformed_if_match_is_422(
     client: TestClient, signer: TestSigner, session: Session, value: str
 ) -> None:
