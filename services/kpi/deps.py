@@ -33,27 +33,19 @@ def _error(field: str, message: str) -> dict[str, Any]:
     return {"loc": ("query", field), "msg": message, "type": "value_error"}
 
 
+def _month_query(alias: str, example: str) -> Any:
+    return Query(
+        alias=alias,
+        max_length=16,
+        description="YYYY-MM, included.",
+        examples=[example],
+        json_schema_extra={"pattern": MONTH_PATTERN},
+    )
+
+
 async def month_span(
-    first: Annotated[
-        str,
-        Query(
-            alias="from",
-            max_length=16,
-            description="YYYY-MM, included.",
-            examples=["2025-01"],
-            json_schema_extra={"pattern": MONTH_PATTERN},
-        ),
-    ],
-    last: Annotated[
-        str,
-        Query(
-            alias="to",
-            max_length=16,
-            description="YYYY-MM, included.",
-            examples=["2025-12"],
-            json_schema_extra={"pattern": MONTH_PATTERN},
-        ),
-    ],
+    first: Annotated[str, _month_query("from", "2025-01")],
+    last: Annotated[str, _month_query("to", "2025-12")],
 ) -> MonthSpan:
     """The months `from`..`to`: both required, `from` <= `to`, at most 120 months."""
     start, end = _parse_month(first), _parse_month(last)

@@ -107,24 +107,24 @@ class MonthCounts(BaseModel):
     completed_in_month: int
 
 
+# The example month of the answers' examples.
+_EXAMPLE_COUNTS = {
+    "year": 2025,
+    "month": 12,
+    "total": 40,
+    "todo": 4,
+    "in_progress": 6,
+    "done": 30,
+    "completed_in_month": 28,
+}
+
+
 class MonthlyKpi(MonthCounts):
     """The month's counts, its overdue tasks and the mean time to completion."""
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [
-                {
-                    "year": 2025,
-                    "month": 12,
-                    "total": 40,
-                    "todo": 4,
-                    "in_progress": 6,
-                    "done": 30,
-                    "completed_in_month": 28,
-                    "overdue": 2,
-                    "avg_completion_seconds": 172800.0,
-                }
-            ]
+            "examples": [{**_EXAMPLE_COUNTS, "overdue": 2, "avg_completion_seconds": 172800.0}]
         }
     )
 
@@ -138,23 +138,6 @@ class TrendPoint(MonthCounts):
 
 class Trend(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "items": [
-                        {
-                            "year": 2025,
-                            "month": 12,
-                            "total": 40,
-                            "todo": 4,
-                            "in_progress": 6,
-                            "done": 30,
-                            "completed_in_month": 28,
-                            "completion_rate": 0.75,
-                        }
-                    ]
-                }
-            ]
-        }
+        json_schema_extra={"examples": [{"items": [{**_EXAMPLE_COUNTS, "completion_rate": 0.75}]}]}
     )
     items: list[TrendPoint]

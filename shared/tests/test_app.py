@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
 from shared.app import create_service_app
@@ -24,17 +24,21 @@ def add_thing(body: dict[str, str]) -> dict[str, int]:
     return {"fields": len(body)}
 
 
-@pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
+def _app(routes: APIRouter, database_url: str) -> FastAPI:
     settings = ServiceSettings(_env_file=None, database_url=database_url, log_json=False)
-    app = create_service_app(
-        service="things",
-        title="things",
+    name = routes.prefix.strip("/")
+    return create_service_app(
+        service=name,
+        title=name,
         settings=settings,
         token_verifier=TestSigner().verifier(),
-        routers=[router],
+        routers=[routes],
     )
-    with TestClient(app) as client:
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[TestClient]:
+    with TestClient(_app(router, database_url)) as client:
         yield client
 
 
@@ -153,15 +157,7 @@ def test_405_is_a_problem_that_allows_every_method_of_the_path(database_url: str
     def remove(item_id: int) -> None:
         return None
 
-    settings = ServiceSettings(_env_file=None, database_url=database_url, log_json=False)
-    app = create_service_app(
-        service="items",
-        title="items",
-        settings=settings,
-        token_verifier=TestSigner().verifier(),
-        routers=[items],
-    )
-    with TestClient(app) as client:
+    with TestClient(_app(items, database_url)) as client:
         response = client.post("/items/5")
 
     assert response.status_code == 405

@@ -77,9 +77,19 @@ def test_malformed_if_match_is_422(
     assert response.json()["errors"][0]["location"] == "header"
 
 
-@pytest.mark.parametrize("value", ['"2"', 'W/"2"', '"1", W/"2"', "*"])
-def test_get_with_if_none_match_naming_the_current_version_is_304(
-    client: TestClient, signer: TestSigner, session: Session, value: str
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [
+        ('"2"', 304),
+        ('W/"2"', 304),
+        ('"1", W/"2"', 304),
+        ("*", 304),
+        ('"1"', 200),
+        ('W/"1", "3"', 200),
+    ],
+)
+def test_get_with_if_none_match_is_304_when_it_names_the_current_version(
+    client: TestClient, signer: TestSigner, session: Session, value: str, status: int
 ) -> None:
     task_id = _at_version_2(client, signer, session)
 
@@ -87,24 +97,12 @@ def test_get_with_if_none_match_naming_the_current_version_is_304(
         f"/tasks/{task_id}", headers={**signer.headers(1), "If-None-Match": value}
     )
 
-    assert response.status_code == 304
-    assert response.content == b""
+    assert response.status_code == status
     assert response.headers["ETag"] == '"2"'
-
-
-@pytest.mark.parametrize("value", ['"1"', 'W/"1", "3"'])
-def test_get_with_an_older_if_none_match_answers_the_task(
-    client: TestClient, signer: TestSigner, session: Session, value: str
-) -> None:
-    task_id = _at_version_2(client, signer, session)
-
-    response = client.get(
-        f"/tasks/{task_id}", headers={**signer.headers(1), "If-None-Match": value}
-    )
-
-    assert response.status_code == 200
-    assert response.json()["version"] == 2
-    assert response.headers["ETag"] == '"2"'
+    if status == 304:
+        assert response.content == b""  # weak comparison: W/"2" names version 2 too
+    else:
+        assert response.json()["version"] == 2
 
 
 def test_if_none_match_on_a_missing_task_is_404_and_a_malformed_one_422(
