@@ -38,7 +38,7 @@ METRICS_PORTS := AUTH_METRICS_PORT TASKS_METRICS_PORT LOGS_METRICS_PORT KPI_METR
 export $(METRICS_PORTS)
 
 .PHONY: help install nginx wrk prometheus run migrate seed replay dead-letters redrive purge-dead-letters \
-	outbox-status prune-processed admin rotate-key test lint fmt bench bench-events clean
+	outbox-status prune-processed admin rotate-key openapi test lint fmt bench bench-events clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-19s %s\n", $$1, $$2}'
@@ -153,6 +153,9 @@ admin: install ## Create an admin: make admin USERNAME=root EMAIL=root@example.c
 
 rotate-key: install ## Make a new JWT signing key current (the old one stays published); then restart auth
 	$(BIN)/python -m services.auth.manage rotate-key
+
+openapi: install ## Regenerate the published OpenAPI documents, docs/openapi/<service>.json (commit them)
+	LOG_LEVEL=WARNING $(BIN)/python -m scripts.openapi
 
 test: lint ## Lint, then every test (end-to-end included) against the real PostgreSQL, RabbitMQ and nginx
 	$(BIN)/pytest

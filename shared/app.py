@@ -9,21 +9,14 @@ from fastapi import APIRouter, FastAPI
 from shared import health, metrics
 from shared.db import Database
 from shared.docs import install_docs
-from shared.errors import ErrorResponse, install_error_handlers
+from shared.errors import install_error_handlers
 from shared.logging import configure_logging
 from shared.middleware import install_middleware
+from shared.openapi import operation_id
 from shared.readmodel import ReplayFlag
 from shared.security import TokenVerifier, jwks_verifier
 from shared.settings import ServiceSettings
-
-ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse, "description": description}
-    for code, description in {
-        400: "Malformed request",
-        401: "Not signed in, or the token is not valid",
-        422: "Invalid input; `errors` names each field",
-    }.items()
-}
+from shared.version import VERSION
 
 
 def create_service_app(
@@ -82,7 +75,8 @@ def create_service_app(
         telemetry={"tracing": False, "metrics": False, "logs": False},
         title=title,
         lifespan=lifespan,
-        responses=ERROR_RESPONSES,
+        version=VERSION,
+        generate_unique_id_function=operation_id,  # `tasks_get`, not `get_task_tasks__...`
         openapi_url=None,  # served by `install_docs`, under the service's prefix
         docs_url=None,
         redoc_url=None,

@@ -11,12 +11,17 @@ from services.kpi.flow_schemas import MAX_WINDOW_DAYS, FlowWindow
 from services.kpi.schemas import MAX_TREND_MONTHS, MonthSpan, month_count
 from shared.months import MAX_YEAR, MIN_YEAR, TZ_DESCRIPTION, zone
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+# YYYY-MM from MIN_YEAR-01 to MAX_YEAR-12 (1970..9998), ASCII digits only: the parameters'
+# schema in the OpenAPI document too, so a generated client knows what is valid.
+MONTH_PATTERN = (
+    r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-(0[1-9]|1[0-2])$"
+)
+_MONTH = re.compile(MONTH_PATTERN)
 _MONTH_FORMAT = f"Expected a month as YYYY-MM, from {MIN_YEAR}-01 to {MAX_YEAR}-12."
 
 
 def _parse_month(value: str) -> date | None:
-    match = _MONTH.match(value.strip())
+    match = _MONTH.fullmatch(value)
     if match is None:
         return None
     year, month = int(match.group(1)), int(match.group(2))
@@ -29,15 +34,19 @@ def _error(field: str, message: str) -> dict[str, Any]:
     return {"loc": ("query", field), "msg": message, "type": "value_error"}
 
 
+def _month_query(alias: str, example: str) -> Any:
+    return Query(
+        alias=alias,
+        max_length=16,
+        description="YYYY-MM, included.",
+        examples=[example],
+        json_schema_extra={"pattern": MONTH_PATTERN},
+    )
+
+
 async def month_span(
-    first: Annotated[
-        str,
-        Query(alias="from", max_length=16, description="YYYY-MM, included.", examples=["2025-01"]),
-    ],
-    last: Annotated[
-        str,
-        Query(alias="to", max_length=16, description="YYYY-MM, included.", examples=["2025-12"]),
-    ],
+    first: Annotated[str, _month_query("from", "2025-01")],
+    last: Annotated[str, _month_query("to", "2025-12")],
     tz: Annotated[str, Query(max_length=64, description=TZ_DESCRIPTION)] = "UTC",
 ) -> MonthSpan:
     """The months `from`..`to` in `tz`: both required, `from` <= `to`, at most 120 months."""

@@ -89,10 +89,10 @@ def test_publishes_every_event_once_in_order(
         task_id=first,
         data=TaskUpdate(status=TaskStatus.DONE),
         actor=ACTOR,
-        expected_version=None,
+        expected_versions=None,
         users=UNUSED_USERS,
     )
-    service.delete_task(committed, task_id=first, actor=ACTOR, expected_version=None)
+    service.delete_task(committed, task_id=first, actor=ACTOR, expected_versions=None)
     expected = outbox_ids(committed)
 
     async def scenario() -> None:
