@@ -8,8 +8,11 @@ BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 NGINX := $(shell command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 WRK := $(shell command -v wrk 2>/dev/null || echo /usr/bin/wrk)
+PROMETHEUS := $(shell command -v prometheus 2>/dev/null || echo /usr/bin/prometheus)
+PROMTOOL := $(shell command -v promtool 2>/dev/null || echo /usr/bin/promtool)
 SERVICES := auth tasks logs kpi
 GATEWAY_DIR ?= .local/gateway
+PROMETHEUS_DIR ?= .local/prometheus
 export UV_PYTHON_DOWNLOADS := never
 
 # Local ports of `make run`; each can be overridden from the environment.
@@ -18,9 +21,24 @@ TASKS_PORT ?= 8002
 LOGS_PORT ?= 8003
 KPI_PORT ?= 8004
 GATEWAY_PORT ?= 8080
+# Each process's metrics port (METRICS_PORT in its environment), and Prometheus's UI.
+AUTH_METRICS_PORT ?= 9101
+TASKS_METRICS_PORT ?= 9102
+LOGS_METRICS_PORT ?= 9103
+KPI_METRICS_PORT ?= 9104
+AUTH_RELAY_METRICS_PORT ?= 9111
+TASKS_RELAY_METRICS_PORT ?= 9112
+TASKS_CONSUMER_METRICS_PORT ?= 9122
+LOGS_CONSUMER_METRICS_PORT ?= 9123
+KPI_CONSUMER_METRICS_PORT ?= 9124
+PROMETHEUS_PORT ?= 9090
+METRICS_PORTS := AUTH_METRICS_PORT TASKS_METRICS_PORT LOGS_METRICS_PORT KPI_METRICS_PORT \
+	AUTH_RELAY_METRICS_PORT TASKS_RELAY_METRICS_PORT TASKS_CONSUMER_METRICS_PORT \
+	LOGS_CONSUMER_METRICS_PORT KPI_CONSUMER_METRICS_PORT PROMETHEUS_PORT
+export $(METRICS_PORTS)
 
-.PHONY: help install nginx wrk run migrate seed replay dead-letters redrive purge-dead-letters \
-	outbox-status prune-processed admin rotate-key test lint fmt bench bench-events clean
+.PHONY: help install nginx wrk prometheus run migrate seed replay dead-letters redrive purge-dead-letters \
+	outbox-status prune-processed admin rotate-key openapi test lint fmt bench bench-events clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-19s %s\n", $$1, $$2}'
@@ -31,7 +49,7 @@ $(BIN)/.installed: pyproject.toml uv.lock
 	$(UV) sync --frozen
 	@touch $@
 
-install: $(BIN)/.installed nginx ## Install everything: Python packages into .venv (uv.lock), nginx (apt-get)
+install: $(BIN)/.installed nginx prometheus ## Install everything: Python packages (uv.lock), nginx and Prometheus (apt-get)
 
 nginx: ## Install nginx with apt-get when it is missing
 	@test -x "$(NGINX)" || { \
@@ -47,6 +65,18 @@ wrk: ## Install wrk (the load generator of `make bench`) with apt-get when it is
 		$$sudo apt-get update -qq; \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq wrk >/dev/null; }
 
+# Debian's package also enables a Prometheus service of its own on :9090 where systemd runs:
+# `make run` starts its own, so a fresh install switches that one off.
+prometheus: ## Install Prometheus and promtool with apt-get when missing (make run's, make test's)
+	@test -x "$(PROMETHEUS)" -a -x "$(PROMTOOL)" || { \
+		echo "prometheus is missing: installing it with apt-get"; \
+		if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
+		$$sudo apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends \
+			prometheus >/dev/null; \
+		if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus; then \
+			$$sudo systemctl disable --now prometheus; fi; }
+
 migrate: install ## Check PostgreSQL and RabbitMQ, create the database if missing, migrate every service
 	$(BIN)/python -m scripts.preflight
 	@for service in $(SERVICES); do $(BIN)/python -m services.$$service.manage prestart; done
@@ -58,14 +88,18 @@ run: export KPI_PORT := $(KPI_PORT)
 run: export GATEWAY_PORT := $(GATEWAY_PORT)
 run: export NGINX_BIN := $(NGINX)
 run: export GATEWAY_DIR := $(GATEWAY_DIR)
+run: export PROMETHEUS_BIN := $(PROMETHEUS)
+run: export PROMETHEUS_DIR := $(PROMETHEUS_DIR)
+run: export METRICS_ADDRESS ?= 127.0.0.1
 run: export AUTH_URL ?= http://127.0.0.1:$(AUTH_PORT)
 run: export AUTH_JWKS_URL ?= http://127.0.0.1:$(AUTH_PORT)/auth/.well-known/jwks.json
 run: export AUTH_UPSTREAM ?= 127.0.0.1:$(AUTH_PORT)
 run: export TASKS_UPSTREAM ?= 127.0.0.1:$(TASKS_PORT)
 run: export LOGS_UPSTREAM ?= 127.0.0.1:$(LOGS_PORT)
 run: export KPI_UPSTREAM ?= 127.0.0.1:$(KPI_PORT)
-run: migrate ## Start every process in the foreground behind http://127.0.0.1:8080/api/ (Ctrl-C stops all)
+run: migrate ## Start every process behind http://127.0.0.1:8080/api/, Prometheus on :9090 (Ctrl-C stops all)
 	$(BIN)/python gateway/render.py $(GATEWAY_DIR)
+	$(BIN)/python -m scripts.prometheus_config $(PROMETHEUS_DIR)
 	exec $(BIN)/honcho start -f Procfile
 
 seed: install ## Fill a running system with demo data through the gateway
@@ -119,6 +153,9 @@ admin: install ## Create an admin: make admin USERNAME=root EMAIL=root@example.c
 
 rotate-key: install ## Make a new JWT signing key current (the old one stays published); then restart auth
 	$(BIN)/python -m services.auth.manage rotate-key
+
+openapi: install ## Regenerate the published OpenAPI documents, docs/openapi/<service>.json (commit them)
+	LOG_LEVEL=WARNING $(BIN)/python -m scripts.openapi
 
 test: lint ## Lint, then every test (end-to-end included) against the real PostgreSQL, RabbitMQ and nginx
 	$(BIN)/pytest

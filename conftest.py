@@ -95,7 +95,9 @@ def emptied(engine: Engine, truncate: str) -> Iterator[None]:
 def service_settings(
     settings_class: type[SettingsT], database_url: str, **values: Any
 ) -> SettingsT:
-    """A service's settings for the tests: the test database, quiet logs, no `.env` file."""
+    """A service's settings for the tests: the test database, quiet logs, no `.env` file, no
+    metrics port (tests that want one choose a free one)."""
+    values.setdefault("metrics_port", 0)
     return settings_class(
         _env_file=None,
         environment="test",

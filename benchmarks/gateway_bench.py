@@ -154,14 +154,14 @@ def measure(
     def idle() -> None:
         system.wait_until_idle(engine)
 
-    rows, get_c32 = get_and_post(bench, idle=idle)
+    rows = get_and_post(bench, idle=idle)
     # It ends idle: the month's bulk load below must not meet a backlog.
     rows += event_path.measure(bench, engine, creator_id=ids[0], system_pid=running.system_pid)
     rows += month_scenarios(bench, engine, ids, idle)
     idle()
     rows += stress.login(bench, username=USERS[0], password=PASSWORD)
     # Last: 500 connections may leave the system slow for minutes afterwards.
-    rows += stress.soak(bench, seconds=soak_seconds, c32=get_c32, log=running.system_log)
+    rows += stress.soak(bench, seconds=soak_seconds, log=running.system_log)
     return rows
 
 

@@ -14,8 +14,15 @@ JWKS = "/auth/.well-known/jwks.json"
 RECOVERY_SECONDS = 300
 
 
-def soak(bench: Bench, *, seconds: float, c32: Summary, log: Path) -> list[Row]:
-    """GET by id on 500 connections: no timeouts, resets or 504s, and the req/s of 32."""
+def soak(bench: Bench, *, seconds: float, log: Path) -> list[Row]:
+    """GET by id on 500 connections: no timeouts, resets or 504s, and the req/s of 32.
+
+    The 32-connection reference is measured right before the soak and again once the system
+    is quick after it (their mean), so the ratio compares the same system at the same data
+    size, not one measured minutes earlier.
+    """
+    get_by_id = bench.on_system(f"/tasks/{bench.task_id}")
+    before = wrk.run(get_by_id, connections=C32, seconds=bench.seconds)
     since = log.stat().st_size
     result = wrk.run(
         bench.on_system(f"/tasks/{bench.task_id}"), connections=SOAK_CONNECTIONS, seconds=seconds
@@ -30,19 +37,22 @@ def soak(bench: Bench, *, seconds: float, c32: Summary, log: Path) -> list[Row]:
     waited = bench.settle(seconds=RECOVERY_SECONDS)
     quick = "quick again" if waited < RECOVERY_SECONDS else "still not quick"
     progress(f"GET by id {quick} {waited:.0f} s after the c{SOAK_CONNECTIONS} run")
+    after = wrk.run(get_by_id, connections=C32, seconds=bench.seconds)
+    c32_rps = (before.rps + after.rps) / 2
+    progress(f"c{C32} around it: {before.rps:.0f} req/s before, {after.rps:.0f} req/s after")
     return [
         *_failures_row(name, result, statuses.get(504, 0)),
         _success_row(name, result),
         Row(
             scenario=f"{name}: req/s vs c32",
             system=f"{result.rps:.0f} req/s",
-            reference=f"{c32.rps:.0f} req/s",
-            ratio=result.rps / c32.rps,
+            reference=f"{c32_rps:.0f} req/s (c{C32} before and after)",
+            ratio=result.rps / c32_rps,
             p50_ms=result.p50_ms,
             p99_ms=result.p99_ms,
             errors=result.errors,
             target=">= 0.8x",
-            passed=result.rps >= 0.8 * c32.rps,
+            passed=result.rps >= 0.8 * c32_rps,
         ),
     ]
 

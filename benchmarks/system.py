@@ -2,8 +2,9 @@
 
 The system under test is `make run` itself (as tests/e2e/conftest.py starts it), pointed at
 the `efficient_bench_test` database and RabbitMQ vhost (both recreated) and ports
-19001-19004 / 19080. The baseline app runs behind a second nginx rendered from the same
-gateway template (ports 19010 / 19081), both under honcho as `make run` runs its processes.
+19001-19004 / 19080 (metrics 194xx, Prometheus 19390). The baseline app runs behind a second
+nginx rendered from the same gateway template (ports 19010 / 19081), both under honcho as
+`make run` runs its processes.
 """
 
 import json
@@ -22,6 +23,8 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from scripts.prometheus_config import JOBS
+
 ROOT = Path(__file__).parents[1]
 LOCAL = ROOT / ".local" / "bench"
 # A second bench on the same machine (another checkout) takes another name and shifted ports.
@@ -34,6 +37,9 @@ PORTS = {
     "KPI_PORT": str(19004 + _SHIFT),
 }
 GATEWAY_PORT, BASELINE_GATEWAY_PORT, BASELINE_PORT = 19080 + _SHIFT, 19081 + _SHIFT, 19010 + _SHIFT
+# Each process's metrics port (`make run`'s default + 10300) and Prometheus's: the system is
+# measured with its metrics on and scraped, as it runs.
+METRICS_PORTS = {variable: str(port + 10300 + _SHIFT) for variable, port in JOBS.values()}
 SYSTEM_API = f"http://127.0.0.1:{GATEWAY_PORT}/api"
 BASELINE_API = f"http://127.0.0.1:{BASELINE_GATEWAY_PORT}/api"
 AMQP_URL = f"amqp://guest:guest@127.0.0.1:5672/{NAME}"
@@ -82,9 +88,11 @@ def system_env(database_url: str) -> dict[str, str]:
     return {
         **os.environ,
         **PORTS,
+        **METRICS_PORTS,
         **RATE_LIMIT,
         "GATEWAY_PORT": str(GATEWAY_PORT),
         "GATEWAY_DIR": str(LOCAL / "gateway"),
+        "PROMETHEUS_DIR": str(LOCAL / "prometheus"),
         "DATABASE_URL": database_url,
         "AMQP_URL": AMQP_URL,
         "AUTH_URL": f"http://127.0.0.1:{PORTS['AUTH_PORT']}",

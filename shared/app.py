@@ -6,25 +6,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from shared import health, tracing
+from shared import health, metrics, tracing
 from shared.db import Database
 from shared.docs import install_docs
-from shared.errors import ErrorResponse, install_error_handlers
+from shared.errors import install_error_handlers
 from shared.logging import configure_logging
 from shared.middleware import install_middleware
+from shared.openapi import operation_id
 from shared.readmodel import ReplayFlag
 from shared.security import TokenVerifier, jwks_verifier
 from shared.settings import ServiceSettings
 from shared.tracing import configure_tracing
-
-ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse, "description": description}
-    for code, description in {
-        400: "Malformed request",
-        401: "Not signed in, or the token is not valid",
-        422: "Invalid input; `errors` names each field",
-    }.items()
-}
+from shared.version import VERSION
 
 
 def create_service_app(
@@ -38,8 +31,9 @@ def create_service_app(
     read_model: str | None = None,
 ) -> FastAPI:
     """A FastAPI app with JSON logs, traces (`shared/tracing.py`), the common error shape,
-    request IDs, an access log, health probes and interactive docs under the first router's
-    prefix (e.g. `/tasks/docs`).
+    request IDs, an access log, health probes, interactive docs under the first router's prefix
+    (e.g. `/tasks/docs`), and its Prometheus metrics on a port of their own (`METRICS_PORT`,
+    `shared/metrics.py`).
 
     Its database comes from `settings`; tokens are checked against auth's JWKS unless another
     `token_verifier` is given; `on_shutdown` closes what the service opened (HTTP clients).
@@ -56,11 +50,13 @@ def create_service_app(
     )
     verifier = token_verifier or jwks_verifier(settings)
     flag = ReplayFlag(settings.database_url, schema=read_model) if read_model else None
+    metrics.watch_pools(database)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Keys first, in the background: the first requests need not fetch them themselves.
         prefetching = asyncio.create_task(verifier.keys.prefetch())
+        stop_metrics = metrics.serve(port=settings.metrics_port, address=settings.metrics_address)
         watching = asyncio.create_task(flag.watch()) if flag is not None else None
         try:
             yield
@@ -74,6 +70,7 @@ def create_service_app(
                 close()
             await verifier.aclose()
             database.dispose()
+            stop_metrics()
 
     app = FastAPI(
         # FastAPI's native OpenTelemetry: a server span per request (and spans of its
@@ -88,7 +85,8 @@ def create_service_app(
         },
         title=title,
         lifespan=lifespan,
-        responses=ERROR_RESPONSES,
+        version=VERSION,
+        generate_unique_id_function=operation_id,  # `tasks_get`, not `get_task_tasks__...`
         openapi_url=None,  # served by `install_docs`, under the service's prefix
         docs_url=None,
         redoc_url=None,

@@ -41,7 +41,7 @@ from aio_pika.abc import (
 from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError
 
-from shared import tracing
+from shared import metrics, tracing
 from shared.applying import (
     BatchHandler,
     EventApplier,
@@ -208,6 +208,7 @@ class EventConsumer(EventApplier[EventT]):
                 or not self._connection.connected.is_set()
             ):
                 continue  # a lost connection: aio-pika subscribes again once it is back
+            await self._count_dead_letters()
             if await self.is_consuming():
                 continue
             try:
@@ -218,6 +219,15 @@ class EventConsumer(EventApplier[EventT]):
                 )
             else:
                 logger.warning("consumer_resubscribed", queue=self.config.queue)
+
+    async def _count_dead_letters(self) -> None:
+        """Set `efficient_consumer_dead_letters` from the broker's count of <queue>.dead."""
+        assert self._connection is not None
+        with contextlib.suppress(TimeoutError, aio_pika.exceptions.AMQPError):
+            async with asyncio.timeout(2.0), self._connection.channel() as probe:
+                dead = await probe.declare_queue(self.config.dead_queue, passive=True)
+            count = dead.declaration_result.message_count or 0
+            metrics.DEAD_LETTERS.labels(self.config.queue).set(count)
 
     async def is_consuming(self) -> bool:
         """True while the broker delivers this consumer's queue to it (its liveness).
@@ -303,6 +313,7 @@ class EventConsumer(EventApplier[EventT]):
             return
         for message, _ in readable:
             await message.ack()
+        metrics.count_consumed(self.config.queue, [event for _, event in readable], outcomes)
         logger.debug(  # per batch: under load, a line every few milliseconds
             "events_consumed",
             queue=self.config.queue,
@@ -320,6 +331,7 @@ class EventConsumer(EventApplier[EventT]):
             await self._retry_or_dead_letter(message, exc)
             return
         await message.ack()
+        metrics.count_consumed(self.config.queue, [event], [outcome])
         logger.info("event_consumed", message_id=message.message_id, outcome=outcome.value)
 
     async def _with_database(self, events: list[EventT]) -> list[Outcome]:
@@ -364,6 +376,7 @@ class EventConsumer(EventApplier[EventT]):
             await message.nack(requeue=True)
             return
         await message.ack()  # only once the copy is confirmed: never acked and dropped
+        metrics.count_failed(self.config.queue, dead_lettered=final)
         tracing.fail_current_span(exc)
         log = logger.error if final else logger.warning
         log(

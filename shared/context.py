@@ -10,6 +10,7 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 # While a consumer applies a batch of events that several requests caused: their IDs.
 REQUEST_IDS: ContextVar[list[str] | None] = ContextVar("request_ids", default=None)
 MAX_REQUEST_ID_LENGTH = 128
+REQUEST_ID_HEADER = "X-Request-ID"  # the HTTP header it comes in and goes out in
 REQUEST_ID_MESSAGE_HEADER = "x-request-id"  # the AMQP header the relay names it in
 
 

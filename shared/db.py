@@ -13,9 +13,11 @@ from typing import Annotated, Any, TypeVar
 import structlog
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.dml import ReturningInsert
 
 from shared.errors import ServiceUnavailableError
 
@@ -255,3 +257,18 @@ def table_of(model: type[DeclarativeBase]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+def sent_as_one(statement: Insert) -> ReturningInsert[Any]:
+    """`statement` (an `INSERT ... ON CONFLICT`) made to go out as one multi-row INSERT when it
+    is executed with a list of parameters.
+
+    SQLAlchemy batches an INSERT's parameter list into multi-row `VALUES` ("insertmanyvalues"),
+    but not an `INSERT ... ON CONFLICT` without RETURNING: psycopg2's `executemany` then sends
+    it row by row, a round trip each. With RETURNING (the primary key, read and dropped) it is
+    batched. In one statement `ON CONFLICT DO UPDATE` may not touch a row twice, so the rows of
+    one call must have distinct keys (callers fold them into a dict by key first).
+    """
+    table = statement.table
+    assert isinstance(table, Table)
+    return statement.returning(*table.primary_key.columns)

@@ -1,11 +1,8 @@
 """Domain errors carry their HTTP status; one set of handlers renders every error alike.
 
-Every error body has the same shape::
-
-    {"code": "validation_error", "message": "...", "request_id": "...",
-     "errors": [{"field": "username", "location": "body", "message": "...", "type": "..."}]}
-
-`errors` appears only on validation errors.
+Every error body is an RFC 9457 problem (`shared.problems`): `type`, `title`, `status`,
+`detail`, `instance`, with `code`, `message`, `request_id` and `errors` (validation errors
+only) as extension members.
 """
 
 from collections.abc import Mapping, Sequence
@@ -16,30 +13,13 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from shared.context import current_request_id
+from shared.problems import PROBLEM_MEDIA_TYPE, FieldError, Problem, problem_title, problem_type
 
 logger = structlog.get_logger(__name__)
-
-
-class FieldError(BaseModel):
-    """One invalid input: where it is, and what is wrong with it."""
-
-    field: str
-    location: str
-    message: str
-    type: str
-
-
-class ErrorResponse(BaseModel):
-    """The one JSON error shape of every service (and of the gateway)."""
-
-    code: str
-    message: str
-    request_id: str | None = None
-    errors: list[FieldError] | None = None
 
 
 class AppError(Exception):
@@ -120,13 +100,27 @@ def error_response(
     code: str,
     message: str,
     *,
+    instance: str | None = None,
     errors: list[FieldError] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    """Render an error in the common shape."""
-    body = ErrorResponse(code=code, message=message, request_id=current_request_id(), errors=errors)
+    """Render an error as problem details (`application/problem+json`)."""
+    body = Problem(
+        type=problem_type(code),
+        title=problem_title(code, status_code),
+        status=status_code,
+        detail=message,
+        instance=instance,
+        code=code,
+        message=message,
+        request_id=current_request_id(),
+        errors=errors,
+    )
     return JSONResponse(
-        body.model_dump(exclude_none=True), status_code=status_code, headers=dict(headers or {})
+        body.model_dump(exclude_none=True),
+        status_code=status_code,
+        headers=dict(headers or {}),
+        media_type=PROBLEM_MEDIA_TYPE,
     )
 
 
@@ -154,7 +148,12 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     errors = exc.errors if isinstance(exc, InvalidFieldError) else None
     return error_response(
-        exc.status_code, exc.code, exc.message, errors=errors, headers=exc.headers
+        exc.status_code,
+        exc.code,
+        exc.message,
+        instance=request.url.path,
+        errors=errors,
+        headers=exc.headers,
     )
 
 
@@ -162,14 +161,37 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     raw = list(exc.errors())
     if any(error.get("type") == "json_invalid" for error in raw):
-        return error_response(400, InvalidJSONError.code, InvalidJSONError.message)
+        return error_response(
+            400, InvalidJSONError.code, InvalidJSONError.message, instance=request.url.path
+        )
     errors = field_errors(raw)
     names = ", ".join(dict.fromkeys(error.field for error in errors))
-    return error_response(422, "validation_error", f"Invalid input: {names}.", errors=errors)
+    return error_response(
+        422,
+        "validation_error",
+        f"Invalid input: {names}.",
+        instance=request.url.path,
+        errors=errors,
+    )
 
 
 # Codes that differ from the status phrase of this Python's `http.HTTPStatus`.
 _CODES = {413: "content_too_large", 422: "validation_error"}
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path (Starlette's 405 names only one route's)."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -177,7 +199,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     status = HTTPStatus(exc.status_code)
     code = _CODES.get(status, status.phrase.lower().replace(" ", "_").replace("-", "_"))
     message = exc.detail if isinstance(exc.detail, str) else status.description
-    return error_response(exc.status_code, code, message, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if status == HTTPStatus.METHOD_NOT_ALLOWED:
+        headers["Allow"] = _allowed_methods(request)
+    return error_response(
+        exc.status_code, code, message, instance=request.url.path, headers=headers
+    )
 
 
 async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
@@ -188,12 +215,13 @@ async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
         500,
         "internal_error",
         "An unexpected error occurred.",
+        instance=request.url.path,
         headers={"X-Request-ID": request_id} if request_id else None,
     )
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Render domain, validation, HTTP and unexpected errors in the common shape."""
+    """Render domain, validation, HTTP and unexpected errors as problem details."""
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

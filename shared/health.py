@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 
 from shared.db import DatabaseDep
 
-router = APIRouter(tags=["health"])
+# Probes for the orchestrator, on the service's own port: not part of the API behind `/api`
+# (the gateway has its own `/api/healthz`), so not in the published OpenAPI document.
+router = APIRouter(tags=["health"], include_in_schema=False)
 PROBES = frozenset({"/healthz", "/readyz"})
 
 

@@ -9,8 +9,7 @@ import httpx
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
 from shared import tracing
-from shared.context import current_request_id
-from shared.middleware import REQUEST_ID_HEADER
+from shared.context import REQUEST_ID_HEADER, current_request_id
 
 
 def _pass_request_id(request: httpx.Request) -> None:

@@ -30,12 +30,18 @@ class OutboxStatus:
 
 
 def outbox_status(session: Session, outbox: Outbox) -> OutboxStatus:
-    """How many events of `outbox` wait for the relay, and since when (the database's clock)."""
+    """How many events of `outbox` wait for the relay, and since when (the database's clock).
+
+    Both read the partial index of unpublished rows: the oldest is the first by id (as the
+    relay takes them), one index entry, however long the backlog.
+    """
     table = outbox.table
+    unpublished = table.c.published_at.is_(None)
+    first = select(table.c.created_at).where(unpublished).order_by(table.c.id).limit(1)
     count, oldest, now = session.execute(
-        select(func.count(), func.min(table.c.created_at), func.now()).where(
-            table.c.published_at.is_(None)
-        )
+        select(func.count(), first.scalar_subquery(), func.now())
+        .select_from(table)
+        .where(unpublished)
     ).one()
     age = None if oldest is None else now - oldest
     return OutboxStatus(table=table.fullname, unpublished=count, oldest_age=age)

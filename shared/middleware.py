@@ -16,6 +16,9 @@ per request, and these four share the one pass over the request headers.
 - **Access log:** one line per request, only when `access_log` is on (`ACCESS_LOG=true`). The
   gateway already logs every request with the same request ID, so by default a request is
   logged once, at the edge; a service run without the gateway can turn its own line on.
+- **Metrics:** every request's duration goes into `http_server_request_duration_seconds`
+  under its route template (`scope["route"]`, set by the router while the app ran), method
+  and status (`shared.metrics.RequestMetrics`).
 """
 
 import re
@@ -27,11 +30,11 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.context import REQUEST_ID, valid_request_id
+from shared.context import REQUEST_ID, REQUEST_ID_HEADER, valid_request_id
 from shared.errors import error_response
+from shared.metrics import RequestMetrics
 from shared.readmodel import REPLAY_HEADER, ReplayFlag
 
-REQUEST_ID_HEADER = "X-Request-ID"
 _PREFIX = re.compile(r"/[A-Za-z0-9/_-]{0,63}")
 
 
@@ -52,6 +55,7 @@ class RequestContextMiddleware:
         self.max_body_size = max_body_size
         self.too_large = f"The request body is larger than {max_body_size} bytes."
         self.logger = structlog.get_logger("access")
+        self.metrics = RequestMetrics()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,7 +77,9 @@ class RequestContextMiddleware:
         if prefix and _PREFIX.fullmatch(prefix):
             scope = _with_prefix(scope, prefix.rstrip("/"))
         if length.isdigit() and int(length) > self.max_body_size:
+            started = time.perf_counter()
             await self._refuse(scope, receive, send, request_id)
+            self.metrics.observe(scope, 413, time.perf_counter() - started)
             return
         await self._handle(scope, receive, send, request_id.encode())
 
@@ -105,13 +111,15 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, limited_receive, send_with_id)
         finally:
+            duration = time.perf_counter() - started
+            self.metrics.observe(scope, status, duration)
             if self.access_log:
                 self.logger.info(
                     "request",
                     method=scope["method"],
                     path=scope["path"],
                     status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    duration_ms=round(duration * 1000, 2),
                 )
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:

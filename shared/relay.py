@@ -32,7 +32,7 @@ from aio_pika.abc import AbstractExchange, HeadersType
 from sqlalchemy import make_url
 from sqlalchemy.orm import Session
 
-from shared import heartbeat, tracing
+from shared import heartbeat, metrics, tracing
 from shared.context import REQUEST_ID_MESSAGE_HEADER
 from shared.db import CONNECT_ARGS, Database
 from shared.logging import configure_logging
@@ -185,6 +185,7 @@ class OutboxRelay:
             confirmed = await _publish_all(exchange, rows)
             unconfirmed = [row.id for row in rows[len(confirmed) :]]
             await asyncio.to_thread(_commit, session, outbox, unconfirmed=unconfirmed)
+            metrics.EVENTS_PUBLISHED.labels(self.config.exchange).inc(len(confirmed))
             if confirmed:
                 logger.debug(  # per batch: under load, a line every few milliseconds
                     "events_published", count=len(confirmed), last_id=confirmed[-1].id
@@ -284,14 +285,18 @@ def run_relay(*, service: str, settings: RelaySettings, config: RelayConfig) -> 
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        beating = heartbeat.start(settings.heartbeat_file, stop)
         relay = OutboxRelay(config)
+        metrics.watch_pools(relay.database)
+        metrics.watch_outbox(relay.database, config.outbox)
+        stop_metrics = metrics.serve(port=settings.metrics_port, address=settings.metrics_address)
+        beating = heartbeat.start(settings.heartbeat_file, stop)
         try:
             await relay.run(stop)
         finally:
             stop.set()
             if beating is not None:
                 await beating
+            stop_metrics()
             relay.database.dispose()
 
     asyncio.run(main())

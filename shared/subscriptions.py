@@ -12,7 +12,7 @@ from typing import Any, Generic
 import aio_pika
 from sqlalchemy import Table
 
-from shared import heartbeat
+from shared import heartbeat, metrics
 from shared.consumer import (
     BatchHandler,
     ConsumerConfig,
@@ -121,6 +121,8 @@ def run_consumers(
         async def all_consuming() -> bool:
             return all([await consumer.is_consuming() for consumer in consumers])
 
+        metrics.watch_pools(database)
+        stop_metrics = metrics.serve(port=settings.metrics_port, address=settings.metrics_address)
         beating = heartbeat.start(settings.heartbeat_file, stop, alive=all_consuming)
         try:
             await asyncio.gather(*(consumer.run(stop) for consumer in consumers))
@@ -128,6 +130,7 @@ def run_consumers(
             stop.set()
             if beating is not None:
                 await beating
+            stop_metrics()
             database.dispose()
 
     asyncio.run(main())

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, func, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, FromClause
@@ -16,6 +16,7 @@ from services.auth.throttle import Attempts, Scope
 from shared import outbox
 from shared.db import table_of
 from shared.events import UserEvent
+from shared.pagination import ListQuery
 
 ATTEMPTS = table_of(LoginAttempt)
 KEY_LENGTH = 254
@@ -64,10 +65,15 @@ def add_user(session: Session, *, username: str, email: str, password_hash: str,
     return user
 
 
-def users_query(*, ids: Sequence[int] | None) -> Select[int, str]:
+def users_query(*, ids: Sequence[int] | None) -> ListQuery:
     """Users' ids and usernames, optionally only those with the given ids, unordered."""
-    query = select(User.id, User.username)
-    return query.where(User.id.in_(ids)) if ids else query
+    if ids:
+        return ListQuery(_USERS_BY_ID, {"ids": list(ids)})
+    return ListQuery(_USERS, {})
+
+
+_USERS = select(User.id, User.username)
+_USERS_BY_ID = _USERS.where(User.id.in_(bindparam("ids", expanding=True)))
 
 
 def add_refresh_token(

@@ -15,8 +15,8 @@ from services.auth.schemas import (
     UserSummary,
 )
 from shared.db import DatabaseDep
-from shared.errors import ErrorResponse
 from shared.ids import Id, PathId
+from shared.openapi import problem_responses
 from shared.pagination import Page, PageDep
 from shared.security import CurrentUser
 
@@ -40,10 +40,16 @@ _login_form_schema = {
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses={
-        409: {"model": ErrorResponse, "description": "Username or email taken"},
-        429: {"model": ErrorResponse, "description": "Too many registrations from this address"},
-    },
+    responses=problem_responses(
+        409,
+        429,
+        503,
+        descriptions={
+            409: "Username or email taken",
+            429: "Too many registrations from this address (auth), or the gateway's flood"
+            " guard: wait `Retry-After` seconds",
+        },
+    ),
 )
 async def register(
     data: UserCreate, database: DatabaseDep, credentials: CredentialsDep, address: ClientAddress
@@ -58,10 +64,15 @@ async def register(
 @router.post(
     "/login",
     response_model=TokenPair,
-    responses={
-        401: {"model": ErrorResponse, "description": "Wrong username or password"},
-        429: {"model": ErrorResponse, "description": "Too many failures: wait `Retry-After`"},
-    },
+    responses=problem_responses(
+        401,
+        429,
+        503,
+        descriptions={
+            401: "Wrong username or password (`invalid_credentials`)",
+            429: "Too many failures (auth), or the gateway's flood guard: wait `Retry-After`",
+        },
+    ),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -90,7 +101,11 @@ async def login(
     )
 
 
-@router.post("/refresh", response_model=TokenPair)
+@router.post(
+    "/refresh",
+    response_model=TokenPair,
+    responses=problem_responses(401, 503, descriptions={401: "The refresh token is not valid"}),
+)
 async def refresh(
     data: RefreshRequest, database: DatabaseDep, credentials: CredentialsDep, response: Response
 ) -> TokenPair:
@@ -101,14 +116,18 @@ async def refresh(
     )
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(503))
 async def logout(data: RefreshRequest, database: DatabaseDep) -> Response:
     """Revoke the refresh token (and the sign-in session it belongs to)."""
     await database.run(service.logout, refresh_token=data.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/me", response_model=UserRead)
+@router.get(
+    "/me",
+    response_model=UserRead,
+    responses=problem_responses(404, descriptions={404: "The token's user no longer exists"}),
+)
 async def me(user: CurrentUser, database: DatabaseDep) -> UserRead:
     """The signed-in user."""
     return UserRead.model_validate(await database.read(service.get_user, user_id=user.id))
@@ -127,7 +146,11 @@ async def list_users(
     return await database.read(service.list_users, ids=ids, params=page)
 
 
-@router.get("/users/{user_id}", response_model=UserSummary)
+@router.get(
+    "/users/{user_id}",
+    response_model=UserSummary,
+    responses=problem_responses(404, descriptions={404: "No such user"}),
+)
 async def get_user(user_id: PathId, _: CurrentUser, database: DatabaseDep) -> UserSummary:
     """One user (id and username)."""
     return UserSummary.model_validate(await database.read(service.get_user, user_id=user_id))

@@ -17,7 +17,14 @@ Password = Annotated[str, Field(min_length=8, max_length=128, repr=False)]
 class UserCreate(BaseModel):
     """A registration. Only these fields are accepted: a client cannot choose its role."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"username": "ada", "email": "ada@example.com", "password": "correct-horse"}
+            ]
+        },
+    )
 
     username: Username
     email: Annotated[EmailStr, Field(max_length=254)]
@@ -27,7 +34,20 @@ class UserCreate(BaseModel):
 class UserRead(BaseModel):
     """A user as they see themselves (never the password hash)."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 7,
+                    "username": "ada",
+                    "email": "ada@example.com",
+                    "role": "user",
+                    "created_at": "2025-12-01T09:00:00Z",
+                }
+            ]
+        },
+    )
 
     id: int
     username: str
@@ -39,7 +59,10 @@ class UserRead(BaseModel):
 class UserSummary(BaseModel):
     """A user as others see them, e.g. in an assignee picker."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={"examples": [{"id": 7, "username": "ada"}]},
+    )
 
     id: int
     username: str
@@ -48,17 +71,36 @@ class UserSummary(BaseModel):
 class LoginRequest(BaseModel):
     """Credentials, as JSON or as the OAuth2 password form."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"username": "ada", "password": "correct-horse"}]}
+    )
+
     username: Annotated[str, Field(min_length=1, max_length=254, pattern=NO_NUL)]
     password: Annotated[str, Field(min_length=1, max_length=128, repr=False)]
 
 
 class RefreshRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"refresh_token": "kq3Xv0…"}]},
+    )
 
     refresh_token: Annotated[str, Field(min_length=1, max_length=256)]
 
 
 class TokenPair(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJFZERTQSIs…",
+                    "token_type": "bearer",
+                    "expires_in": 900,
+                    "refresh_token": "kq3Xv0…",
+                }
+            ]
+        }
+    )
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="Seconds until the access token expires.")

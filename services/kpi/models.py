@@ -93,11 +93,102 @@ class DueCounter(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
+class TaskHistory(Base):
+    """Every version of every task the consumer has seen, kept whatever order they came in.
+
+    The flow metrics (`services/kpi/flow.py`) are worked out from a task's whole set of
+    versions, so they do not depend on the order or the repetition of the events.
+    """
+
+    __tablename__ = "task_history"
+    __table_args__ = (CheckConstraint(_STATUSES, name="status"),)
+
+    task_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))
+    assignee_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted: Mapped[bool] = mapped_column(Boolean)
+
+
+class TaskFlow(Base):
+    """A live task's flow, as its history gives it: its status, first start and last completion."""
+
+    __tablename__ = "task_flow"
+    __table_args__ = (CheckConstraint(_STATUSES, name="status"),)
+
+    task_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(16))
+    assignee_id: Mapped[int | None] = mapped_column(BigInteger)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FlowCompletion(Base):
+    """Completions in a period, by assignee, with their lead or cycle time in a histogram bin.
+
+    Every completion is counted at three levels (`services/kpi/periods.py`): its quarter hour,
+    its UTC day and its UTC month, so any window reads a bounded number of rows.
+    """
+
+    __tablename__ = "flow_completion"
+
+    level: Mapped[str] = mapped_column(String(1), primary_key=True)  # q, d or m
+    period_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    measure: Mapped[str] = mapped_column(String(8), primary_key=True)  # lead or cycle
+    assignee_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # 0: unassigned
+    bin: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    total_seconds: Mapped[float] = mapped_column(Double)
+
+
+class FlowStatusDelta(Base):
+    """How many live tasks entered (less left) `status` in a period, at the same three levels.
+
+    The count of tasks in a status at an instant is the sum of the deltas before it.
+    """
+
+    __tablename__ = "flow_status_delta"
+    __table_args__ = (CheckConstraint(_STATUSES, name="status"),)
+
+    level: Mapped[str] = mapped_column(String(1), primary_key=True)
+    period_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    delta: Mapped[int] = mapped_column(Integer)
+
+
 # Open tasks by due date: the current hour's part of an overdue count.
 Index(
     "ix_task_state_open_due_date",
     TaskState.due_date,
     postgresql_where=text("NOT deleted AND status <> 'done' AND due_date IS NOT NULL"),
+)
+
+# The tasks in progress by their first start: ageing work reads only the ones past a threshold.
+Index(
+    "ix_task_flow_in_progress_started_at",
+    TaskFlow.started_at,
+    postgresql_where=text("status = 'in_progress'"),
+)
+# The tasks created or completed near a month boundary: a month in another zone than UTC.
+Index("ix_task_state_created_at", TaskState.created_at, postgresql_where=text("NOT deleted"))
+Index(
+    "ix_task_state_completed_at",
+    TaskState.completed_at,
+    postgresql_where=text("NOT deleted AND status = 'done'"),
+)
+
+# The tables the task events build (not the user directory, not the claims).
+TASK_TABLES = (
+    "task_state",
+    "month_counter",
+    "completion_counter",
+    "due_counter",
+    "task_history",
+    "task_flow",
+    "flow_completion",
+    "flow_status_delta",
 )
 
 processed_event = processed_event_table(Base.metadata)

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from services.kpi.models import CompletionCounter, DueCounter, MonthCounter, TaskState
-from shared.db import table_of
+from shared.db import sent_as_one, table_of
 from shared.events import TaskSnapshot, TaskStatus
 
 MonthKey = tuple[date, int, str]  # (month, assignee_key, status)
@@ -33,10 +33,9 @@ DueKey = tuple[date, datetime]  # (month created, hour due)
 
 def ensure_task_states(session: Session, *, tasks: Sequence[TaskSnapshot]) -> None:
     """Insert placeholders (version 0, contributing nothing) for the tasks not known yet."""
-    # Parameters as a list (compiled once, sent as one multi-row INSERT), on the table itself.
-    table = table_of(TaskState)
+    # Parameters as a list for a statement built once, sent as one multi-row INSERT.
     session.execute(
-        insert(table).on_conflict_do_nothing(index_elements=[table.c.task_id]),
+        _ENSURE_STATES,
         [
             {
                 "task_id": task.id,
@@ -51,6 +50,13 @@ def ensure_task_states(session: Session, *, tasks: Sequence[TaskSnapshot]) -> No
             for task in tasks
         ],
     )
+
+
+_ENSURE_STATES = sent_as_one(
+    insert(table_of(TaskState)).on_conflict_do_nothing(
+        index_elements=[table_of(TaskState).c.task_id]
+    )
+)
 
 
 @dataclass
@@ -89,13 +95,15 @@ def save_task_states(session: Session, *, states: Sequence[StoredState]) -> None
 def _save_states_statement() -> Any:
     table = table_of(TaskState)
     statement = insert(table)
-    return statement.on_conflict_do_update(
-        index_elements=[table.c.task_id],
-        set_={
-            column.name: statement.excluded[column.name]
-            for column in table.c
-            if column.name != "task_id"
-        },
+    return sent_as_one(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.task_id],
+            set_={
+                column.name: statement.excluded[column.name]
+                for column in table.c
+                if column.name != "task_id"
+            },
+        )
     )
 
 

@@ -1,9 +1,19 @@
 """Thin HTTP endpoints of the KPI service: parse, call one service function, answer."""
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from services.kpi import service
-from services.kpi.deps import MonthSpanDep
+from fastapi import APIRouter, Query
+
+from services.kpi import flow_service, service
+from services.kpi.deps import FlowWindowDep, MonthSpanDep
+from services.kpi.flow_schemas import (
+    AgeingWork,
+    CumulativeFlow,
+    FlowTimes,
+    Per,
+    Throughput,
+    WorkInProgress,
+)
 from services.kpi.schemas import ByUserKpi, CompletionRate, MonthlyKpi, Trend
 from shared.db import DatabaseDep
 from shared.months import MonthDep
@@ -14,7 +24,8 @@ router = APIRouter(prefix="/kpi", tags=["kpi"])
 
 @router.get("/completion-rate", response_model=CompletionRate)
 async def completion_rate(_: CurrentUser, database: DatabaseDep, month: MonthDep) -> CompletionRate:
-    """Tasks created in a month (UTC; the current one by default) and the share done."""
+    """Tasks created in a month (in `tz`, UTC by default; the current one by default) and the
+    share done."""
     return await database.read(service.completion_rate, month=month)
 
 
@@ -34,3 +45,42 @@ async def monthly(_: CurrentUser, database: DatabaseDep, month: MonthDep) -> Mon
 async def trend(_: CurrentUser, database: DatabaseDep, span: MonthSpanDep) -> Trend:
     """One point per month from `from` to `to` (YYYY-MM, at most 120 months)."""
     return await database.read(service.trend, span=span)
+
+
+@router.get("/flow/times", response_model=FlowTimes)
+async def flow_times(
+    _: CurrentUser,
+    database: DatabaseDep,
+    window: FlowWindowDep,
+    by_assignee: Annotated[bool, Query(description="Also per assignee at completion.")] = False,
+) -> FlowTimes:
+    """Cycle and lead time (count, mean, p50, p85, p95) of the tasks completed in a window."""
+    return await database.read(flow_service.times, window=window, by_assignee=by_assignee)
+
+
+@router.get("/flow/throughput", response_model=Throughput)
+async def flow_throughput(
+    _: CurrentUser, database: DatabaseDep, window: FlowWindowDep, per: Per = Per.WEEK
+) -> Throughput:
+    """Tasks completed per local day, week (Monday first) or month of a window."""
+    return await database.read(flow_service.throughput, window=window, per=per.value)
+
+
+@router.get("/flow/wip", response_model=WorkInProgress)
+async def flow_wip(_: CurrentUser, database: DatabaseDep, window: FlowWindowDep) -> WorkInProgress:
+    """Tasks in progress at the end of each local day of a window."""
+    return await database.read(flow_service.work_in_progress, window=window)
+
+
+@router.get("/flow/ageing", response_model=AgeingWork)
+async def flow_ageing(_: CurrentUser, database: DatabaseDep, window: FlowWindowDep) -> AgeingWork:
+    """Tasks in progress now for longer than the p85 cycle time of a window's completions."""
+    return await database.read(flow_service.ageing, window=window)
+
+
+@router.get("/flow/cumulative", response_model=CumulativeFlow)
+async def flow_cumulative(
+    _: CurrentUser, database: DatabaseDep, window: FlowWindowDep
+) -> CumulativeFlow:
+    """A cumulative flow: the tasks in each status at the end of each local day of a window."""
+    return await database.read(flow_service.cumulative_flow, window=window)

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from datetime import date
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 MAX_TREND_MONTHS = 120
 
@@ -13,6 +13,7 @@ class MonthSpan(BaseModel):
 
     first: date
     last: date
+    tz: str = "UTC"
 
     def months(self) -> Iterator[date]:
         """Every month of the span, in order."""
@@ -35,6 +36,20 @@ def month_count(first: date, last: date) -> int:
 class CompletionRate(BaseModel):
     """Tasks created in the month, and how many of them are done."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "year": 2025,
+                    "month": 12,
+                    "total_tasks": 40,
+                    "completed_tasks": 30,
+                    "completion_rate": 0.75,
+                }
+            ]
+        }
+    )
+
     year: int
     month: int
     total_tasks: int
@@ -55,6 +70,27 @@ class UserKpi(BaseModel):
 
 
 class ByUserKpi(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "year": 2025,
+                    "month": 12,
+                    "items": [
+                        {
+                            "assignee_id": 7,
+                            "username": "ada",
+                            "total": 4,
+                            "done": 3,
+                            "in_progress": 1,
+                            "todo": 0,
+                            "completion_rate": 0.75,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     year: int
     month: int
     items: list[UserKpi]
@@ -72,8 +108,26 @@ class MonthCounts(BaseModel):
     completed_in_month: int
 
 
+# The example month of the answers' examples.
+_EXAMPLE_COUNTS = {
+    "year": 2025,
+    "month": 12,
+    "total": 40,
+    "todo": 4,
+    "in_progress": 6,
+    "done": 30,
+    "completed_in_month": 28,
+}
+
+
 class MonthlyKpi(MonthCounts):
     """The month's counts, its overdue tasks and the mean time to completion."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{**_EXAMPLE_COUNTS, "overdue": 2, "avg_completion_seconds": 172800.0}]
+        }
+    )
 
     overdue: int
     avg_completion_seconds: float | None
@@ -84,4 +138,7 @@ class TrendPoint(MonthCounts):
 
 
 class Trend(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [{**_EXAMPLE_COUNTS, "completion_rate": 0.75}]}]}
+    )
     items: list[TrendPoint]

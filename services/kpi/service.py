@@ -1,18 +1,19 @@
 """KPI use cases: fold task events into the read model, and answer the KPIs from it.
 
-A task counts in the month of its `created_at` (UTC) while it is not deleted; a completion
+A task counts in the month of its `created_at` (UTC in the counters; another zone's month is
+corrected at its ends by `services/kpi/zoned.py`) while it is not deleted; a completion
 counts in the month of its `completed_at`. Every event carries the whole task, so applying an
 event replaces the task's stored state: its old contributions to the counters are taken out
 and the new ones put in, whatever order the events arrive in.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
-from services.kpi import repository
+from services.kpi import flow_repository, flow_service, repository, zoned
 from services.kpi.models import UNASSIGNED, user_directory
 from services.kpi.repository import DueKey, MonthKey, StoredState
 from services.kpi.schemas import (
@@ -101,6 +102,8 @@ def apply_events(session: Session, *, events: Sequence[TaskEvent]) -> list[TaskE
         changed[state.task_id] = state
     repository.save_task_states(session, states=list(changed.values()))
     deltas.apply(session)
+    # Every version goes into the flow history, a superseded one too: history is a set.
+    flow_service.apply_events(session, events=events)
     return superseded
 
 
@@ -118,8 +121,10 @@ def _store(state: StoredState, event: TaskEvent) -> None:
 
 def completion_rate(session: Session, *, month: MonthRange) -> CompletionRate:
     """Tasks created in `month`, how many are done, and the share done."""
-    first = month.start.date()
+    first = date(month.year, month.month, 1)
     counts = repository.status_counts_by_month(session, first=first, last=first).get(first, {})
+    if not month.utc_aligned:
+        counts = zoned.status_counts(session, months=[month], counts=[counts])[0]
     total, done = sum(counts.values()), counts.get(TaskStatus.DONE, 0)
     return CompletionRate(
         year=month.year,
@@ -133,72 +138,92 @@ def completion_rate(session: Session, *, month: MonthRange) -> CompletionRate:
 def by_user(session: Session, *, month: MonthRange) -> ByUserKpi:
     """Per assignee (by id, the unassigned last): tasks created in `month` by status, with the
     usernames of the directory (`None` for a user whose events have not arrived yet)."""
-    counts: dict[int, dict[str, int]] = {}
+    counts: Counter[tuple[int, str]] = Counter()
     names: dict[int, str | None] = {}
     rows = repository.status_counts_by_assignee(
-        session, month=month.start.date(), users=user_directory
+        session, month=date(month.year, month.month, 1), users=user_directory
     )
     for key, username, status, count in rows:
-        counts.setdefault(key, {})[status] = count
-        names[key] = None if key == UNASSIGNED else username
-    items = []
-    for key in sorted(counts, key=lambda key: (key == UNASSIGNED, key)):
-        by_status = counts[key]
-        total, done = sum(by_status.values()), by_status.get(TaskStatus.DONE, 0)
-        items.append(
-            UserKpi(
-                assignee_id=None if key == UNASSIGNED else key,
-                username=names[key],
-                total=total,
-                done=done,
-                in_progress=by_status.get(TaskStatus.IN_PROGRESS, 0),
-                todo=by_status.get(TaskStatus.TODO, 0),
-                completion_rate=_rate(done, total),
-            )
-        )
+        counts[(key, status)] = count
+        names[key] = username
+    if not month.utc_aligned:
+        counts = zoned.assignee_counts(session, months=[month], counts=[counts])[0]
+        missing = [key for key, _ in counts if key not in names]
+        names.update(flow_repository.usernames(session, users=user_directory, user_ids=missing))
+    by_key: dict[int, dict[str, int]] = {}
+    for (key, status), count in counts.items():
+        if count:
+            by_key.setdefault(key, {})[status] = count
+    items = [
+        _user_kpi(key, None if key == UNASSIGNED else names.get(key), by_key[key])
+        for key in sorted(by_key, key=lambda key: (key == UNASSIGNED, key))
+    ]
     return ByUserKpi(year=month.year, month=month.month, items=items)
+
+
+def _user_kpi(key: int, username: str | None, by_status: dict[str, int]) -> UserKpi:
+    total, done = sum(by_status.values()), by_status.get(TaskStatus.DONE, 0)
+    return UserKpi(
+        assignee_id=None if key == UNASSIGNED else key,
+        username=username,
+        total=total,
+        done=done,
+        in_progress=by_status.get(TaskStatus.IN_PROGRESS, 0),
+        todo=by_status.get(TaskStatus.TODO, 0),
+        completion_rate=_rate(done, total),
+    )
 
 
 def monthly(session: Session, *, month: MonthRange, now: datetime | None = None) -> MonthlyKpi:
     """Tasks created in `month` by status and overdue; completions in `month`, mean time."""
+    now = now or datetime.now(UTC)
+    utc = MonthRange.of(month.year, month.month)
     totals = repository.month_totals(
-        session,
-        month=month.start.date(),
-        start=month.start,
-        end=month.end,
-        now=now or datetime.now(UTC),
+        session, month=utc.start.date(), start=utc.start, end=utc.end, now=now
     )
-    counts, completed = totals.by_status, totals.completed
+    counts, overdue = totals.by_status, totals.overdue
+    completed, seconds = totals.completed, totals.completed_seconds
+    if not month.utc_aligned:
+        counts = zoned.status_counts(session, months=[month], counts=[counts])[0]
+        [(completed, seconds)] = zoned.completions(
+            session, months=[month], counts=[(completed, seconds)]
+        )
+        overdue += zoned.overdue(session, month=month, now=now)
     return MonthlyKpi(
         year=month.year,
         month=month.month,
         total=sum(counts.values()),
-        todo=counts[TaskStatus.TODO],
-        in_progress=counts[TaskStatus.IN_PROGRESS],
-        done=counts[TaskStatus.DONE],
+        todo=counts.get(TaskStatus.TODO, 0),
+        in_progress=counts.get(TaskStatus.IN_PROGRESS, 0),
+        done=counts.get(TaskStatus.DONE, 0),
         completed_in_month=completed,
-        overdue=totals.overdue,
-        avg_completion_seconds=totals.completed_seconds / completed if completed else None,
+        overdue=overdue,
+        avg_completion_seconds=seconds / completed if completed else None,
     )
 
 
 def trend(session: Session, *, span: MonthSpan) -> Trend:
     """One point per month of `span`, months without tasks included (zeros)."""
     counts = repository.status_counts_by_month(session, first=span.first, last=span.last)
-    completions = repository.completions_by_month(session, first=span.first, last=span.last)
+    done_in = repository.completions_by_month(session, first=span.first, last=span.last)
+    months = [MonthRange.of(month.year, month.month, span.tz) for month in span.months()]
+    by_status = [counts.get(date(m.year, m.month, 1), {}) for m in months]
+    completions = [done_in.get(date(m.year, m.month, 1), (0, 0.0)) for m in months]
+    if not all(month.utc_aligned for month in months):
+        by_status = zoned.status_counts(session, months=months, counts=by_status)
+        completions = zoned.completions(session, months=months, counts=completions)
     items = []
-    for month in span.months():
-        by_status = counts.get(month, {})
-        total, done = sum(by_status.values()), by_status.get(TaskStatus.DONE, 0)
+    for month, statuses, (completed, _) in zip(months, by_status, completions, strict=True):
+        total, done = sum(statuses.values()), statuses.get(TaskStatus.DONE, 0)
         items.append(
             TrendPoint(
                 year=month.year,
                 month=month.month,
                 total=total,
-                todo=by_status.get(TaskStatus.TODO, 0),
-                in_progress=by_status.get(TaskStatus.IN_PROGRESS, 0),
+                todo=statuses.get(TaskStatus.TODO, 0),
+                in_progress=statuses.get(TaskStatus.IN_PROGRESS, 0),
                 done=done,
-                completed_in_month=completions.get(month, (0, 0.0))[0],
+                completed_in_month=completed,
                 completion_rate=_rate(done, total),
             )
         )

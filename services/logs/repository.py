@@ -1,16 +1,18 @@
 """Queries of the `logs` schema. Never commits: the caller owns the transaction."""
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from services.logs.models import ActionType, ActivityLog
 from services.logs.schemas import LogFilters
-from shared.db import table_of
+from shared.db import sent_as_one, table_of
+from shared.pagination import ListQuery
 
 
 def add_entry(
@@ -42,26 +44,51 @@ def add_entry(
 
 def add_entries(session: Session, *, entries: list[dict[str, Any]]) -> None:
     """Insert several entries in one statement; an event that has an entry already is skipped."""
-    # Parameters as a list (compiled once, sent as one multi-row INSERT), on the table itself:
-    # the rows need no ORM objects.
-    table = table_of(ActivityLog)
-    session.execute(
-        insert(table).on_conflict_do_nothing(index_elements=[table.c.event_id]), entries
+    # Parameters as a list for a statement built once, sent as one multi-row INSERT, on the
+    # table itself: the rows need no ORM objects.
+    session.execute(_ADD_ENTRIES, entries)
+
+
+_ADD_ENTRIES = sent_as_one(
+    insert(table_of(ActivityLog)).on_conflict_do_nothing(
+        index_elements=[table_of(ActivityLog).c.event_id]
     )
+)
 
 
-def entries_query(*, filters: LogFilters) -> Select[Any]:
+def entries_query(*, filters: LogFilters) -> ListQuery:
     """The columns of the entries matching `filters`, unordered."""
+    period = filters.period
+    values: dict[str, Any] = {
+        "start": None if period is None else period.start,
+        "end": None if period is None else period.end,
+        "task_id": filters.task_id,
+        "user_id": filters.user_id,
+        "action_type": None if filters.action_type is None else filters.action_type.value,
+    }
+    shape = tuple(values[name] is not None for name in _FILTERS)
+    return ListQuery(_entries_statement(period is not None, *shape), values)
+
+
+_FILTERS = ("task_id", "user_id", "action_type")
+
+
+@functools.cache
+def _entries_statement(in_period: bool, *present: bool) -> Select[Any]:
+    """The list's statement for one set of present filters, with bound parameters."""
+    table = table_of(ActivityLog)
     conditions: list[ColumnElement[bool]] = []
-    if (period := filters.period) is not None:
-        conditions += [ActivityLog.created_at >= period.start, ActivityLog.created_at < period.end]
-    if filters.task_id is not None:
-        conditions.append(ActivityLog.task_id == filters.task_id)
-    if filters.user_id is not None:
-        conditions.append(ActivityLog.user_id == filters.user_id)
-    if filters.action_type is not None:
-        conditions.append(ActivityLog.action_type == filters.action_type.value)
-    return select(*table_of(ActivityLog).c).where(*conditions)
+    if in_period:
+        conditions += [
+            table.c.created_at >= bindparam("start"),
+            table.c.created_at < bindparam("end"),
+        ]
+    conditions += [
+        table.c[name] == bindparam(name)
+        for name, given in zip(_FILTERS, present, strict=True)
+        if given
+    ]
+    return select(*table.c).where(*conditions)
 
 
 # Newest first; every index of `activity_log` ends in this order.

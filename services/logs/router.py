@@ -18,7 +18,9 @@ _LIST_DESCRIPTION = (
 )
 
 
-@router.get("/", response_model=Page[LogEntryRead], description=_LIST_DESCRIPTION)
+@router.get(
+    "/", operation_id="logs_list", response_model=Page[LogEntryRead], description=_LIST_DESCRIPTION
+)
 async def list_logs(
     _: CurrentUser, database: DatabaseDep, filters: LogFiltersDep, page: PageDep
 ) -> Page[LogEntryRead]:

@@ -13,7 +13,21 @@ UtcDatetime = Annotated[datetime, AfterValidator(lambda value: value.astimezone(
 
 
 class LogEntryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 9,
+                    "task_id": 42,
+                    "user_id": 7,
+                    "action_type": "task_updated",
+                    "detail": "Status changed to done",
+                    "created_at": "2025-12-03T10:15:00Z",
+                }
+            ]
+        },
+    )
 
     id: int
     task_id: int

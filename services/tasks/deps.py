@@ -1,6 +1,5 @@
 """Dependencies of the tasks routes, as `Annotated` aliases."""
 
-import re
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -9,13 +8,11 @@ from pydantic import Field
 
 from services.tasks.schemas import SortField, SortOrder, TaskFilters
 from services.tasks.users import UserDirectory
-from shared.errors import InvalidFieldError
+from shared.conditional import ENTITY_TAGS_SCHEMA, EntityTags, parse_entity_tags
 from shared.events import TaskStatus
 from shared.ids import Id
 from shared.months import MonthQuery, MonthRange
 from shared.pagination import PageParams, PageQuery
-
-_ETAG = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
 
 
 async def get_users(request: Request) -> UserDirectory:
@@ -23,21 +20,36 @@ async def get_users(request: Request) -> UserDirectory:
     return users
 
 
-async def expected_version(
+async def expected_versions(
     if_match: Annotated[
         str | None,
-        Header(description='The version (or ETag) the client last read: "3". Stale: 412.'),
+        Header(
+            alias="If-Match",
+            description='The ETag the client last read, e.g. "3" (strong comparison: a weak'
+            " W/ tag never matches). Another version: 412.",
+            examples=['"3"'],
+            json_schema_extra=ENTITY_TAGS_SCHEMA,
+        ),
     ] = None,
-) -> int | None:
-    """The version named by `If-Match`; `None` when absent or `*`."""
-    if if_match is None or if_match.strip() == "*":
-        return None
-    match = _ETAG.match(if_match.strip())
-    if match is None:
-        raise InvalidFieldError(
-            field="If-Match", location="header", message='Expected a task version such as "3".'
-        )
-    return int(match.group(1))
+) -> frozenset[int] | None:
+    """The versions `If-Match` accepts; `None` when absent or `*`."""
+    tags = None if if_match is None else parse_entity_tags(if_match, header="If-Match")
+    return None if tags is None else tags.strong_versions()
+
+
+async def if_none_match(
+    value: Annotated[
+        str | None,
+        Header(
+            alias="If-None-Match",
+            description='ETags the client holds, e.g. "3": the current one gives 304.',
+            examples=['"3"'],
+            json_schema_extra=ENTITY_TAGS_SCHEMA,
+        ),
+    ] = None,
+) -> EntityTags | None:
+    """The parsed `If-None-Match`, if sent."""
+    return None if value is None else parse_entity_tags(value, header="If-None-Match")
 
 
 class TaskListQuery(MonthQuery, PageQuery):
@@ -72,5 +84,6 @@ async def task_list_request(query: Annotated[TaskListQuery, Query()]) -> TaskLis
 
 
 UsersDep = Annotated[UserDirectory, Depends(get_users)]
-ExpectedVersionDep = Annotated[int | None, Depends(expected_version)]
+ExpectedVersionsDep = Annotated[frozenset[int] | None, Depends(expected_versions)]
+IfNoneMatchDep = Annotated[EntityTags | None, Depends(if_none_match)]
 TaskListDep = Annotated[TaskListRequest, Depends(task_list_request)]

@@ -1,8 +1,9 @@
 """Queries of the `tasks` schema. Never commits: the service layer owns the transaction."""
 
+import functools
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, insert, select
+from sqlalchemy import ColumnElement, Row, Select, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from services.tasks.models import DUE_DATE_ASC_KEY, DUE_DATE_DESC_KEY, OUTBOX, Task
@@ -11,6 +12,7 @@ from shared import outbox
 from shared.db import table_of
 from shared.events import TaskEvent
 from shared.months import MonthRange
+from shared.pagination import ListQuery
 
 
 def get_task(session: Session, *, task_id: int, for_update: bool = False) -> Task | None:
@@ -18,11 +20,26 @@ def get_task(session: Session, *, task_id: int, for_update: bool = False) -> Tas
     return session.get(Task, task_id, with_for_update=for_update)
 
 
+_TASK_BY_ID = select(*table_of(Task).c).where(table_of(Task).c.id == bindparam("task_id"))
+
+
+def read_task(session: Session, *, task_id: int) -> dict[str, Any] | None:
+    """The task's columns by name, for an answer (no ORM object: a read tracks nothing, and
+    the identity map and the object cost more than the SELECT)."""
+    result = session.connection().execute(_TASK_BY_ID, {"task_id": task_id})
+    row = result.one_or_none()
+    return None if row is None else dict(zip(result.keys(), row, strict=True))
+
+
+# Built once, the values bound per call: building and cache-keying the INSERT anew cost more
+# than a third of what executing it does.
+_INSERT_TASK = insert(table_of(Task)).returning(*table_of(Task).c)
+
+
 def insert_task(session: Session, *, values: dict[str, Any]) -> Row[Any]:
     """Insert one task; the stored row, read by attribute like a `Task` (no ORM object: a
     create has nothing to track, and the unit of work would cost more than the INSERT)."""
-    table = table_of(Task)
-    return session.execute(insert(table).values(values).returning(*table.c)).one()
+    return session.execute(_INSERT_TASK, values).one()
 
 
 def delete_task(session: Session, *, task: Task) -> None:
@@ -38,19 +55,36 @@ def sort_key(filters: TaskFilters) -> list[ColumnElement[Any]]:
     return [getattr(Task, filters.sort.value).expression, Task.id.expression]
 
 
-def tasks_query(*, month: MonthRange, filters: TaskFilters) -> Select[Any]:
+def tasks_query(*, month: MonthRange, filters: TaskFilters) -> ListQuery:
     """The columns of the month's tasks matching the filters, unordered."""
+    values: dict[str, Any] = {
+        "start": month.start,
+        "end": month.end,
+        "status": None if filters.status is None else filters.status.value,
+        "assignee_id": filters.assignee_id,
+        "creator_id": filters.creator_id,
+    }
+    shape = tuple(values[name] is not None for name in _FILTERS)
+    return ListQuery(_tasks_statement(*shape), values)
+
+
+_FILTERS = ("status", "assignee_id", "creator_id")
+
+
+@functools.cache
+def _tasks_statement(*present: bool) -> Select[Any]:
+    """The list's statement for one set of present filters, with bound parameters."""
+    table = table_of(Task)
     conditions: list[ColumnElement[bool]] = [
-        Task.created_at >= month.start,
-        Task.created_at < month.end,
+        table.c.created_at >= bindparam("start"),
+        table.c.created_at < bindparam("end"),
     ]
-    if filters.status is not None:
-        conditions.append(Task.status == filters.status.value)
-    if filters.assignee_id is not None:
-        conditions.append(Task.assignee_id == filters.assignee_id)
-    if filters.creator_id is not None:
-        conditions.append(Task.creator_id == filters.creator_id)
-    return select(*table_of(Task).c).where(*conditions)
+    conditions += [
+        table.c[name] == bindparam(name)
+        for name, given in zip(_FILTERS, present, strict=True)
+        if given
+    ]
+    return select(*table.c).where(*conditions)
 
 
 def add_outbox_event(session: Session, *, event: TaskEvent) -> None:

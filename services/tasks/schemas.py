@@ -2,11 +2,12 @@
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     StringConstraints,
     ValidationInfo,
@@ -26,6 +27,13 @@ def _as_utc(value: datetime) -> datetime:
         raise ValueError("the date is out of range in UTC") from exc
 
 
+def _text_only(value: object) -> object:
+    """A time is an ISO 8601 string (or a datetime in Python), never a number of seconds."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("expected an ISO 8601 date and time, e.g. 2030-01-31T12:00:00Z")
+    return value
+
+
 def _blank_is_none(text: str) -> str | None:
     return text or None
 
@@ -39,13 +47,25 @@ Description = Annotated[
     StringConstraints(strip_whitespace=True, max_length=10_000, pattern=NO_NUL),
     AfterValidator(_blank_is_none),
 ]
-DueDate = Annotated[datetime, AfterValidator(_as_utc)]
+DueDate = Annotated[datetime, BeforeValidator(_text_only), AfterValidator(_as_utc)]
 
 
 class TaskCreate(BaseModel):
     """A new task. `created_at` and `completed_at` are for admins importing history only."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Write the report",
+                    "description": "Two pages",
+                    "status": "in_progress",
+                    "due_date": "2030-01-31T12:00:00Z",
+                }
+            ]
+        },
+    )
 
     title: Title
     description: Description | None = None
@@ -81,10 +101,23 @@ class TaskCreate(BaseModel):
         return self.created_at is not None or self.completed_at is not None
 
 
+def _update_schema(schema: dict[str, Any]) -> None:
+    """`title` and `status` may be left out but not null: say so in the JSON schema too."""
+    for name in ("title", "status"):
+        field = schema["properties"][name]
+        choices = [choice for choice in field.pop("anyOf") if choice != {"type": "null"}]
+        field.update(choices[0])
+        del field["default"]
+    schema["examples"] = [{"status": "done"}]
+
+
 class TaskUpdate(BaseModel):
     """The fields to change; a field left out stays as it is, `null` clears an optional one."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=_update_schema,
+    )
 
     title: Title | None = None
     description: Description | None = None
@@ -106,7 +139,26 @@ class TaskUpdate(BaseModel):
 
 
 class TaskRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 42,
+                    "title": "Write the report",
+                    "description": "Two pages",
+                    "status": "done",
+                    "assignee_id": 7,
+                    "creator_id": 3,
+                    "due_date": "2030-01-31T12:00:00Z",
+                    "created_at": "2025-12-01T09:00:00Z",
+                    "updated_at": "2025-12-03T10:15:00Z",
+                    "completed_at": "2025-12-03T10:15:00Z",
+                    "version": 3,
+                }
+            ]
+        },
+    )
 
     id: int
     title: str

@@ -57,7 +57,7 @@ def create_task(
 
 def get_task(session: Session, *, task_id: int) -> TaskRead:
     """The task; 404 if there is none."""
-    task = repository.get_task(session, task_id=task_id)
+    task = repository.read_task(session, task_id=task_id)
     if task is None:
         raise NotFoundError("No task has this id.")
     return TaskRead.model_validate(task)
@@ -86,7 +86,7 @@ def update_task(
     task_id: int,
     data: TaskUpdate,
     actor: Principal,
-    expected_version: int | None,
+    expected_versions: frozenset[int] | None,
     users: UserDirectory,
 ) -> TaskRead:
     """Change the fields given. A request that changes nothing is not a write (no event)."""
@@ -95,7 +95,7 @@ def update_task(
         users.ensure_exists(session, changes["assignee_id"], field="assignee_id", token=actor.token)
     task = _get_for_write(session, task_id=task_id)
     policy.ensure_can_update(actor, task)
-    _check_version(task, expected_version)
+    _check_version(task, expected_versions)
     before = _snapshot(task)
     now = datetime.now(UTC)
     for name, value in changes.items():
@@ -124,12 +124,12 @@ def update_task(
 
 
 def delete_task(
-    session: Session, *, task_id: int, actor: Principal, expected_version: int | None
+    session: Session, *, task_id: int, actor: Principal, expected_versions: frozenset[int] | None
 ) -> None:
     """Delete the task; its event carries the task as it was, and the next version."""
     task = _get_for_write(session, task_id=task_id)
     policy.ensure_can_delete(actor, task)
-    _check_version(task, expected_version)
+    _check_version(task, expected_versions)
     snapshot = _snapshot(task)
     repository.delete_task(session, task=task)
     _record(
@@ -151,11 +151,11 @@ def _get_for_write(session: Session, *, task_id: int) -> Task:
     return task
 
 
-def _check_version(task: Task, expected_version: int | None) -> None:
-    """412 when the client's `If-Match` names an older version."""
-    if expected_version is not None and task.version != expected_version:
+def _check_version(task: Task, expected_versions: frozenset[int] | None) -> None:
+    """412 when the client's `If-Match` does not name the current version."""
+    if expected_versions is not None and task.version not in expected_versions:
         raise PreconditionFailedError(
-            f"The task is at version {task.version}, not {expected_version}: read it again."
+            f'If-Match does not name the current version, "{task.version}": read the task again.'
         )
 
 

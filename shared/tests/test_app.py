@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
 from shared.app import create_service_app
@@ -24,17 +24,23 @@ def add_thing(body: dict[str, str]) -> dict[str, int]:
     return {"fields": len(body)}
 
 
-@pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    settings = ServiceSettings(_env_file=None, database_url=database_url, log_json=False)
-    app = create_service_app(
-        service="things",
-        title="things",
+def _app(routes: APIRouter, database_url: str) -> FastAPI:
+    settings = ServiceSettings(
+        _env_file=None, database_url=database_url, log_json=False, metrics_port=0
+    )
+    name = routes.prefix.strip("/")
+    return create_service_app(
+        service=name,
+        title=name,
         settings=settings,
         token_verifier=TestSigner().verifier(),
-        routers=[router],
+        routers=[routes],
     )
-    with TestClient(app) as client:
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[TestClient]:
+    with TestClient(_app(router, database_url)) as client:
         yield client
 
 
@@ -93,7 +99,7 @@ def test_redirects_behind_the_gateway_keep_its_prefix(client: TestClient) -> Non
     assert response.headers["Location"] == "http://testserver/api/things/5"
 
 
-def test_an_unexpected_error_is_a_json_500_with_the_request_id(database_url: str) -> None:
+def test_an_unexpected_error_is_a_problem_500_with_the_request_id(database_url: str) -> None:
     failing = APIRouter(prefix="/broken")
 
     @failing.get("/")
@@ -101,7 +107,11 @@ def test_an_unexpected_error_is_a_json_500_with_the_request_id(database_url: str
         raise RuntimeError("a bug")
 
     settings = ServiceSettings(
-        _env_file=None, database_url=database_url, log_json=False, log_level="ERROR"
+        _env_file=None,
+        database_url=database_url,
+        log_json=False,
+        log_level="ERROR",
+        metrics_port=0,
     )
     app = create_service_app(
         service="broken",
@@ -114,7 +124,13 @@ def test_an_unexpected_error_is_a_json_500_with_the_request_id(database_url: str
         response = client.get("/broken/", headers={"X-Request-ID": "trace-500"})
 
     assert response.status_code == 500
+    assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json() == {
+        "type": "tag:efficient-system,2026:problems/internal_error",
+        "title": "Internal error",
+        "status": 500,
+        "detail": "An unexpected error occurred.",
+        "instance": "/broken/",
         "code": "internal_error",
         "message": "An unexpected error occurred.",
         "request_id": "trace-500",
@@ -134,3 +150,23 @@ def test_a_streamed_body_over_the_limit_is_413_content_too_large(client: TestCli
 
     assert response.status_code == 413
     assert response.json()["code"] == "content_too_large"
+
+
+def test_405_is_a_problem_that_allows_every_method_of_the_path(database_url: str) -> None:
+    items = APIRouter(prefix="/items", tags=["items"])
+
+    @items.get("/{item_id}")
+    def read(item_id: int) -> int:
+        return item_id
+
+    @items.delete("/{item_id}")
+    def remove(item_id: int) -> None:
+        return None
+
+    with TestClient(_app(items, database_url)) as client:
+        response = client.post("/items/5")
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "DELETE, GET"
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "method_not_allowed"

@@ -1,9 +1,11 @@
 """The shared consumer machinery against the real PostgreSQL and RabbitMQ."""
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator, Sequence
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import BigInteger, Column, MetaData, Table, Uuid, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -283,3 +285,41 @@ def test_a_failing_event_in_a_batch_alone_goes_to_dead_letters(
 
     assert applied_task_ids(engine) == [n for n in range(1, 21) if n != 7]
     assert batches[0] > 1  # applied together first, then one by one to isolate task 7
+
+
+def consumer_events(config: ConsumerConfig, outcome: str) -> float:
+    labels = {"queue": config.queue, "outcome": outcome}
+    return REGISTRY.get_sample_value("efficient_consumer_events_total", labels) or 0.0
+
+
+def test_outcomes_lag_and_dead_letters_are_counted(
+    database: Database, engine: Engine, config: ConsumerConfig
+) -> None:
+    config = dataclasses.replace(config, resubscribe_seconds=0.2)
+    consumer = EventConsumer(
+        config, model=TaskEvent, database=database, processed=processed, handler=record
+    )
+    body = created_body(task_id=1)
+    lag = {"queue": config.queue}
+
+    async def scenario() -> None:
+        async with consuming(consumer), broker(config) as channel:
+            await publish(channel, config, body)
+            await publish(channel, config, b"{ this is not an event")
+            await eventually(lambda: consumer_events(config, "dead_lettered") == 1)
+            await publish(channel, config, body)  # the same event again
+            await publish(channel, config, created_body(task_id=2))
+            await eventually(lambda: applied_task_ids(engine) == [1, 2])
+            await eventually(lambda: consumer_events(config, "duplicate") == 1)
+            await eventually(
+                lambda: REGISTRY.get_sample_value("efficient_consumer_dead_letters", lag) == 1
+            )
+            await (await dead_letter(channel, config)).ack()
+            await eventually(
+                lambda: REGISTRY.get_sample_value("efficient_consumer_dead_letters", lag) == 0
+            )
+
+    asyncio.run(scenario())
+    assert consumer_events(config, "applied") == 2
+    assert consumer_events(config, "retried") == config.max_attempts - 1
+    assert REGISTRY.get_sample_value("efficient_consumer_lag_seconds_count", lag) == 2

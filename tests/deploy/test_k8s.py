@@ -158,3 +158,32 @@ def test_every_long_running_process_has_probes_and_an_autoscaler() -> None:
         assert {"livenessProbe", "readinessProbe", "startupProbe"} <= set(container), name
         if name not in {"tasks-relay", "auth-relay"}:  # one relay suffices; more may run
             assert name in scaled, name
+
+
+def test_every_process_pod_is_scraped_on_its_metrics_port() -> None:
+    port = CONFIG_MAPS["efficient-config"]["data"]["METRICS_PORT"]
+    processes = {
+        name: workload
+        for name, workload in WORKLOADS.items()
+        if workload["kind"] == "Deployment" and name != "gateway"
+    }
+    [policy] = [
+        doc
+        for doc in OBJECTS
+        if doc["kind"] == "NetworkPolicy" and doc["metadata"]["name"] == "metrics-from-monitoring"
+    ]
+
+    assert len(processes) == 9  # four APIs, two relays, three consumers
+    for name, workload in processes.items():
+        template = workload["spec"]["template"]
+        assert template["metadata"]["annotations"] == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": port,
+            "prometheus.io/path": "/metrics",
+        }, name
+        ports = template["spec"]["containers"][0]["ports"]
+        assert {"name": "metrics", "containerPort": int(port), "protocol": "TCP"} in ports, name
+    [selector] = policy["spec"]["podSelector"]["matchExpressions"]
+    assert set(selector["values"]) == {"api", "relay", "consumer"}
+    [rule] = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": int(port)}]

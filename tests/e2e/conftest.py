@@ -2,7 +2,8 @@
 
 The system under test is `make run` itself, with the environment pointing it at the
 `efficient_e2e_test` database (recreated), the `efficient_e2e_test` RabbitMQ vhost (recreated)
-and ports 18001-18004 / 18080, so a running development system is never touched.
+and ports 18001-18004 / 18080 (metrics 181xx, Prometheus 18090), so a running development
+system is never touched.
 """
 
 import os
@@ -17,12 +18,16 @@ import httpx
 import pytest
 
 from conftest import fresh_database
+from scripts.prometheus_config import JOBS
 
 ROOT = Path(__file__).parents[2]
 LOCAL = ROOT / ".local" / "e2e"
 E2E_NAME = "efficient_e2e_test"
 GATEWAY = "http://127.0.0.1:18080/api"
 PORTS = {"AUTH_PORT": "18001", "TASKS_PORT": "18002", "LOGS_PORT": "18003", "KPI_PORT": "18004"}
+# Each process's metrics port and Prometheus's: `make run`'s defaults + 9000 (18101, ... 18090).
+METRICS_PORTS = {variable: str(port + 9000) for variable, port in JOBS.values()}
+PROMETHEUS = "http://127.0.0.1:18090"
 
 
 def _fresh_vhost() -> None:
@@ -67,8 +72,11 @@ def system(database_url: str) -> Iterator[System]:  # `database_url`: the tests'
     env = {
         **os.environ,
         **PORTS,
+        **METRICS_PORTS,
         "GATEWAY_PORT": "18080",
         "GATEWAY_DIR": str(LOCAL / "gateway"),
+        "PROMETHEUS_DIR": str(LOCAL / "prometheus"),
+        "PROMETHEUS_SCRAPE_INTERVAL": "1s",  # the e2e test waits for every target to be up
         # The tests' X-Forwarded-For names the client, so a test can act from an address of
         # its own (brute-force counts are per address); the flood guard keeps its defaults.
         "GATEWAY_TRUSTED_PROXIES": "127.0.0.1",

@@ -37,6 +37,8 @@ def _answer(path: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """What the stub services answer: JSON big and small, a docs page, a 429 of their own."""
     json_type = (b"content-type", b"application/json")
     if path == "/tasks/big":
+        return 200, [json_type], json.dumps(BIG).encode()
+    if path in ("/tasks/7", "/tasks/"):  # one task, big, with its version as a strong ETag
         return 200, [json_type, (b"etag", b'"7"')], json.dumps(BIG).encode()
     if path == "/tasks/docs":
         return 200, [(b"content-type", b"text/html")], b"<html><body>docs</body></html>"

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shared.problems import Problem, problem_title, problem_type
 from tests.gateway.conftest import start_gateway
 
 ALLOWED = "http://localhost:5173"
@@ -32,6 +33,22 @@ def _responses(base: str) -> dict[str, httpx.Response]:
         "431": httpx.get(f"{base}/tasks/small", headers={"Cookie": "c=" + "x" * 20_000}),
         "414": httpx.get(f"{base}/tasks/small", params={"q": "x" * 10_000}),
     }
+
+
+def test_the_gateways_own_errors_are_problem_details(gateways: dict[str, str]) -> None:
+    responses = _responses(gateways["default"])
+    responses["405"] = httpx.request("TRACE", f"{gateways['default']}/tasks/small")
+
+    for kind, response in responses.items():
+        if response.status_code < 400 or kind == "service 404":
+            continue
+        assert response.headers["Content-Type"] == "application/problem+json", kind
+        problem = Problem.model_validate(response.json())
+        assert problem.status == response.status_code, kind
+        assert problem.type == problem_type(problem.code) != "about:blank", kind
+        assert problem.title == problem_title(problem.code, problem.status), kind
+        assert problem.detail == problem.message, kind
+        assert problem.request_id == response.headers["X-Request-ID"], kind
 
 
 def test_every_response_carries_the_security_headers(gateways: dict[str, str]) -> None:
@@ -129,9 +146,24 @@ def test_large_json_answers_are_gzipped(gateways: dict[str, str]) -> None:
     assert "Accept-Encoding" in big.headers["Vary"]
     assert big.json() == plain.json()
     assert big.num_bytes_downloaded < plain.num_bytes_downloaded / 3
-    assert big.headers["ETag"] == 'W/"7"'  # still accepted as If-Match by the tasks service
     assert "Content-Encoding" not in small.headers
     assert "Content-Encoding" not in plain.headers
+
+
+def test_answers_with_a_strong_etag_are_not_gzipped(gateways: dict[str, str]) -> None:
+    base = gateways["default"]
+    gzip = {"Accept-Encoding": "gzip"}
+
+    read = httpx.get(f"{base}/tasks/7", headers=gzip, params={"x": "1"})
+    created = httpx.post(f"{base}/tasks/", headers=gzip, json={"title": "t"})
+    listed = httpx.get(f"{base}/tasks/", headers=gzip)
+
+    # gzip would weaken the ETag to W/"7", which If-Match (strong comparison) never matches.
+    for response in (read, created):
+        assert response.status_code == 200
+        assert "Content-Encoding" not in response.headers
+        assert response.headers["ETag"] == '"7"'
+    assert listed.headers["Content-Encoding"] == "gzip"
 
 
 def test_a_services_429_keeps_its_own_retry_after(gateways: dict[str, str]) -> None:

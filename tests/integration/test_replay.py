@@ -84,7 +84,7 @@ def write(engine: Engine, n: int) -> None:
             task_id=1 + n % 20,
             data=TaskUpdate(status=status),
             actor=ACTOR,
-            expected_version=None,
+            expected_versions=None,
             users=UNUSED_USERS,
         )
 

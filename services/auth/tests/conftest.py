@@ -27,6 +27,12 @@ def auth_schema(engine: Engine) -> None:
     migrate_fresh(engine, schema=SCHEMA, service_dir=SERVICE_DIR)
 
 
+@pytest.fixture
+def session(session: Session, auth_schema: None) -> Session:
+    """The root conftest's session, on a migrated `auth` schema (a test may use it alone)."""
+    return session
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> AuthSettings:
     return service_settings(

@@ -81,7 +81,15 @@ def test_wrong_password_and_unknown_user_are_the_same_401(
     for response in (wrong, unknown):
         body = response.json()
         del body["request_id"]
-        assert body == {"code": "invalid_credentials", "message": "Incorrect username or password."}
+        assert body == {
+            "type": "tag:efficient-system,2026:problems/invalid_credentials",
+            "title": "Wrong username or password",
+            "status": 401,
+            "detail": "Incorrect username or password.",
+            "instance": "/auth/login",
+            "code": "invalid_credentials",
+            "message": "Incorrect username or password.",
+        }
         assert response.headers["WWW-Authenticate"] == "Bearer"
 
 

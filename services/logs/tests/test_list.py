@@ -104,6 +104,22 @@ def test_month_boundaries_are_utc(client: TestClient, signer: TestSigner, sessio
     assert december["total"] == 2
 
 
+def test_month_boundaries_follow_tz(
+    client: TestClient, signer: TestSigner, session: Session
+) -> None:
+    # December in Kathmandu (+05:45): from 18:15 UTC on November 30th.
+    start = datetime(2025, 11, 30, 18, 15, tzinfo=UTC)
+    create_log_entry(session, detail="Nov", created_at=start - timedelta(seconds=1))
+    create_log_entry(session, detail="Dec", created_at=start)
+
+    december = _list(client, signer, year=2025, month=12, tz="Asia/Kathmandu")
+
+    assert _details(december) == ["Dec"]
+    response = client.get("/logs/", params={"tz": "Nope/Zone"}, headers=signer.headers(1))
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["tz"]
+
+
 def test_no_month_means_the_current_month(
     client: TestClient, signer: TestSigner, session: Session
 ) -> None:

@@ -49,6 +49,41 @@ def test_month_boundaries_are_utc(client: TestClient, signer: TestSigner, sessio
     assert december["total"] == 2
 
 
+@pytest.mark.parametrize(
+    ("tz", "first", "last"),
+    [
+        # December in Kathmandu: from 18:15 UTC on November 30th to 18:15 UTC on December 31st.
+        ("Asia/Kathmandu", datetime(2025, 11, 30, 18, 15, tzinfo=UTC), timedelta(hours=-5.75)),
+        # December in St John's (-03:30): from 03:30 UTC on December 1st.
+        ("America/St_Johns", datetime(2025, 12, 1, 3, 30, tzinfo=UTC), timedelta(hours=3.5)),
+    ],
+)
+def test_month_boundaries_follow_tz(
+    client: TestClient,
+    signer: TestSigner,
+    session: Session,
+    tz: str,
+    first: datetime,
+    last: timedelta,
+) -> None:
+    second = timedelta(seconds=1)
+    create_task(session, title="before", created_at=first - second)
+    create_task(session, title="first", created_at=first)
+    create_task(session, title="last", created_at=datetime(2026, 1, 1, tzinfo=UTC) + last - second)
+    create_task(session, title="after", created_at=datetime(2026, 1, 1, tzinfo=UTC) + last)
+
+    december = _list(client, signer, year=2025, month=12, tz=tz, order="asc")
+
+    assert _titles(december) == ["first", "last"]
+
+
+def test_an_unknown_zone_is_a_422_naming_tz(client: TestClient, signer: TestSigner) -> None:
+    response = client.get("/tasks/", params={"tz": "Mars/Olympus"}, headers=signer.headers(1))
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["tz"]
+
+
 def test_no_month_means_the_current_month(
     client: TestClient, signer: TestSigner, session: Session
 ) -> None:

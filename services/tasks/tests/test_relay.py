@@ -3,23 +3,27 @@
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import aio_pika
 import pytest
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+from prometheus_client import REGISTRY, CollectorRegistry
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from services.tasks import service
 from services.tasks.config import TasksSettings
-from services.tasks.models import OutboxEvent
+from services.tasks.models import OUTBOX, OutboxEvent
 from services.tasks.relay import relay_config
 from services.tasks.schemas import TaskUpdate
 from services.tasks.tests.factories import ACTOR, UNUSED_USERS, create_tasks
+from shared.db import Database
 from shared.events import TaskEvent, TaskStatus
 from shared.messaging import unrouted_name
+from shared.metrics import OutboxCollector
 from shared.relay import OutboxListener, OutboxRelay
 from tests.broker import AMQP_URL, bound_queue, eventually, receive, running, unique_name
 from tests.proxy import TcpProxy
@@ -42,6 +46,22 @@ def outbox_ids(session: Session) -> list[uuid.UUID]:
     return list(session.scalars(select(OutboxEvent.event_id).order_by(OutboxEvent.id)))
 
 
+@asynccontextmanager
+async def relay_behind_proxy(
+    settings: TasksSettings,
+) -> AsyncIterator[tuple[TcpProxy, AbstractQueue]]:
+    """The relay running, its broker link through a proxy the test can cut; a bound queue."""
+    proxy = TcpProxy("127.0.0.1", 5672)
+    await proxy.start()
+    via_proxy = settings.model_copy(
+        update={"amqp_url": f"amqp://guest:guest@127.0.0.1:{proxy.port}/"}
+    )
+    async with bound_queue(via_proxy.events_exchange) as (_, queue):
+        async with running(OutboxRelay(relay_config(via_proxy))):
+            yield proxy, queue
+        await proxy.cut()
+
+
 def event_ids(messages: list[AbstractIncomingMessage]) -> list[uuid.UUID]:
     return [TaskEvent.model_validate_json(message.body).event_id for message in messages]
 
@@ -59,10 +79,10 @@ def test_publishes_every_event_once_in_order(
         task_id=first,
         data=TaskUpdate(status=TaskStatus.DONE),
         actor=ACTOR,
-        expected_version=None,
+        expected_versions=None,
         users=UNUSED_USERS,
     )
-    service.delete_task(committed, task_id=first, actor=ACTOR, expected_version=None)
+    service.delete_task(committed, task_id=first, actor=ACTOR, expected_versions=None)
     expected = outbox_ids(committed)
 
     async def scenario() -> None:
@@ -113,23 +133,16 @@ def test_events_written_while_the_broker_is_unreachable_arrive_after(
     committed: Session, relay_settings: TasksSettings
 ) -> None:
     async def scenario() -> None:
-        proxy = TcpProxy("127.0.0.1", 5672)
-        await proxy.start()
-        via_proxy = relay_settings.model_copy(
-            update={"amqp_url": f"amqp://guest:guest@127.0.0.1:{proxy.port}/"}
-        )
-        async with bound_queue(via_proxy.events_exchange) as (_, queue):
-            async with running(OutboxRelay(relay_config(via_proxy))):
-                create_tasks(committed, 1)
-                assert len(await receive(queue, 1)) == 1
-                await proxy.cut()
-                written_during_outage = create_tasks(committed, 5)  # writes do not need RabbitMQ
-                assert len(written_during_outage) == 5
-                await asyncio.sleep(0.5)
-                assert await queue.get(fail=False) is None
-                await proxy.start()
-                messages = await receive(queue, 5, within=30)
+        async with relay_behind_proxy(relay_settings) as (proxy, queue):
+            create_tasks(committed, 1)
+            assert len(await receive(queue, 1)) == 1
             await proxy.cut()
+            written_during_outage = create_tasks(committed, 5)  # writes do not need RabbitMQ
+            assert len(written_during_outage) == 5
+            await asyncio.sleep(0.5)
+            assert await queue.get(fail=False) is None
+            await proxy.start()
+            messages = await receive(queue, 5, within=30)
 
         assert set(event_ids(messages)) == set(outbox_ids(committed)[1:])
 
@@ -246,3 +259,40 @@ def test_a_database_that_does_not_answer_never_freezes_the_relay_loop() -> None:
 
 def run_and_return(scenario: Callable[[], Awaitable[int]]) -> int:
     return asyncio.run(scenario())  # type: ignore[arg-type]
+
+
+def test_the_outbox_gauges_rise_while_the_broker_is_cut_and_fall_after(
+    committed: Session, relay_settings: TasksSettings
+) -> None:
+    registry = CollectorRegistry()
+    database = Database(relay_settings.database_url, pool_size=1)
+    registry.register(OutboxCollector(database, OUTBOX))
+    labels = {"outbox": "tasks.outbox"}
+    published = {"exchange": relay_settings.events_exchange}
+
+    def waiting() -> float | None:
+        return registry.get_sample_value("efficient_outbox_unpublished_events", labels)
+
+    def age() -> float:
+        return (
+            registry.get_sample_value("efficient_outbox_oldest_unpublished_age_seconds", labels)
+            or 0.0
+        )
+
+    async def scenario() -> None:
+        async with relay_behind_proxy(relay_settings) as (proxy, queue):
+            create_tasks(committed, 1)
+            await receive(queue, 1)
+            await eventually(lambda: waiting() == 0 and age() == 0)
+            await proxy.cut()
+            create_tasks(committed, 5)
+            await eventually(lambda: waiting() == 5 and age() > 0.5)
+            await proxy.start()
+            await receive(queue, 5, within=30)
+            await eventually(lambda: waiting() == 0 and age() == 0)
+
+    try:
+        run(scenario)
+    finally:
+        database.dispose()
+    assert REGISTRY.get_sample_value("efficient_events_published_total", published) == 6

@@ -21,7 +21,7 @@ def test_replays_every_event_in_order_to_that_queue_only(
     committed: Session, settings: TasksSettings
 ) -> None:
     [first, *_] = create_tasks(committed, 3)
-    service.delete_task(committed, task_id=first, actor=ACTOR, expected_version=None)
+    service.delete_task(committed, task_id=first, actor=ACTOR, expected_versions=None)
     history = list(committed.scalars(select(OutboxEvent.event_id).order_by(OutboxEvent.id)))
     target, bystander = unique_name("replay"), unique_name("other")
 

@@ -261,46 +261,6 @@ def test_reassigning_to_an_unknown_user_is_422(
     assert outbox_events(session) == []
 
 
-def test_stale_if_match_is_412_and_changes_nothing(
-    client: TestClient, signer: TestSigner, session: Session
-) -> None:
-    task = create_task(session, title="v1", creator_id=1)
-    client.patch(f"/tasks/{task.id}", json={"title": "v2"}, headers=signer.headers(1))
-
-    stale = client.patch(
-        f"/tasks/{task.id}", json={"title": "v3"}, headers={**signer.headers(1), "If-Match": '"1"'}
-    )
-    stale_delete = client.delete(
-        f"/tasks/{task.id}", headers={**signer.headers(1), "If-Match": '"1"'}
-    )
-    current = client.patch(
-        f"/tasks/{task.id}",
-        json={"title": "v3"},
-        headers={**signer.headers(1), "If-Match": 'W/"2"'},
-    )
-
-    assert stale.status_code == 412
-    assert stale.json()["code"] == "precondition_failed"
-    assert stale_delete.status_code == 412
-    assert current.status_code == 200
-    assert current.json()["title"] == "v3"
-    assert len(outbox_events(session)) == 2
-
-
-@pytest.mark.parametrize("value", ['"abc"', "1.5", '"1", "2"'])
-def test_malformed_if_match_is_422(
-    client: TestClient, signer: TestSigner, session: Session, value: str
-) -> None:
-    task = create_task(session, creator_id=1)
-
-    response = client.patch(
-        f"/tasks/{task.id}", json={"title": "x"}, headers={**signer.headers(1), "If-Match": value}
-    )
-
-    assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "If-Match"
-
-
 def test_delete_removes_the_task_and_records_it_as_it_was(
     client: TestClient, signer: TestSigner, session: Session
 ) -> None:

@@ -1,0 +1,265 @@
+"""Queries of the flow tables (`task_history`, `task_flow` and the period aggregates).
+
+Never commits: the caller owns the transaction. Aggregates are read by `Piece`s of periods
+(`services/kpi/periods.py`), all of a request's pieces in one statement.
+"""
+
+import functools
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    Table,
+    case,
+    column,
+    delete,
+    func,
+    literal,
+    select,
+    true,
+    values,
+)
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from services.kpi.flow import CompletionKey, Flow, StatusKey, Version
+from services.kpi.models import FlowCompletion, FlowStatusDelta, TaskFlow, TaskHistory
+from services.kpi.periods import Piece
+from shared.db import sent_as_one, table_of
+from shared.events import TaskStatus
+
+Ranges = Sequence[tuple[int, Piece]]  # pieces, each tagged with the index of what it sums into
+
+
+def histories(session: Session, *, task_ids: Sequence[int]) -> dict[int, list[Version]]:
+    """Every stored version of these tasks."""
+    table = table_of(TaskHistory)
+    rows = session.execute(select(*table.c).where(table.c.task_id.in_(task_ids)))
+    found: dict[int, list[Version]] = {}
+    for row in rows:
+        fields = dict(row._mapping)
+        found.setdefault(fields.pop("task_id"), []).append(Version(**fields))
+    return found
+
+
+def add_history(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
+    """Store versions; one already stored (a duplicate) is left as it is."""
+    if rows:
+        session.execute(_ADD_HISTORY, list(rows))
+
+
+_ADD_HISTORY = sent_as_one(
+    insert(table_of(TaskHistory)).on_conflict_do_nothing(
+        index_elements=[table_of(TaskHistory).c.task_id, table_of(TaskHistory).c.version]
+    )
+)
+
+
+def save_flows(session: Session, *, flows: dict[int, Flow | None]) -> None:
+    """Write the tasks' flows; a task without one (deleted) loses its row."""
+    table = table_of(TaskFlow)
+    gone = [task_id for task_id, flow in flows.items() if flow is None]
+    live = [
+        {
+            "task_id": task_id,
+            "status": flow.status,
+            "assignee_id": flow.assignee_id,
+            "started_at": flow.started_at,
+        }
+        for task_id, flow in sorted(flows.items())
+        if flow is not None
+    ]
+    if gone:
+        session.execute(delete(table).where(table.c.task_id.in_(gone)))
+    if live:
+        session.execute(_save_flows_statement(), live)
+
+
+_FLOW_COLUMNS = ("status", "assignee_id", "started_at")
+
+
+@functools.cache
+def _save_flows_statement() -> Any:
+    table = table_of(TaskFlow)
+    statement = insert(table)
+    return sent_as_one(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.task_id],
+            set_={
+                name: statement.excluded[name] for name in ("status", "assignee_id", "started_at")
+            },
+        )
+    )
+
+
+def add_status_deltas(session: Session, *, deltas: dict[StatusKey, int]) -> None:
+    """Add the deltas to their rows (one statement; rows in key order: no deadlock)."""
+    rows = [
+        {"level": level, "period_at": period, "status": status, "delta": delta}
+        for (level, period, status), delta in sorted(deltas.items())
+        if delta
+    ]
+    if rows:
+        session.execute(_status_upsert(), rows)
+
+
+@functools.cache
+def _status_upsert() -> Any:
+    table = table_of(FlowStatusDelta)
+    statement = insert(table)
+    return sent_as_one(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.level, table.c.period_at, table.c.status],
+            set_={"delta": table.c.delta + statement.excluded.delta},
+        )
+    )
+
+
+def add_completions(session: Session, *, deltas: dict[CompletionKey, tuple[int, float]]) -> None:
+    """Add counts and seconds to their rows (one statement, in key order)."""
+    rows = [
+        {
+            "level": level,
+            "period_at": period,
+            "measure": measure,
+            "assignee_key": assignee,
+            "bin": bin_index,
+            "count": count,
+            "total_seconds": seconds,
+        }
+        for (level, period, measure, assignee, bin_index), (count, seconds) in sorted(
+            deltas.items()
+        )
+        if count or seconds
+    ]
+    if rows:
+        session.execute(_completion_upsert(), rows)
+
+
+@functools.cache
+def _completion_upsert() -> Any:
+    table = table_of(FlowCompletion)
+    statement = insert(table)
+    count = table.c.count + statement.excluded["count"]
+    keys = ["level", "period_at", "measure", "assignee_key", "bin"]
+    return sent_as_one(
+        statement.on_conflict_do_update(
+            index_elements=[table.c[name] for name in keys],
+            set_={
+                "count": count,
+                # Without this, float rounding could leave a sum of 1e-9 s behind no task.
+                "total_seconds": case(
+                    (count == 0, 0.0),
+                    else_=table.c.total_seconds + statement.excluded.total_seconds,
+                ),
+            },
+        )
+    )
+
+
+def _ranges(ranges: Ranges) -> Any:
+    rows = [(index, piece.level, piece.start, piece.end) for index, piece in ranges]
+    return values(
+        column("index", Integer),
+        column("level", String),
+        column("start", DateTime(timezone=True)),
+        column("end", DateTime(timezone=True)),
+        name="range",
+    ).data(rows)
+
+
+def _in_pieces(table: Any, ranges: Any, *where: Any) -> Any:
+    """The rows of each piece: LATERAL, so each piece is one range scan of the primary key
+    (a plain join may scan a whole level's rows, which grow with history)."""
+    return (
+        select(table)
+        .where(
+            table.c.level == ranges.c.level,
+            table.c.period_at >= ranges.c.start,
+            table.c.period_at < ranges.c.end,
+            *where,
+        )
+        .lateral()
+    )
+
+
+def completion_bins(
+    session: Session, *, ranges: Ranges, by_assignee: bool
+) -> list[tuple[int, str, int, int, int, float]]:
+    """(range index, measure, assignee key or -1, bin, count, seconds) of the pieces' rows."""
+    if not ranges:
+        return []
+    pieces = _ranges(ranges)
+    rows = _in_pieces(table_of(FlowCompletion), pieces)
+    assignee = rows.c.assignee_key if by_assignee else literal(-1, Integer)
+    keys = [pieces.c.index, rows.c.measure, rows.c.bin]
+    query = (
+        select(*keys[:2], assignee, keys[2], func.sum(rows.c.count), func.sum(rows.c.total_seconds))
+        .select_from(pieces)
+        .join(rows, true())
+        .group_by(*keys, *([assignee] if by_assignee else []))
+    )
+    return [tuple(row) for row in session.execute(query)]
+
+
+def status_sums(session: Session, *, ranges: Ranges) -> dict[int, dict[str, int]]:
+    """{range index: {status: sum of the deltas}} of the pieces' rows."""
+    if not ranges:
+        return {}
+    pieces = _ranges(ranges)
+    rows = _in_pieces(table_of(FlowStatusDelta), pieces)
+    query = (
+        select(pieces.c.index, rows.c.status, func.sum(rows.c.delta))
+        .select_from(pieces)
+        .join(rows, true())
+        .group_by(pieces.c.index, rows.c.status)
+    )
+    sums: dict[int, dict[str, int]] = {}
+    for index, status, total in session.execute(query):
+        sums.setdefault(index, {})[status] = int(total)
+    return sums
+
+
+def started_before(
+    session: Session, *, moment: datetime, limit: int
+) -> list[tuple[int, int | None, datetime]]:
+    """(task id, assignee, first start) of the tasks in progress since before `moment`."""
+    query = (
+        select(TaskFlow.task_id, TaskFlow.assignee_id, TaskFlow.started_at)
+        .where(TaskFlow.status == TaskStatus.IN_PROGRESS.value, TaskFlow.started_at < moment)
+        .order_by(TaskFlow.started_at, TaskFlow.task_id)
+        .limit(limit)
+    )
+    return [
+        (task_id, assignee, started)
+        for task_id, assignee, started in session.execute(query)
+        if started is not None  # always, in progress
+    ]
+
+
+def completion_counts(session: Session, *, ranges: Ranges, measure: str) -> dict[int, int]:
+    """{range index: completions} of the pieces' rows of `measure`."""
+    if not ranges:
+        return {}
+    pieces = _ranges(ranges)
+    table = table_of(FlowCompletion)
+    rows = _in_pieces(table, pieces, table.c.measure == measure)
+    query = (
+        select(pieces.c.index, func.sum(rows.c.count))
+        .select_from(pieces)
+        .join(rows, true())
+        .group_by(pieces.c.index)
+    )
+    return {index: int(count) for index, count in session.execute(query)}
+
+
+def usernames(session: Session, *, users: Table, user_ids: Sequence[int]) -> dict[int, str]:
+    """The directory's usernames of these users (the ones it knows)."""
+    if not user_ids:
+        return {}
+    query = select(users.c.id, users.c.username).where(users.c.id.in_(user_ids))
+    return {user_id: username for user_id, username in session.execute(query)}
