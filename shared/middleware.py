@@ -127,6 +127,7 @@ class RequestContextMiddleware:
             413,
             "content_too_large",
             self.too_large,
+            instance=scope["path"],
             headers={REQUEST_ID_HEADER: request_id},
         )
         await response(scope, receive, send)

@@ -152,6 +152,20 @@ def test_a_streamed_body_over_the_limit_is_413_content_too_large(client: TestCli
     assert response.json()["code"] == "content_too_large"
 
 
+def test_a_declared_body_over_the_limit_is_a_413_problem_naming_the_path(
+    client: TestClient,
+) -> None:
+    response = client.post(
+        "/things/",
+        content=b"x" * (2 * 1024 * 1024),
+        headers={"Content-Type": "application/json", "X-Forwarded-Prefix": "/api"},
+    )
+
+    assert response.status_code == 413
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["instance"] == "/api/things/"
+
+
 def test_405_is_a_problem_that_allows_every_method_of_the_path(database_url: str) -> None:
     items = APIRouter(prefix="/items", tags=["items"])
 
