@@ -1,6 +1,5 @@
 """Queries of the `kpi` schema. Never commits: the caller owns the transaction."""
 
-import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -88,7 +87,8 @@ def lock_task_states(session: Session, *, task_ids: Sequence[int]) -> dict[int, 
 def save_task_states(session: Session, *, states: Sequence[StoredState]) -> None:
     """Write the states back: one statement for the whole batch (not one UPDATE per task)."""
     if states:
-        session.execute(_save_states_statement(), [dataclasses.asdict(state) for state in states])
+        # `vars`, not `dataclasses.asdict`: that deep-copies every value (its datetimes too).
+        session.execute(_save_states_statement(), [vars(state) for state in states])
 
 
 @functools.cache
