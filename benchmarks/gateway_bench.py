@@ -30,6 +30,7 @@ from benchmarks.scenarios import (
     list_latency,
     list_paths,
     list_throughput,
+    metrics_cost,
 )
 from benchmarks.system import Running
 from benchmarks.wrk import Summary
@@ -42,7 +43,8 @@ Idle = Callable[[], None]
 # What runs against the started system: the bench, its database, the users' ids; the rows.
 Measure = Callable[[Bench, Engine, list[int], Running], list[Row]]
 HEADER = """make bench: the system through its gateway (make run on {name}, :{port})
-beside benchmarks/baseline.py behind an nginx from the same template (:{baseline_port})
+beside benchmarks/baseline.py behind an nginx from the same template (:{baseline_port}),
+and the system's tasks API with METRICS_PORT=0 (metrics off) behind another (:{metrics_off_port})
 wrk -t2 -c32 (c1: -t1) for {seconds:g} s a run; {rounds} interleaved rounds; medians;
 a response slower than {timeout} s is a wrk timeout. Tasks for the list and KPI scenarios are
 loaded with bulk SQL into tasks.task and the KPI read model, not through the API."""
@@ -155,6 +157,7 @@ def measure(
         system.wait_until_idle(engine)
 
     rows = get_and_post(bench, idle=idle)
+    rows += metrics_cost(bench)
     # It ends idle: the month's bulk load below must not meet a backlog.
     rows += event_path.measure(bench, engine, creator_id=ids[0], system_pid=running.system_pid)
     rows += month_scenarios(bench, engine, ids, idle)
@@ -182,6 +185,7 @@ def start_and_measure(measure_with: Measure, *, header: str = HEADER) -> None:
             name=system.NAME,
             port=system.GATEWAY_PORT,
             baseline_port=system.BASELINE_GATEWAY_PORT,
+            metrics_off_port=system.METRICS_OFF_GATEWAY_PORT,
             seconds=args.seconds,
             rounds=args.rounds,
             timeout=wrk.TIMEOUT_SECONDS,
@@ -195,6 +199,7 @@ def start_and_measure(measure_with: Measure, *, header: str = HEADER) -> None:
             bench = Bench(
                 system=system.SYSTEM_API,
                 baseline=system.BASELINE_API,
+                metrics_off=system.METRICS_OFF_API,
                 token=token,
                 task_id=create_one(system.SYSTEM_API, token),
                 baseline_task_id=create_one(system.BASELINE_API, token),

@@ -1,4 +1,5 @@
-"""The interleaved measurements of `make bench`: system vs baseline, lists, KPIs.
+"""The interleaved measurements of `make bench`: system vs baseline, metrics on vs off, lists,
+KPIs.
 
 Every comparison runs its loads in rounds (A, B, A, B, ...), so a noisy neighbour slows both
 sides alike, and keeps the median of each.
@@ -31,10 +32,11 @@ KPI_PATHS = {
 
 @dataclass(frozen=True)
 class Bench:
-    """Where the two gateways are, who is signed in, and how long and often each load runs."""
+    """Where the gateways are, who is signed in, and how long and often each load runs."""
 
     system: str
     baseline: str
+    metrics_off: str  # the same gateway in front of the system's tasks API with METRICS_PORT=0
     token: str
     task_id: int
     baseline_task_id: int
@@ -49,6 +51,10 @@ class Bench:
     def on_baseline(self, path: str, **request: str) -> Load:
         """The same load through the baseline's gateway (the token is sent and ignored)."""
         return Load(url=self.baseline + path, token=self.token, **request)
+
+    def on_metrics_off(self, path: str) -> Load:
+        """The same load through the gateway of the metrics-off tasks API."""
+        return Load(url=self.metrics_off + path, token=self.token)
 
     def c32(self, load: Load) -> Callable[[], Result]:
         """A run of `load` at 32 connections, two threads."""
@@ -71,12 +77,12 @@ class Bench:
                     break
         return time.monotonic() - begun
 
-    def warm_up(self, paths: list[str]) -> None:
+    def warm_up(self, paths: list[str], *, api: str | None = None) -> None:
         """One request to each path first: the services fetch the JWKS on their first token."""
         headers = {"Authorization": f"Bearer {self.token}"}
         with httpx.Client(headers=headers, timeout=30) as client:
             for path in paths:
-                client.get(self.system + path).raise_for_status()
+                client.get((api or self.system) + path).raise_for_status()
 
     def single(self, load: Load) -> Callable[[], Result]:
         """A run of `load` on one connection (latency, not throughput)."""
@@ -146,6 +152,27 @@ def get_and_post(bench: Bench, *, idle: Callable[[], None]) -> list[Row]:
         ),
     ]
     return rows
+
+
+def metrics_cost(bench: Bench) -> list[Row]:
+    """GET by id and a list page, the system (metrics on, tracing off) vs its metrics-off twin."""
+    paths = {"GET /tasks/{id}": f"/tasks/{bench.task_id}", "GET /tasks/": "/tasks/"}
+    bench.warm_up(list(paths.values()))
+    bench.warm_up(list(paths.values()), api=bench.metrics_off)
+    runs: dict[str, Callable[[], Result]] = {}
+    for name, path in paths.items():
+        runs[f"{name} metrics on"] = bench.c32(bench.on_system(path))
+        runs[f"{name} metrics off"] = bench.c32(bench.on_metrics_off(path))
+    found = interleaved(bench, runs)
+    return [
+        at_least(
+            f"{name} c32: metrics on vs off",
+            found[f"{name} metrics on"],
+            found[f"{name} metrics off"],
+            0.95,
+        )
+        for name in paths
+    ]
 
 
 def list_paths(bench: Bench) -> dict[str, str]:

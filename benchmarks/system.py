@@ -3,8 +3,9 @@
 The system under test is `make run` itself (as tests/e2e/conftest.py starts it), pointed at
 the `efficient_bench_test` database and RabbitMQ vhost (both recreated) and ports
 19001-19004 / 19080 (metrics 194xx, Prometheus 19390). The baseline app runs behind a second
-nginx rendered from the same gateway template (ports 19010 / 19081), both under honcho as
-`make run` runs its processes.
+nginx rendered from the same gateway template (ports 19010 / 19081), and a second tasks API,
+the system's own with `METRICS_PORT=0` (metrics off), behind a third (19011 / 19082), all three
+under honcho as `make run` runs its processes.
 """
 
 import json
@@ -37,11 +38,13 @@ PORTS = {
     "KPI_PORT": str(19004 + _SHIFT),
 }
 GATEWAY_PORT, BASELINE_GATEWAY_PORT, BASELINE_PORT = 19080 + _SHIFT, 19081 + _SHIFT, 19010 + _SHIFT
+METRICS_OFF_GATEWAY_PORT, METRICS_OFF_PORT = 19082 + _SHIFT, 19011 + _SHIFT
 # Each process's metrics port (`make run`'s default + 10300) and Prometheus's: the system is
 # measured with its metrics on and scraped, as it runs.
 METRICS_PORTS = {variable: str(port + 10300 + _SHIFT) for variable, port in JOBS.values()}
 SYSTEM_API = f"http://127.0.0.1:{GATEWAY_PORT}/api"
 BASELINE_API = f"http://127.0.0.1:{BASELINE_GATEWAY_PORT}/api"
+METRICS_OFF_API = f"http://127.0.0.1:{METRICS_OFF_GATEWAY_PORT}/api"
 AMQP_URL = f"amqp://guest:guest@127.0.0.1:5672/{NAME}"
 # Logins are what is measured: the per-address limit must not be what stops them.
 RATE_LIMIT = {"GATEWAY_AUTH_RATE": "100000r/s", "GATEWAY_AUTH_BURST": "100000"}
@@ -103,12 +106,13 @@ def system_env(database_url: str) -> dict[str, str]:
 
 
 def baseline_env(database_url: str) -> dict[str, str]:
-    """The environment of the baseline app and its nginx (the same template, one upstream moved)."""
+    """The environment of the baseline app, the metrics-off tasks API and their nginxes (the
+    same template, one upstream moved); the tasks API's settings are the system's."""
     return {
-        **os.environ,
-        **RATE_LIMIT,
-        "DATABASE_URL": database_url,
+        **system_env(database_url),
         "BASELINE_PORT": str(BASELINE_PORT),
+        "METRICS_OFF_PORT": str(METRICS_OFF_PORT),
+        "METRICS_OFF_GATEWAY_DIR": str(LOCAL / "metrics-off-gateway"),
         "GATEWAY_PORT": str(BASELINE_GATEWAY_PORT),
         "GATEWAY_DIR": str(LOCAL / "baseline-gateway"),
         "NGINX_BIN": shutil.which("nginx") or "/usr/sbin/nginx",  # as the Makefile finds it
@@ -158,9 +162,26 @@ def wait_until(ready: list[tuple[str, int]], *, log: Path, seconds: float = 120)
     raise RuntimeError(f"{log.name}: not up after {seconds:.0f} s:\n{_tail(log)}")
 
 
+def render_gateways(env: dict[str, str]) -> None:
+    """The baseline's nginx config, and the metrics-off tasks API's (its tasks upstream moved)."""
+    metrics_off = {
+        **env,
+        "GATEWAY_PORT": str(METRICS_OFF_GATEWAY_PORT),
+        "GATEWAY_DIR": env["METRICS_OFF_GATEWAY_DIR"],
+        "TASKS_UPSTREAM": f"127.0.0.1:{METRICS_OFF_PORT}",
+    }
+    for gateway in (env, metrics_off):
+        subprocess.run(
+            [str(ROOT / ".venv/bin/python"), "gateway/render.py", gateway["GATEWAY_DIR"]],
+            cwd=ROOT,
+            env=gateway,
+            check=True,
+        )
+
+
 @contextmanager
 def running(database_url: str) -> Iterator[Running]:
-    """The system (`make run`) and the baseline, up; stopped on the way out (Ctrl-C included)."""
+    """The system (`make run`) and the baseline's processes, up; stopped on the way out."""
     LOCAL.mkdir(parents=True, exist_ok=True)
     fresh_vhost()
     system_log, baseline_log = LOCAL / "system.log", LOCAL / "baseline.log"
@@ -173,12 +194,7 @@ def running(database_url: str) -> Iterator[Running]:
             )
         )
         env = baseline_env(database_url)
-        subprocess.run(
-            [str(ROOT / ".venv/bin/python"), "gateway/render.py", env["GATEWAY_DIR"]],
-            cwd=ROOT,
-            env=env,
-            check=True,
-        )
+        render_gateways(env)
         baseline = stack.enter_context(
             process_group(
                 [str(ROOT / ".venv/bin/honcho"), "start", "-f", "benchmarks/Procfile.baseline"],
@@ -188,7 +204,10 @@ def running(database_url: str) -> Iterator[Running]:
         )
         probes = ["/healthz", "/auth/.well-known/jwks.json", "/tasks/docs", "/kpi/docs"]
         wait_until([(SYSTEM_API + probe, 200) for probe in probes], log=system_log)
-        wait_until([(BASELINE_API + "/tasks/0", 404)], log=baseline_log)
+        wait_until(
+            [(BASELINE_API + "/tasks/0", 404), (METRICS_OFF_API + "/tasks/docs", 200)],
+            log=baseline_log,
+        )
         yield Running(
             system_log=system_log, baseline_log=baseline_log, processes=[system, baseline]
         )

@@ -99,6 +99,7 @@ def create_service_app(
         app,
         max_body_size=settings.max_body_bytes,
         access_log=settings.access_log,
+        metrics=settings.metrics_port != 0,  # no metrics server: nothing to record for it
         replay_flag=flag,
     )
     app.include_router(health.router)

@@ -18,7 +18,8 @@ per request, and these four share the one pass over the request headers.
   logged once, at the edge; a service run without the gateway can turn its own line on.
 - **Metrics:** every request's duration goes into `http_server_request_duration_seconds`
   under its route template (`scope["route"]`, set by the router while the app ran), method
-  and status (`shared.metrics.RequestMetrics`).
+  and status (`shared.metrics.RequestMetrics`), unless `metrics` is off (`METRICS_PORT=0`: no
+  metrics server, so nothing is recorded either).
 """
 
 import re
@@ -47,6 +48,7 @@ class RequestContextMiddleware:
         *,
         max_body_size: int,
         access_log: bool = False,
+        metrics: bool = True,
         replay_flag: ReplayFlag | None = None,
     ) -> None:
         self.app = app
@@ -55,7 +57,7 @@ class RequestContextMiddleware:
         self.max_body_size = max_body_size
         self.too_large = f"The request body is larger than {max_body_size} bytes."
         self.logger = structlog.get_logger("access")
-        self.metrics = RequestMetrics()
+        self.metrics = RequestMetrics() if metrics else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,7 +81,8 @@ class RequestContextMiddleware:
         if length.isdigit() and int(length) > self.max_body_size:
             started = time.perf_counter()
             await self._refuse(scope, receive, send, request_id)
-            self.metrics.observe(scope, 413, time.perf_counter() - started)
+            if self.metrics is not None:
+                self.metrics.observe(scope, 413, time.perf_counter() - started)
             return
         await self._handle(scope, receive, send, request_id.encode())
 
@@ -112,7 +115,8 @@ class RequestContextMiddleware:
             await self.app(scope, limited_receive, send_with_id)
         finally:
             duration = time.perf_counter() - started
-            self.metrics.observe(scope, status, duration)
+            if self.metrics is not None:
+                self.metrics.observe(scope, status, duration)
             if self.access_log:
                 self.logger.info(
                     "request",
@@ -143,12 +147,18 @@ def _with_prefix(scope: Scope, root: str) -> Scope:
 
 
 def install_middleware(
-    app: FastAPI, *, max_body_size: int, access_log: bool, replay_flag: ReplayFlag | None = None
+    app: FastAPI,
+    *,
+    max_body_size: int,
+    access_log: bool,
+    metrics: bool = True,
+    replay_flag: ReplayFlag | None = None,
 ) -> None:
     """Add the request-context layer (see the module docstring)."""
     app.add_middleware(
         RequestContextMiddleware,
         max_body_size=max_body_size,
         access_log=access_log,
+        metrics=metrics,
         replay_flag=replay_flag,
     )

@@ -44,7 +44,8 @@ class ServiceSettings(BaseSettings):
     # times before the message goes to retry (an unreachable database is waited out instead).
     consumer_db_retries: int = Field(default=3, ge=0, le=100)
     # This process's Prometheus metrics: http://METRICS_ADDRESS:METRICS_PORT/metrics, a port of
-    # its own beside the API's (the gateway never routes it); 0: no metrics server.
+    # its own beside the API's (the gateway never routes it); 0: no metrics server, and an API
+    # then records no request durations either (`make bench` measures the cost against that).
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     metrics_address: str = "0.0.0.0"
     # Relay and consumers touch this file while alive (their liveness probe); unset: no file.

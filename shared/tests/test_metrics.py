@@ -7,6 +7,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.app import create_service_app
@@ -121,3 +122,20 @@ def test_the_metrics_port_closes_with_the_app(database_url: str, metrics_port: i
 
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
+
+
+def recorded(route: str) -> float:
+    """Requests of `route` answered 200 to a GET, in this process's histogram."""
+    labels = {"http_route": route, "http_request_method": "GET", "http_response_status_code": "200"}
+    return REGISTRY.get_sample_value("http_server_request_duration_seconds_count", labels) or 0.0
+
+
+@pytest.mark.parametrize(("port", "counted"), [(0, 0), (None, 1)])
+def test_an_api_without_a_metrics_port_records_no_request_durations(
+    database_url: str, port: int | None, counted: int
+) -> None:
+    with TestClient(gadgets_app(database_url, free_port() if port is None else port)) as client:
+        before = recorded("/gadgets/{gadget_id}")
+        assert client.get("/gadgets/5", headers=signer.headers(1)).status_code == 200
+
+        assert recorded("/gadgets/{gadget_id}") - before == counted
