@@ -105,9 +105,11 @@ class MonthRange(BaseModel):
     @property
     def utc_aligned(self) -> bool:
         """Whether the month is the UTC calendar month (so UTC-month counters answer it)."""
-        return self.start == MonthRange.of(self.year, self.month).start and (
-            self.end == MonthRange.of(self.year, self.month).end
-        )
+        if self.tz == "UTC":
+            return True
+        start = datetime(self.year, self.month, 1, tzinfo=UTC)
+        end = datetime(self.year + self.month // 12, self.month % 12 + 1, 1, tzinfo=UTC)
+        return self.start == start and self.end == end
 
 
 class MonthQuery(BaseModel):
