@@ -13,10 +13,9 @@ from typing import Generic, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import Column, DateTime, MetaData, Table, Uuid, func
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from shared.db import Database
+from shared.db import Database, insert_columns
 from shared.events import Envelope
 
 EventT = TypeVar("EventT", bound=Envelope)
@@ -69,6 +68,11 @@ class EventApplier(Generic[EventT]):
         self.processed = processed
         self.handler = handler
         self.batch_handler = batch_handler
+        self._claim_statement = (
+            insert_columns(processed, ["event_id"])
+            .on_conflict_do_nothing()
+            .returning(processed.c.event_id)
+        )
 
     def process(self, body: bytes) -> Outcome:
         """Apply one message in one transaction, unless its event was applied before."""
@@ -96,10 +100,6 @@ class EventApplier(Generic[EventT]):
 
     def _claim(self, session: Session, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
         """Record the ids in `processed_event`, in one statement; the ones not seen before."""
-        # A list of parameters (not `.values([...])`): the statement is compiled once and cached,
-        # and SQLAlchemy still sends the rows as one multi-row INSERT ("insertmanyvalues").
-        inserted = session.execute(
-            insert(self.processed).on_conflict_do_nothing().returning(self.processed.c.event_id),
-            [{"event_id": event_id} for event_id in event_ids],
-        )
+        # One array of ids (`insert_columns`), into a statement built once.
+        inserted = session.execute(self._claim_statement, {"event_id": event_ids})
         return set(inserted.scalars())

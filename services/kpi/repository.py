@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from services.kpi.models import CompletionCounter, DueCounter, MonthCounter, TaskState
-from shared.db import sent_as_one, table_of
+from shared.db import as_columns, insert_columns, table_of
 from shared.events import TaskSnapshot, TaskStatus
 
 MonthKey = tuple[date, int, str]  # (month, assignee_key, status)
@@ -32,29 +32,26 @@ DueKey = tuple[date, datetime]  # (month created, hour due)
 
 def ensure_task_states(session: Session, *, tasks: Sequence[TaskSnapshot]) -> None:
     """Insert placeholders (version 0, contributing nothing) for the tasks not known yet."""
-    # Parameters as a list for a statement built once, sent as one multi-row INSERT.
-    session.execute(
-        _ENSURE_STATES,
-        [
-            {
-                "task_id": task.id,
-                "version": 0,
-                "status": task.status.value,
-                "assignee_id": task.assignee_id,
-                "created_at": task.created_at,
-                "due_date": task.due_date,
-                "completed_at": task.completed_at,
-                "deleted": True,
-            }
-            for task in tasks
-        ],
-    )
+    placeholders = [
+        {
+            "task_id": task.id,
+            "version": 0,
+            "status": task.status.value,
+            "assignee_id": task.assignee_id,
+            "created_at": task.created_at,
+            "due_date": task.due_date,
+            "completed_at": task.completed_at,
+            "deleted": True,
+        }
+        for task in tasks
+    ]
+    session.execute(_ENSURE_STATES, as_columns(placeholders, _STATE_COLUMNS))
 
 
-_ENSURE_STATES = sent_as_one(
-    insert(table_of(TaskState)).on_conflict_do_nothing(
-        index_elements=[table_of(TaskState).c.task_id]
-    )
+_STATE_COLUMNS = [column.name for column in table_of(TaskState).c]
+# One array per column (`insert_columns`), into statements built once.
+_ENSURE_STATES = insert_columns(table_of(TaskState), _STATE_COLUMNS).on_conflict_do_nothing(
+    index_elements=[table_of(TaskState).c.task_id]
 )
 
 
@@ -88,22 +85,20 @@ def save_task_states(session: Session, *, states: Sequence[StoredState]) -> None
     """Write the states back: one statement for the whole batch (not one UPDATE per task)."""
     if states:
         # `vars`, not `dataclasses.asdict`: that deep-copies every value (its datetimes too).
-        session.execute(_save_states_statement(), [vars(state) for state in states])
+        session.execute(_save_states_statement(), as_columns(map(vars, states), _STATE_COLUMNS))
 
 
 @functools.cache
 def _save_states_statement() -> Any:
     table = table_of(TaskState)
-    statement = insert(table)
-    return sent_as_one(
-        statement.on_conflict_do_update(
-            index_elements=[table.c.task_id],
-            set_={
-                column.name: statement.excluded[column.name]
-                for column in table.c
-                if column.name != "task_id"
-            },
-        )
+    statement = insert_columns(table, _STATE_COLUMNS)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.task_id],
+        set_={
+            column.name: statement.excluded[column.name]
+            for column in table.c
+            if column.name != "task_id"
+        },
     )
 
 

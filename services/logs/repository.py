@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from services.logs.models import ActionType, ActivityLog
 from services.logs.schemas import LogFilters
-from shared.db import sent_as_one, table_of
+from shared.db import as_columns, insert_columns, table_of
 from shared.pagination import ListQuery
 
 
@@ -44,15 +44,14 @@ def add_entry(
 
 def add_entries(session: Session, *, entries: list[dict[str, Any]]) -> None:
     """Insert several entries in one statement; an event that has an entry already is skipped."""
-    # Parameters as a list for a statement built once, sent as one multi-row INSERT, on the
-    # table itself: the rows need no ORM objects.
-    session.execute(_ADD_ENTRIES, entries)
+    # One array per column (`insert_columns`), into a statement built once, on the table
+    # itself: the rows need no ORM objects.
+    session.execute(_ADD_ENTRIES, as_columns(entries, _ENTRY_COLUMNS))
 
 
-_ADD_ENTRIES = sent_as_one(
-    insert(table_of(ActivityLog)).on_conflict_do_nothing(
-        index_elements=[table_of(ActivityLog).c.event_id]
-    )
+_ENTRY_COLUMNS = ["event_id", "task_id", "user_id", "action_type", "detail", "created_at"]
+_ADD_ENTRIES = insert_columns(table_of(ActivityLog), _ENTRY_COLUMNS).on_conflict_do_nothing(
+    index_elements=[table_of(ActivityLog).c.event_id]
 )
 
 
