@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     case,
+    cast,
     column,
     delete,
     func,
@@ -172,17 +173,27 @@ def _ranges(ranges: Ranges) -> Any:
     ).data(rows)
 
 
-def _in_pieces(table: Any, ranges: Any, *where: Any) -> Any:
-    """The rows of each piece: LATERAL, so each piece is one range scan of the primary key
-    (a plain join may scan a whole level's rows, which grow with history)."""
+def _piece_sums(
+    table: Any, ranges: Any, *, keys: Sequence[str], sums: Sequence[str], where: Sequence[Any] = ()
+) -> Any:
+    """Each piece's sums by `keys`: one range scan of the primary key per piece.
+
+    The GROUP BY keeps the LATERAL subquery whole: a plain one is flattened into a join, and
+    the planner then hashes the pieces and scans the whole table, which grows with history.
+    """
     return (
-        select(table)
+        select(
+            *(table.c[key] for key in keys),
+            # As the column's type: a sum of sums of integers would come back as a Decimal.
+            *(cast(func.sum(table.c[name]), table.c[name].type).label(name) for name in sums),
+        )
         .where(
             table.c.level == ranges.c.level,
             table.c.period_at >= ranges.c.start,
             table.c.period_at < ranges.c.end,
             *where,
         )
+        .group_by(*(table.c[key] for key in keys))
         .lateral()
     )
 
@@ -194,14 +205,17 @@ def completion_bins(
     if not ranges:
         return []
     pieces = _ranges(ranges)
-    rows = _in_pieces(table_of(FlowCompletion), pieces)
+    keys = ["measure", "bin", *(["assignee_key"] if by_assignee else [])]
+    rows = _piece_sums(table_of(FlowCompletion), pieces, keys=keys, sums=["count", "total_seconds"])
     assignee = rows.c.assignee_key if by_assignee else literal(-1, Integer)
-    keys = [pieces.c.index, rows.c.measure, rows.c.bin]
+    groups = [pieces.c.index, rows.c.measure, rows.c.bin]
     query = (
-        select(*keys[:2], assignee, keys[2], func.sum(rows.c.count), func.sum(rows.c.total_seconds))
+        select(
+            *groups[:2], assignee, groups[2], func.sum(rows.c.count), func.sum(rows.c.total_seconds)
+        )
         .select_from(pieces)
         .join(rows, true())
-        .group_by(*keys, *([assignee] if by_assignee else []))
+        .group_by(*groups, *([assignee] if by_assignee else []))
     )
     return [tuple(row) for row in session.execute(query)]
 
@@ -211,7 +225,7 @@ def status_sums(session: Session, *, ranges: Ranges) -> dict[int, dict[str, int]
     if not ranges:
         return {}
     pieces = _ranges(ranges)
-    rows = _in_pieces(table_of(FlowStatusDelta), pieces)
+    rows = _piece_sums(table_of(FlowStatusDelta), pieces, keys=["status"], sums=["delta"])
     query = (
         select(pieces.c.index, rows.c.status, func.sum(rows.c.delta))
         .select_from(pieces)
@@ -247,7 +261,9 @@ def completion_counts(session: Session, *, ranges: Ranges, measure: str) -> dict
         return {}
     pieces = _ranges(ranges)
     table = table_of(FlowCompletion)
-    rows = _in_pieces(table, pieces, table.c.measure == measure)
+    rows = _piece_sums(
+        table, pieces, keys=["measure"], sums=["count"], where=[table.c.measure == measure]
+    )
     query = (
         select(pieces.c.index, func.sum(rows.c.count))
         .select_from(pieces)
