@@ -10,10 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     DateTime,
     Integer,
     String,
     Table,
+    bindparam,
     case,
     cast,
     column,
@@ -32,6 +34,7 @@ from services.kpi.models import FlowCompletion, FlowStatusDelta, TaskFlow, TaskH
 from services.kpi.periods import Piece
 from shared.db import sent_as_one, table_of
 from shared.events import TaskStatus
+from shared.pagination import AnySelect
 
 Ranges = Sequence[tuple[int, Piece]]  # pieces, each tagged with the index of what it sums into
 
@@ -65,12 +68,7 @@ def save_flows(session: Session, *, flows: dict[int, Flow | None]) -> None:
     table = table_of(TaskFlow)
     gone = [task_id for task_id, flow in flows.items() if flow is None]
     live = [
-        {
-            "task_id": task_id,
-            "status": flow.status,
-            "assignee_id": flow.assignee_id,
-            "started_at": flow.started_at,
-        }
+        {"task_id": task_id, **{name: getattr(flow, name) for name in _FLOW_COLUMNS}}
         for task_id, flow in sorted(flows.items())
         if flow is not None
     ]
@@ -80,7 +78,7 @@ def save_flows(session: Session, *, flows: dict[int, Flow | None]) -> None:
         session.execute(_save_flows_statement(), live)
 
 
-_FLOW_COLUMNS = ("status", "assignee_id", "started_at")
+_FLOW_COLUMNS = ("status", "assignee_id", "started_at", "created_at", "completed_at")
 
 
 @functools.cache
@@ -90,9 +88,7 @@ def _save_flows_statement() -> Any:
     return sent_as_one(
         statement.on_conflict_do_update(
             index_elements=[table.c.task_id],
-            set_={
-                name: statement.excluded[name] for name in ("status", "assignee_id", "started_at")
-            },
+            set_={name: statement.excluded[name] for name in _FLOW_COLUMNS},
         )
     )
 
@@ -253,6 +249,28 @@ def started_before(
         for task_id, assignee, started in session.execute(query)
         if started is not None  # always, in progress
     ]
+
+
+def completion_order() -> list[ColumnElement[Any]]:
+    """The order of the completions list: by completion, then id (unique)."""
+    return [TaskFlow.completed_at.expression, TaskFlow.task_id.expression]
+
+
+@functools.cache
+def completions_query() -> AnySelect:
+    """The tasks done, completed in [`:start`, `:end`) (the pages are cut by `shared.pagination`,
+    ordered by completion then id, through the partial index on the done tasks)."""
+    return select(
+        TaskFlow.task_id,
+        TaskFlow.assignee_id,
+        TaskFlow.created_at,
+        TaskFlow.started_at,
+        TaskFlow.completed_at,
+    ).where(
+        TaskFlow.status == TaskStatus.DONE.value,
+        TaskFlow.completed_at >= bindparam("start", type_=DateTime(timezone=True)),
+        TaskFlow.completed_at < bindparam("end", type_=DateTime(timezone=True)),
+    )
 
 
 def completion_counts(session: Session, *, ranges: Ranges, measure: str) -> dict[int, int]:
