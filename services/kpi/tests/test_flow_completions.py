@@ -89,7 +89,7 @@ def test_pages_follow_their_cursor_and_a_reopened_task_leaves_the_list(
     ids=["page-size", "cursor", "window", "zone"],
 )
 def test_bad_queries_are_422_naming_the_parameter(
-    client: TestClient, signer: TestSigner, query: dict[str, object], field: str
+    client: TestClient, signer: TestSigner, query: dict[str, str | int], field: str
 ) -> None:
     response = client.get("/kpi/flow/completions", params=query, headers=signer.headers(1))
 
