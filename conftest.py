@@ -18,6 +18,9 @@ from typing import Any, TypeVar
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
@@ -25,6 +28,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import DropSchema
 
 from scripts.preflight import create_database_if_missing
+from shared import tracing
 from shared.db import Database
 from shared.migrations import upgrade
 from shared.settings import ServiceSettings
@@ -144,3 +148,18 @@ def client(app: FastAPI) -> Iterator[TestClient]:
     """A started client of the service's `app` fixture (its `tests/conftest.py` defines it)."""
     with TestClient(app) as client:
         yield client
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Tracing on for the test, as `OTEL_EXPORTER_OTLP_ENDPOINT` turns it on, but into memory:
+    what it finished (apps, relays and consumers made after this fixture trace)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    previous = tracing.use_provider(provider)
+    try:
+        yield exporter
+    finally:
+        tracing.use_provider(previous)
+        provider.shutdown()

@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from shared import health, metrics
+from shared import health, metrics, tracing
 from shared.db import Database
 from shared.docs import install_docs
 from shared.errors import install_error_handlers
@@ -16,6 +16,7 @@ from shared.openapi import operation_id
 from shared.readmodel import ReplayFlag
 from shared.security import TokenVerifier, jwks_verifier
 from shared.settings import ServiceSettings
+from shared.tracing import configure_tracing
 from shared.version import VERSION
 
 
@@ -29,9 +30,10 @@ def create_service_app(
     on_shutdown: Sequence[Callable[[], None]] = (),
     read_model: str | None = None,
 ) -> FastAPI:
-    """A FastAPI app with JSON logs, the common error shape, request IDs, an access log, health
-    probes, interactive docs under the first router's prefix (e.g. `/tasks/docs`), and its
-    Prometheus metrics on a port of their own (`METRICS_PORT`, `shared/metrics.py`).
+    """A FastAPI app with JSON logs, traces (`shared/tracing.py`), the common error shape,
+    request IDs, an access log, health probes, interactive docs under the first router's prefix
+    (e.g. `/tasks/docs`), and its Prometheus metrics on a port of their own (`METRICS_PORT`,
+    `shared/metrics.py`).
 
     Its database comes from `settings`; tokens are checked against auth's JWKS unless another
     `token_verifier` is given; `on_shutdown` closes what the service opened (HTTP clients).
@@ -39,6 +41,7 @@ def create_service_app(
     replay rebuilds it, answers carry `X-Read-Model: replaying` (`shared/readmodel.py`).
     """
     configure_logging(service=service, level=settings.log_level, json=settings.log_json)
+    configure_tracing(service=service)
     database = Database(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -70,9 +73,16 @@ def create_service_app(
             stop_metrics()
 
     app = FastAPI(
-        # FastAPI's native OpenTelemetry checks the global providers on every request: off
-        # until tracing is configured.
-        telemetry={"tracing": False, "metrics": False, "logs": False},
+        # FastAPI's native OpenTelemetry: a server span per request (and spans of its
+        # dependencies, endpoint and serialization) with tracing on; with it off, nothing is
+        # looked up per request (the global providers would be checked on each).
+        telemetry={
+            "tracing": tracing.enabled(),
+            "tracer_provider": tracing.provider(),
+            "exclude": health.is_probe,
+            "metrics": False,
+            "logs": False,
+        },
         title=title,
         lifespan=lifespan,
         version=VERSION,

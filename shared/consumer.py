@@ -20,6 +20,9 @@ applied. An unreachable database is not the messages' fault: the consumer waits 
 same batch again, without counting an attempt. A statement timeout, a deadlock or a
 serialization failure is not an outage (`shared.db.classify`): it is tried again
 `db_retries` times at once, then fails like any other error.
+
+While it handles a message, its log lines name the request that caused it and, with tracing
+on, it is a span of that request's trace (`shared/handling.py`).
 """
 
 import asyncio
@@ -38,7 +41,7 @@ from aio_pika.abc import (
 from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError
 
-from shared import metrics
+from shared import metrics, tracing
 from shared.applying import (
     BatchHandler,
     EventApplier,
@@ -50,6 +53,7 @@ from shared.applying import (
     processed_event_table,
 )
 from shared.db import Database, DatabaseFailure, classify
+from shared.handling import Handling
 from shared.messaging import connect_until_stopped, copy_of, sleep_unless
 from shared.queues import consumer_queues, declare_consumer_queues
 
@@ -259,7 +263,8 @@ class EventConsumer(EventApplier[EventT]):
                 del self._pending[: len(batch)]
                 async with self._lock:
                     try:
-                        await self._apply(batch)
+                        with Handling(batch, queue=self.config.queue) as handling:
+                            await self._apply(batch, handling)
                     except Exception as exc:  # e.g. the channel closed under an ack: go on
                         # What was not acked is delivered again once the channel is back.
                         logger.error(
@@ -279,15 +284,22 @@ class EventConsumer(EventApplier[EventT]):
             if len(self._pending) == seen:
                 return
 
-    async def _apply(self, batch: list[AbstractIncomingMessage]) -> None:
+    async def _apply(self, batch: list[AbstractIncomingMessage], handling: Handling) -> None:
         readable: list[tuple[AbstractIncomingMessage, EventT]] = []
         for message in batch:
             try:
                 readable.append((message, parse_event(message.body, self.model)))
             except PoisonMessageError as exc:
-                await self._retry_or_dead_letter(message, exc)
-        if not readable:
-            return
+                with handling.of(message):
+                    await self._retry_or_dead_letter(message, exc)
+        if readable:
+            with handling.batch([message for message, _ in readable]):
+                await self._apply_readable(readable, handling)
+
+    async def _apply_readable(
+        self, readable: list[tuple[AbstractIncomingMessage, EventT]], handling: Handling
+    ) -> None:
+        """Apply the batch's events in one transaction (one by one if that fails); ack them."""
         try:
             outcomes = await self._with_database([event for _, event in readable])
         except _Stopped:
@@ -296,7 +308,8 @@ class EventConsumer(EventApplier[EventT]):
             return
         except Exception:  # one of them fails: apply them one by one, to find which
             for message, event in readable:
-                await self._apply_one(message, event)
+                with handling.of(message):
+                    await self._apply_one(message, event)
             return
         for message, _ in readable:
             await message.ack()
@@ -364,6 +377,7 @@ class EventConsumer(EventApplier[EventT]):
             return
         await message.ack()  # only once the copy is confirmed: never acked and dropped
         metrics.count_failed(self.config.queue, dead_lettered=final)
+        tracing.fail_current_span(exc)
         log = logger.error if final else logger.warning
         log(
             "event_failed",

@@ -1,5 +1,8 @@
 """Liveness (`/healthz`) and readiness (`/readyz`, the database answers) probes."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -10,6 +13,12 @@ from shared.db import DatabaseDep
 # Probes for the orchestrator, on the service's own port: not part of the API behind `/api`
 # (the gateway has its own `/api/healthz`), so not in the published OpenAPI document.
 router = APIRouter(tags=["health"], include_in_schema=False)
+PROBES = frozenset({"/healthz", "/readyz"})
+
+
+def is_probe(scope: Mapping[str, Any]) -> bool:
+    """Whether the request is a probe (the orchestrator's, every few seconds: not traced)."""
+    return scope.get("path") in PROBES
 
 
 class HealthStatus(BaseModel):

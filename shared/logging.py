@@ -1,18 +1,34 @@
-"""Structured JSON logs, with the request ID on every line."""
+"""Structured JSON logs, with the request ID on every line, and the trace and span IDs on
+every line written inside a span (tracing on; see `shared/tracing.py`)."""
 
 import logging
 import sys
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 
-from shared.context import current_request_id
+from shared import tracing
+from shared.context import REQUEST_IDS, current_request_id
 
 
 def _add_request_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     request_id = current_request_id()
     if request_id:
         event.setdefault("request_id", request_id)
+    else:
+        request_ids = REQUEST_IDS.get()  # a consumer's batch of several requests' events
+        if request_ids:
+            event.setdefault("request_ids", request_ids)
+    return event
+
+
+def _add_trace_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    if tracing.enabled():  # off: no span is ever current, and this is all the cost
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            event.setdefault("trace_id", trace.format_trace_id(context.trace_id))
+            event.setdefault("span_id", trace.format_span_id(context.span_id))
     return event
 
 
@@ -21,6 +37,7 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         _add_request_id,
+        _add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -30,18 +30,12 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.context import REQUEST_ID
+from shared.context import REQUEST_ID, REQUEST_ID_HEADER, valid_request_id
 from shared.errors import error_response
 from shared.metrics import RequestMetrics
 from shared.readmodel import REPLAY_HEADER, ReplayFlag
 
-REQUEST_ID_HEADER = "X-Request-ID"
-_MAX_REQUEST_ID_LENGTH = 128
 _PREFIX = re.compile(r"/[A-Za-z0-9/_-]{0,63}")
-
-
-def _valid_request_id(value: str) -> bool:
-    return 0 < len(value) <= _MAX_REQUEST_ID_LENGTH and value.isascii() and value.isprintable()
 
 
 class RequestContextMiddleware:
@@ -75,7 +69,7 @@ class RequestContextMiddleware:
                 prefix = value.decode("latin-1")
             elif name == b"content-length":
                 length = value.decode("latin-1")
-        if not _valid_request_id(request_id):
+        if not valid_request_id(request_id):
             request_id = uuid.uuid4().hex
         # Not reset afterwards: each request runs in a context of its own, and the 500 handler
         # (outside this layer) still needs the ID.

@@ -1,36 +1,61 @@
 """The `year`/`month` filter: both or neither (the current month), in the zone `tz` (UTC by
 default), as a half-open interval of UTC instants.
 
-`tz` is an IANA zone name (`zoneinfo`, with the `tzdata` package as its fallback database):
+`tz` is an IANA zone name, one of the `tzdata` package's (`zone_names`; read through `zoneinfo`):
 a month in `Asia/Kathmandu` starts at 18:15 UTC on the previous month's last day. An unknown
 zone is a 422 naming `tz`.
 """
 
 import functools
 from datetime import UTC, datetime, tzinfo
-from typing import Annotated
-from zoneinfo import ZoneInfo, available_timezones
+from importlib.resources import files
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 # 9998: the end of December 9999 would be year 10000, which Python dates cannot hold.
 MIN_YEAR, MAX_YEAR = 1970, 9998
 TZ_DESCRIPTION = "IANA time zone of the day and month boundaries (e.g. Asia/Kathmandu)."
 
 
+TIME_ZONE_SCHEMA_REF = "#/components/schemas/TimeZone"
+
+
 @functools.cache
-def _zone_names() -> frozenset[str]:
-    # Only the database's zone names: not its other files (`localtime`, `posixrules`, ...).
-    return frozenset(available_timezones()) - {"localtime", "posixrules", "Factory"}
+def zone_names() -> tuple[str, ...]:
+    """The zone names `tz` accepts: those of the `tzdata` package (pinned in `uv.lock`), not
+    whatever the machine's own zone database holds, so that the API and its OpenAPI document
+    (`time_zone_schema`) are the same on every machine."""
+    return tuple(sorted(files("tzdata").joinpath("zones").read_text().split()))
+
+
+def time_zone_schema() -> dict[str, Any]:
+    """The OpenAPI schema `TimeZone`: every name `tz` accepts, so a client knows them."""
+    return {
+        "type": "string",
+        "title": "TimeZone",
+        "description": "An IANA time zone name.",
+        "enum": list(zone_names()),
+        "examples": ["Asia/Tokyo"],
+    }
+
+
+# A `tz` parameter: a string validated by `zone` (a 422 naming `tz`), documented as `TimeZone`.
+TimeZoneName = Annotated[
+    str,
+    Field(max_length=64),
+    WithJsonSchema({"$ref": TIME_ZONE_SCHEMA_REF, "default": "UTC"}),
+]
 
 
 def zone(name: str) -> tzinfo:
     """The zone named `name`; a 422 naming `tz` when there is none by that name."""
     if name == "UTC":
         return UTC
-    if name in _zone_names():
+    if name in _zone_name_set():
         return ZoneInfo(name)
     raise RequestValidationError(
         [
@@ -42,6 +67,11 @@ def zone(name: str) -> tzinfo:
             }
         ]
     )
+
+
+@functools.cache
+def _zone_name_set() -> frozenset[str]:
+    return frozenset(zone_names())
 
 
 def local_midnight(year: int, month: int, day: int, tz: tzinfo) -> datetime:
@@ -89,7 +119,7 @@ class MonthQuery(BaseModel):
 
     year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR, description="With `month`.")
     month: int | None = Field(None, ge=1, le=12, description="With `year`.")
-    tz: str = Field("UTC", max_length=64, description=TZ_DESCRIPTION, examples=["Asia/Tokyo"])
+    tz: TimeZoneName = Field("UTC", description=TZ_DESCRIPTION)
 
     def month_range(self) -> MonthRange:
         """The requested month, or the current one when neither `year` nor `month` is given."""

@@ -22,6 +22,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from shared.months import TIME_ZONE_SCHEMA_REF, time_zone_schema
 from shared.problems import PROBLEM_MEDIA_TYPE, Problem
 from shared.version import VERSION
 
@@ -146,6 +147,8 @@ def finish_openapi(schema: dict[str, Any], *, root_path: str) -> dict[str, Any]:
     # FastAPI's own 422 body is replaced by a problem (`_finish_operation`).
     for name in _FASTAPI_422_SCHEMAS:
         schemas.pop(name, None)
+    if TIME_ZONE_SCHEMA_REF in json.dumps(schema["paths"]):
+        schemas["TimeZone"] = time_zone_schema()
     for scheme in components.get("securitySchemes", {}).values():
         password_flow = scheme.get("flows", {}).get("password")
         if password_flow is not None:

@@ -4,6 +4,10 @@ A producer (tasks, auth) stores each event in `<schema>.outbox` in the transacti
 it describes, so the change and its event commit or roll back together; its relay
 (`shared/relay.py`) publishes the rows later. Published rows stay as the event history, which a
 replay (`shared/replay.py`) can send again. Queries here never commit.
+
+A row also keeps what the request that wrote it was: its `request_id` (`X-Request-ID`) and,
+with tracing on, its W3C trace context (`trace_context`: `traceparent`, `tracestate`); the
+relay sends both in the message's headers. With tracing off `trace_context` stays NULL.
 """
 
 import uuid
@@ -29,7 +33,17 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
+from shared import tracing
+from shared.context import MAX_REQUEST_ID_LENGTH, current_request_id
 from shared.events import Envelope
+
+
+def request_columns() -> list[Column[Any]]:
+    """The columns naming the request that wrote a row: its ID and its trace context."""
+    return [
+        Column("request_id", String(MAX_REQUEST_ID_LENGTH)),
+        Column("trace_context", JSONB(none_as_null=True)),
+    ]
 
 
 def outbox_table(metadata: MetaData, *, entity_id: str) -> Table:
@@ -44,6 +58,7 @@ def outbox_table(metadata: MetaData, *, entity_id: str) -> Table:
         Column("payload", JSONB, nullable=False),
         Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
         Column("published_at", DateTime(timezone=True)),
+        *request_columns(),
     )
     # The relay only ever scans what is still unpublished.
     Index("ix_outbox_unpublished", table.c.id, postgresql_where=table.c.published_at.is_(None))
@@ -75,20 +90,28 @@ class StoredEvent:
     event_type: str
     payload: dict[str, Any]
     created_at: datetime
+    request_id: str | None = None
+    trace_context: dict[str, str] | None = None
 
 
 def add_event(session: Session, outbox: Outbox, *, event: Envelope, entity_id: int) -> None:
-    """Store `event` in the caller's transaction; its relay is woken when that commits."""
-    session.execute(
-        outbox.table.insert().values(
-            {
-                "event_id": event.event_id,
-                "event_type": event.event_type,
-                outbox.entity_id: entity_id,
-                "payload": event.model_dump(mode="json"),
-            }
-        )
-    )
+    """Store `event` in the caller's transaction; its relay is woken when that commits.
+
+    The row names the request being handled (`shared.context`) and its trace, if any.
+    """
+    row = {
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        outbox.entity_id: entity_id,
+        "payload": event.model_dump(mode="json"),
+        "request_id": current_request_id(),
+    }
+    trace_context = tracing.current_context()
+    if trace_context is not None:  # tracing on (off: the column stays NULL, at no cost)
+        row["trace_context"] = trace_context
+    # As parameters, not `.values(...)`: the compiled INSERT is cached for each set of columns,
+    # and no value is made into a clause of the statement on every call.
+    session.execute(outbox.table.insert(), row)
     # No NOTIFY here: the table's trigger sends it (`notify_trigger_ddl`), in the same round trip.
 
 
@@ -116,7 +139,7 @@ def drop_notify_trigger_ddl(*, schema: str) -> list[str]:
 
 def _columns(outbox: Outbox) -> Sequence[Any]:
     c = outbox.table.c
-    return (c.id, c.event_id, c.event_type, c.payload, c.created_at)
+    return (c.id, c.event_id, c.event_type, c.payload, c.created_at, c.request_id, c.trace_context)
 
 
 def claim_unpublished(session: Session, outbox: Outbox, *, limit: int) -> list[StoredEvent]:

@@ -13,27 +13,33 @@ the delivery is at least once, and consumers drop duplicates by `event_id`. It s
 PostgreSQL's NOTIFY (sent by every outbox write) or `poll_seconds`, and rides out restarts of
 RabbitMQ or PostgreSQL by retrying; nothing is lost meanwhile, the backlog drains when they
 are back.
+
+Each message carries the request that wrote its row (headers `x-request-id` and, with tracing
+on, `traceparent`/`tracestate` of a `publish <exchange>` span, child of that request's span).
 """
 
 import asyncio
 import json
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aio_pika
 import psycopg2
 import psycopg2.extensions
 import structlog
-from aio_pika.abc import AbstractExchange
+from aio_pika.abc import AbstractExchange, HeadersType
 from sqlalchemy import make_url
 from sqlalchemy.orm import Session
 
-from shared import heartbeat, metrics
+from shared import heartbeat, metrics, tracing
+from shared.context import REQUEST_ID_MESSAGE_HEADER
 from shared.db import CONNECT_ARGS, Database
 from shared.logging import configure_logging
 from shared.messaging import connect_until_stopped, declare_events_exchange, sleep_unless
 from shared.outbox import Outbox, StoredEvent, claim_unpublished, unmark_published
 from shared.settings import RelaySettings
+from shared.tracing import configure_tracing
 
 logger = structlog.get_logger(__name__)
 PUBLISH_TIMEOUT_SECONDS = 5.0
@@ -207,16 +213,35 @@ async def _publish_all(exchange: AbstractExchange, rows: list[StoredEvent]) -> l
     their confirms are awaited together, as the broker sends them. Only the rows up to the
     first one that was not confirmed (a nack, a return, a timeout) count as published: the
     rest are published again, in order, by the next batch (consumers drop the duplicates).
+    With tracing on, each is a `publish` span, child of the request that wrote the row.
     """
+    spans = []
+    if tracing.enabled():
+        spans = [
+            tracing.start_message_span(
+                "send",
+                exchange.name,
+                message_id=str(row.event_id),
+                parent=row.trace_context,
+                attributes={"messaging.rabbitmq.destination.routing_key": row.event_type},
+            )
+            for row in rows
+        ]
     outcomes = await asyncio.gather(
         *(
             exchange.publish(
-                outbox_message(row), routing_key=row.event_type, timeout=PUBLISH_TIMEOUT_SECONDS
+                outbox_message(
+                    row, trace_context=tracing.headers_of(spans[i]) if spans else row.trace_context
+                ),
+                routing_key=row.event_type,
+                timeout=PUBLISH_TIMEOUT_SECONDS,
             )
-            for row in rows
+            for i, row in enumerate(rows)
         ),
         return_exceptions=True,
     )
+    for span, outcome in zip(spans, outcomes, strict=False):  # no spans: tracing is off
+        tracing.end_span(span, outcome if isinstance(outcome, BaseException) else None)
     for index, outcome in enumerate(outcomes):
         if isinstance(outcome, BaseException):
             logger.warning(
@@ -226,10 +251,22 @@ async def _publish_all(exchange: AbstractExchange, rows: list[StoredEvent]) -> l
     return rows
 
 
-def outbox_message(row: StoredEvent) -> aio_pika.Message:
-    """The AMQP message of one stored event."""
+def outbox_message(
+    row: StoredEvent, *, trace_context: Mapping[str, str] | None = None
+) -> aio_pika.Message:
+    """The AMQP message of one stored event.
+
+    Its headers name the request that wrote it (`x-request-id`) and carry the W3C headers
+    `trace_context` if given: the relay's publish span (tracing on), or else what the request
+    stored; a replay sends none (its applies are not part of that request's trace).
+    """
+    headers: HeadersType = {}
+    if row.request_id is not None:
+        headers[REQUEST_ID_MESSAGE_HEADER] = row.request_id
+    headers.update(trace_context or {})
     return aio_pika.Message(
         body=json.dumps(row.payload, separators=(",", ":")).encode(),
+        headers=headers,
         content_type="application/json",
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         message_id=str(row.event_id),
@@ -241,6 +278,7 @@ def outbox_message(row: StoredEvent) -> aio_pika.Message:
 def run_relay(*, service: str, settings: RelaySettings, config: RelayConfig) -> None:
     """Entry point of a relay process: run until SIGINT or SIGTERM."""
     configure_logging(service=service, level=settings.log_level, json=settings.log_json)
+    configure_tracing(service=service)
 
     async def main() -> None:
         stop = asyncio.Event()

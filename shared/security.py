@@ -19,6 +19,7 @@ from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel, Field
 
 from shared.errors import ForbiddenError, ServiceUnavailableError, UnauthorizedError
+from shared.http import async_service_client
 from shared.settings import ServiceSettings
 
 ALGORITHM = "EdDSA"
@@ -105,7 +106,7 @@ class JWKSKeySource:
         min_refetch_seconds: float = 10.0,
     ) -> None:
         self.url = url
-        self._client = client or httpx.AsyncClient(timeout=timeout_seconds)
+        self._client = client or async_service_client(timeout=timeout_seconds)
         self._ttl = ttl_seconds
         self._min_refetch = min_refetch_seconds
         self._keys: dict[str, jwt.PyJWK] = {}

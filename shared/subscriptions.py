@@ -26,6 +26,7 @@ from shared.logging import configure_logging
 from shared.messaging import declare_events_exchange
 from shared.queues import QueueMigrationError, ensure_queue
 from shared.settings import ServiceSettings
+from shared.tracing import configure_tracing
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ def run_consumers(
     which beats only while every one of them is subscribed.
     """
     configure_logging(service=service, level=settings.log_level, json=settings.log_json)
+    configure_tracing(service=service)
 
     async def main() -> None:
         stop = asyncio.Event()

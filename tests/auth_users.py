@@ -5,6 +5,8 @@ from collections.abc import Callable
 
 import httpx
 
+from shared.http import service_client
+
 AUTH_URL = "http://auth.test"
 _ONE_USER = re.compile(r"/auth/users/(-?\d+)")
 
@@ -24,8 +26,8 @@ class FakeAuthUsers:
         self.on_request: Callable[[httpx.Request], None] | None = None
 
     def client(self) -> httpx.Client:
-        """An HTTP client whose every request this fake answers."""
-        return httpx.Client(transport=httpx.MockTransport(self.handle))
+        """A client as tasks makes it (`shared.http`), whose every request this fake answers."""
+        return service_client(timeout=3.0, transport=httpx.MockTransport(self.handle))
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         if not self.up:

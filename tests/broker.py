@@ -16,7 +16,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
 from shared.consumer import ConsumerConfig, EventConsumer
 from shared.events import TASK_EVENTS
-from shared.messaging import unrouted_name
+from shared.messaging import declare_events_exchange, unrouted_name
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
@@ -63,6 +63,16 @@ async def channel_to(
         await connection.close()
 
 
+@asynccontextmanager
+async def bound_queue(exchange_name: str) -> AsyncIterator[tuple[AbstractChannel, AbstractQueue]]:
+    """A queue bound to the test exchange for every task event; the exchange is removed after."""
+    async with channel_to(AMQP_URL, exchange=exchange_name) as channel:
+        exchange = await declare_events_exchange(channel, exchange_name)
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, routing_key="task.*")
+        yield channel, queue
+
+
 def broker(config: ConsumerConfig) -> AbstractAsyncContextManager[AbstractChannel]:
     """A channel to the consumer's broker; its exchange and queues are deleted afterwards."""
     queues = (config.queue, config.retry_queue, config.dead_queue)
@@ -101,13 +111,17 @@ async def publish(
     body: bytes,
     *,
     routing_key: str = "task.created",
+    headers: dict[str, str] | None = None,
 ) -> None:
-    """Publish `body` to the consumer's exchange, as the relay does."""
+    """Publish `body` to the consumer's exchange, as the relay does (with `headers`, if any)."""
     exchange = await channel.get_exchange(config.exchange)
-    await exchange.publish(
-        aio_pika.Message(body, message_id=str(uuid.uuid4()), content_type="application/json"),
-        routing_key=routing_key,
+    message = aio_pika.Message(
+        body,
+        headers=dict(headers or {}),
+        message_id=str(uuid.uuid4()),
+        content_type="application/json",
     )
+    await exchange.publish(message, routing_key=routing_key)
 
 
 async def receive(

@@ -9,13 +9,14 @@ from fastapi.exceptions import RequestValidationError
 
 from services.kpi.flow_schemas import MAX_WINDOW_DAYS, FlowWindow
 from services.kpi.schemas import MAX_TREND_MONTHS, MonthSpan, month_count
-from shared.months import MAX_YEAR, MIN_YEAR, TZ_DESCRIPTION, zone
+from shared.months import MAX_YEAR, MIN_YEAR, TZ_DESCRIPTION, TimeZoneName, zone
 
 # YYYY-MM from MIN_YEAR-01 to MAX_YEAR-12 (1970..9998), ASCII digits only: the parameters'
 # schema in the OpenAPI document too, so a generated client knows what is valid.
-MONTH_PATTERN = (
-    r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-(0[1-9]|1[0-2])$"
-)
+_YEAR = r"(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+MONTH_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])$"
+# YYYY-MM-DD in the same years: the flow window's days.
+DAY_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 _MONTH = re.compile(MONTH_PATTERN)
 _MONTH_FORMAT = f"Expected a month as YYYY-MM, from {MIN_YEAR}-01 to {MAX_YEAR}-12."
 
@@ -47,7 +48,7 @@ def _month_query(alias: str, example: str) -> Any:
 async def month_span(
     first: Annotated[str, _month_query("from", "2025-01")],
     last: Annotated[str, _month_query("to", "2025-12")],
-    tz: Annotated[str, Query(max_length=64, description=TZ_DESCRIPTION)] = "UTC",
+    tz: Annotated[TimeZoneName, Query(description=TZ_DESCRIPTION)] = "UTC",
 ) -> MonthSpan:
     """The months `from`..`to` in `tz`: both required, `from` <= `to`, at most 120 months."""
     zone(tz)
@@ -68,12 +69,14 @@ async def month_span(
 MonthSpanDep = Annotated[MonthSpan, Depends(month_span)]
 
 
+def _day_query(alias: str, description: str) -> Any:
+    return Query(alias=alias, description=description, json_schema_extra={"pattern": DAY_PATTERN})
+
+
 async def flow_window(
-    first: Annotated[
-        date, Query(alias="from", description="First local day (YYYY-MM-DD), included.")
-    ],
-    last: Annotated[date, Query(alias="to", description="Last local day (YYYY-MM-DD), included.")],
-    tz: Annotated[str, Query(max_length=64, description=TZ_DESCRIPTION)] = "UTC",
+    first: Annotated[date, _day_query("from", "First local day (YYYY-MM-DD), included.")],
+    last: Annotated[date, _day_query("to", "Last local day (YYYY-MM-DD), included.")],
+    tz: Annotated[TimeZoneName, Query(description=TZ_DESCRIPTION)] = "UTC",
 ) -> FlowWindow:
     """The local days `from`..`to` in `tz`: `from` <= `to`, at most 366 days."""
     zone(tz)

@@ -1,6 +1,5 @@
 """The tasks service's app: `uvicorn services.tasks.main:create_app --factory`."""
 
-import httpx
 from fastapi import FastAPI
 
 from services.tasks.config import TasksSettings
@@ -8,7 +7,9 @@ from services.tasks.models import SCHEMA
 from services.tasks.router import router
 from services.tasks.users import UserDirectory
 from shared.app import create_service_app
+from shared.http import service_client
 from shared.security import TokenVerifier
+from shared.tracing import configure_tracing
 
 
 def create_app(
@@ -19,8 +20,9 @@ def create_app(
 ) -> FastAPI:
     """Build the tasks app from settings (the environment by default)."""
     settings = settings or TasksSettings()
+    configure_tracing(service="tasks")  # before its HTTP client, traced if tracing is on
     directory = users or UserDirectory(
-        settings.auth_url, client=httpx.Client(timeout=settings.http_timeout_seconds)
+        settings.auth_url, client=service_client(timeout=settings.http_timeout_seconds)
     )
     app = create_service_app(
         service="tasks",

@@ -14,7 +14,9 @@ from pydantic import ValidationError
 
 from services.auth.keys import KeySet, SigningKey, generate_pem
 from services.auth.tests.factories import create_access_token, create_foreign_key
+from shared.context import REQUEST_ID
 from shared.errors import install_error_handlers
+from shared.http import async_service_client
 from shared.security import CurrentUser, JWKSKeySource, Principal, Role, TokenVerifier
 from shared.settings import ServiceSettings
 
@@ -391,3 +393,28 @@ def test_clock_skew_within_the_leeway_is_tolerated(
 def test_the_leeway_setting_is_at_most_30_seconds() -> None:
     with pytest.raises(ValidationError):
         ServiceSettings(_env_file=None, jwt_leeway_seconds=31)
+
+
+def test_a_key_fetch_names_the_request_that_needed_it(auth_key: SigningKey) -> None:
+    seen: list[str | None] = []
+
+    def jwks(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("X-Request-ID"))
+        return httpx.Response(200, json=auth_key.jwks())
+
+    source = JWKSKeySource(
+        JWKS_URL, client=async_service_client(timeout=1.0, transport=httpx.MockTransport(jwks))
+    )
+    verifier = TokenVerifier(
+        keys=source, issuer="efficient-system-auth", audience="efficient-system"
+    )
+
+    async def request() -> Principal:
+        REQUEST_ID.set("needs-the-key")  # as the request-context middleware does
+        try:
+            return await verifier.authenticate(create_access_token(auth_key, user_id=5))
+        finally:
+            await source.aclose()
+
+    assert asyncio.run(request()).id == 5
+    assert seen == ["needs-the-key"]  # auth's logs name the request that made it fetch

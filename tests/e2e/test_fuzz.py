@@ -15,6 +15,7 @@ Every answer is still checked in full. Examples are bounded (`EXAMPLES`), so thi
 two minutes.
 """
 
+from datetime import date
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 from schemathesis import Case, GenerationMode, HookContext
 
+from services.kpi.flow_schemas import MAX_WINDOW_DAYS
 from shared.pagination import MAX_OFFSET
 from tests.e2e.conftest import GATEWAY, System
 from tests.e2e.test_system import client_address, new_user
@@ -55,12 +57,20 @@ def _month_pair(query: dict[str, Any]) -> None:
         query.pop("month", None)
 
 
-def _month_span(query: dict[str, Any]) -> None:
+def _span(query: dict[str, Any]) -> None:
+    """`from` <= `to`, and at most 120 months (the trend) or 366 days (a flow window) apart."""
     if "from" in query and "to" in query:
         if query["to"] < query["from"]:
             query["from"], query["to"] = query["to"], query["from"]
-        first, last = (int(query[name][:4]) * 12 + int(query[name][5:]) for name in ("from", "to"))
-        if last - first >= 120:
+        if len(query["from"]) == len("YYYY-MM-DD"):
+            days = date.fromisoformat(query["to"]) - date.fromisoformat(query["from"])
+            too_long = days.days >= MAX_WINDOW_DAYS
+        else:
+            first, last = (
+                int(query[name][:4]) * 12 + int(query[name][5:]) for name in ("from", "to")
+            )
+            too_long = last - first >= 120
+        if too_long:
             query["to"] = query["from"]
 
 
@@ -73,7 +83,7 @@ def _valid_for_the_api(user_id: int) -> Any:
         if isinstance(case.query, dict):
             case.query.pop("cursor", None)  # a signed token: only one the API gave is valid
             _month_pair(case.query)
-            _month_span(case.query)
+            _span(case.query)
             page_size = int(case.query.get("page_size", 50))
             if (int(case.query.get("page", 1)) - 1) * page_size > MAX_OFFSET:
                 case.query["page"] = 1

@@ -1,4 +1,4 @@
-"""Auth, tasks and KPI together on the test database and broker names of each test's own.
+"""Auth, tasks, logs and KPI together on the test database and broker names of each test's own.
 
 Each test runs the real relays and consumers (`running`) and the apps through TestClient on
 committed data; only auth's HTTP API as tasks sees it is faked (`tests/auth_users.py`).
@@ -21,6 +21,9 @@ from services.auth.keys import generate_pem
 from services.kpi import consumer as kpi_consumer
 from services.kpi.config import KpiSettings
 from services.kpi.models import processed_event as kpi_processed
+from services.logs import consumer as logs_consumer
+from services.logs.config import LogsSettings
+from services.logs.models import processed_event as logs_processed
 from services.tasks import consumer as tasks_consumer
 from services.tasks.config import TasksSettings
 from services.tasks.models import processed_event as tasks_processed
@@ -36,19 +39,21 @@ TRUNCATE = (
     "TRUNCATE auth.refresh_token, auth.user, auth.outbox, tasks.task, tasks.outbox, tasks.user,"
     " tasks.processed_event, kpi.task_state, kpi.month_counter, kpi.completion_counter,"
     " kpi.due_counter,"
-    " kpi.user, kpi.processed_event RESTART IDENTITY"
+    " kpi.user, kpi.processed_event, logs.activity_log, logs.processed_event RESTART IDENTITY"
 )
 
 
 @dataclass(frozen=True)
 class System:
-    """The three services' settings, on this test's own exchanges and queues."""
+    """The four services' settings, on this test's own exchanges and queues."""
 
     auth: AuthSettings
     tasks: TasksSettings
     kpi: KpiSettings
+    logs: LogsSettings
     tasks_subscriptions: list[Subscription[Any]]
     kpi_subscriptions: list[Subscription[Any]]
+    logs_subscriptions: list[Subscription[Any]]
 
     def consumers(self, database: Database) -> list[EventConsumer[Any]]:
         """Every consumer of tasks and KPI, as their processes run them."""
@@ -59,13 +64,20 @@ class System:
               for s in self.kpi_subscriptions),
         ]  # fmt: skip
 
+    def logs_consumers(self, database: Database) -> list[EventConsumer[Any]]:
+        """The logs consumer, as its process runs it."""
+        return [
+            s.consumer(self.logs, database=database, processed=logs_processed)
+            for s in self.logs_subscriptions
+        ]
+
     @asynccontextmanager
     async def broker(self) -> AsyncIterator[None]:
         """The consumers' queues, declared first as prestart does (so no event passes them by);
         afterwards the test's exchanges and queues are deleted."""
         queues = [
             name
-            for s in self.tasks_subscriptions + self.kpi_subscriptions
+            for s in self.tasks_subscriptions + self.kpi_subscriptions + self.logs_subscriptions
             for queue in (s.queue, replay_queue(s.queue))  # a replay's, left by a failed test
             for name in (queue, f"{queue}.retry", f"{queue}.dead")
         ]
@@ -75,11 +87,12 @@ class System:
         ):
             await asyncio.to_thread(ensure_consumer_queues, self.tasks, self.tasks_subscriptions)
             await asyncio.to_thread(ensure_consumer_queues, self.kpi, self.kpi_subscriptions)
+            await asyncio.to_thread(ensure_consumer_queues, self.logs, self.logs_subscriptions)
             yield
 
 
 def system(database_url: str) -> System:
-    """Settings for all three services on `database_url`, with broker names of the test's own."""
+    """Settings for all four services on `database_url`, with broker names of the test's own."""
     names = {
         "amqp_url": AMQP_URL,
         "events_exchange": unique_name("tasks.events"),
@@ -89,12 +102,15 @@ def system(database_url: str) -> System:
     key = SecretStr(generate_pem().decode())
     tasks = service_settings(TasksSettings, database_url, **names, **relay)
     kpi = service_settings(KpiSettings, database_url, **names)
+    logs = service_settings(LogsSettings, database_url, **names)
     return System(
         auth=service_settings(AuthSettings, database_url, jwt_private_key=key, **names, **relay),
         tasks=tasks,
         kpi=kpi,
+        logs=logs,
         tasks_subscriptions=_own_queues(tasks_consumer.subscriptions(tasks)),
         kpi_subscriptions=_own_queues(kpi_consumer.subscriptions(kpi)),
+        logs_subscriptions=_own_queues(logs_consumer.subscriptions(logs)),
     )
 
 
@@ -103,8 +119,8 @@ def _own_queues(subscriptions: list[Subscription[Any]]) -> list[Subscription[Any
 
 
 def migrate(database_url: str) -> None:
-    """Bring the auth, tasks and kpi schemas to their newest revision."""
-    for service in ("auth", "tasks", "kpi"):
+    """Bring the auth, tasks, kpi and logs schemas to their newest revision."""
+    for service in ("auth", "tasks", "kpi", "logs"):
         upgrade(SERVICES / service, database_url)
 
 

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import aio_pika
 import pytest
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from prometheus_client import REGISTRY, CollectorRegistry
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
@@ -22,10 +22,10 @@ from services.tasks.schemas import TaskUpdate
 from services.tasks.tests.factories import ACTOR, UNUSED_USERS, create_tasks
 from shared.db import Database
 from shared.events import TaskEvent, TaskStatus
-from shared.messaging import declare_events_exchange, unrouted_name
+from shared.messaging import unrouted_name
 from shared.metrics import OutboxCollector
 from shared.relay import OutboxListener, OutboxRelay
-from tests.broker import AMQP_URL, channel_to, eventually, receive, running, unique_name
+from tests.broker import AMQP_URL, bound_queue, eventually, receive, running, unique_name
 from tests.proxy import TcpProxy
 
 
@@ -44,16 +44,6 @@ def relay_settings(settings: TasksSettings) -> TasksSettings:
 
 def outbox_ids(session: Session) -> list[uuid.UUID]:
     return list(session.scalars(select(OutboxEvent.event_id).order_by(OutboxEvent.id)))
-
-
-@asynccontextmanager
-async def bound_queue(exchange_name: str) -> AsyncIterator[tuple[AbstractChannel, AbstractQueue]]:
-    """A queue bound to the test exchange for every task event; the exchange is removed after."""
-    async with channel_to(AMQP_URL, exchange=exchange_name) as channel:
-        exchange = await declare_events_exchange(channel, exchange_name)
-        queue = await channel.declare_queue(exclusive=True)
-        await queue.bind(exchange, routing_key="task.*")
-        yield channel, queue
 
 
 @asynccontextmanager

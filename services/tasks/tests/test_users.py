@@ -45,6 +45,21 @@ def test_a_known_assignee_needs_no_auth(
     assert fake_auth.requests == []
 
 
+def test_the_call_to_auth_names_the_request_it_serves(
+    client: TestClient, signer: TestSigner, fake_auth: FakeAuthUsers
+) -> None:
+    response = client.post(
+        "/tasks/",
+        json={"title": "Review", "assignee_id": 7},
+        headers={**signer.headers(1), "X-Request-ID": "asks-auth"},
+    )
+
+    assert response.status_code == 201
+    [request] = fake_auth.requests
+    assert request.headers["X-Request-ID"] == "asks-auth"  # auth's logs name the same request
+    assert "traceparent" not in request.headers  # tracing is off
+
+
 def test_a_miss_asks_auth_once_and_remembers_the_answer(
     client: TestClient, signer: TestSigner, session: Session, fake_auth: FakeAuthUsers
 ) -> None:
