@@ -288,8 +288,9 @@ def test_seed_builds_a_team_history_the_flow_metrics_show(
     settings = AuthSettings(_env_file=None, database_url=system.database_url)
     seed(GATEWAY, tasks=30, weeks=6, rng=random.Random(3), auth_settings=settings)
     _, headers = new_user(api)
-    today = datetime.now(UTC).date()
-    window = {"from": (today - timedelta(weeks=6)).isoformat(), "to": today.isoformat()}
+    # Up to yesterday: the seeded history, not what other tests do to this system today.
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    window = {"from": (yesterday - timedelta(weeks=6)).isoformat(), "to": yesterday.isoformat()}
 
     def completions() -> list[dict[str, Any]] | None:
         query = {**window, "page_size": "200"}
