@@ -38,7 +38,7 @@ METRICS_PORTS := AUTH_METRICS_PORT TASKS_METRICS_PORT LOGS_METRICS_PORT KPI_METR
 export $(METRICS_PORTS)
 
 .PHONY: help install nginx wrk prometheus run migrate seed replay dead-letters redrive purge-dead-letters \
-	outbox-status prune-processed admin rotate-key openapi test lint fmt bench bench-events clean
+	outbox-status prune-processed admin rotate-key openapi plots test lint fmt bench bench-events clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-19s %s\n", $$1, $$2}'
@@ -104,6 +104,9 @@ run: migrate ## Start every process behind http://127.0.0.1:8080/api/, Prometheu
 
 seed: install ## Fill a running system with demo data through the gateway
 	$(BIN)/python -m scripts.seed --url http://127.0.0.1:$(GATEWAY_PORT)/api
+
+plots: install ## Draw a running system's cumulative flow and cycle times into docs/plots/*.png
+	$(BIN)/python -m scripts.plot_kpis --url http://127.0.0.1:$(GATEWAY_PORT)/api --out docs/plots
 
 # Which consumers read which events: a replay re-publishes those, each to its own replay queue.
 TASK_EVENT_CONSUMERS := logs kpi

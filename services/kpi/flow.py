@@ -58,10 +58,20 @@ class Flow:
         """The completed task's lead time and, if it was ever started, its cycle time."""
         if self.completed_at is None:
             return {}
-        times = {LEAD: max(0.0, (self.completed_at - self.created_at).total_seconds())}
+        times = {LEAD: lead_seconds(self.created_at, self.completed_at)}
         if self.started_at is not None:
-            times[CYCLE] = (self.completed_at - self.started_at).total_seconds()
+            times[CYCLE] = cycle_seconds(self.started_at, self.completed_at)
         return times
+
+
+def lead_seconds(created_at: datetime, completed_at: datetime) -> float:
+    """Lead time: creation to completion (0 for a completion dated before the creation)."""
+    return max(0.0, (completed_at - created_at).total_seconds())
+
+
+def cycle_seconds(started_at: datetime, completed_at: datetime) -> float:
+    """Cycle time: first start to completion."""
+    return (completed_at - started_at).total_seconds()
 
 
 def flow_of(versions: Iterable[Version]) -> Flow | None:

@@ -10,11 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     DateTime,
     Integer,
     String,
     Table,
+    bindparam,
     case,
+    cast,
     column,
     delete,
     func,
@@ -31,6 +34,7 @@ from services.kpi.models import FlowCompletion, FlowStatusDelta, TaskFlow, TaskH
 from services.kpi.periods import Piece
 from shared.db import sent_as_one, table_of
 from shared.events import TaskStatus
+from shared.pagination import AnySelect
 
 Ranges = Sequence[tuple[int, Piece]]  # pieces, each tagged with the index of what it sums into
 
@@ -64,12 +68,7 @@ def save_flows(session: Session, *, flows: dict[int, Flow | None]) -> None:
     table = table_of(TaskFlow)
     gone = [task_id for task_id, flow in flows.items() if flow is None]
     live = [
-        {
-            "task_id": task_id,
-            "status": flow.status,
-            "assignee_id": flow.assignee_id,
-            "started_at": flow.started_at,
-        }
+        {"task_id": task_id, **{name: getattr(flow, name) for name in _FLOW_COLUMNS}}
         for task_id, flow in sorted(flows.items())
         if flow is not None
     ]
@@ -79,7 +78,7 @@ def save_flows(session: Session, *, flows: dict[int, Flow | None]) -> None:
         session.execute(_save_flows_statement(), live)
 
 
-_FLOW_COLUMNS = ("status", "assignee_id", "started_at")
+_FLOW_COLUMNS = ("status", "assignee_id", "started_at", "created_at", "completed_at")
 
 
 @functools.cache
@@ -89,9 +88,7 @@ def _save_flows_statement() -> Any:
     return sent_as_one(
         statement.on_conflict_do_update(
             index_elements=[table.c.task_id],
-            set_={
-                name: statement.excluded[name] for name in ("status", "assignee_id", "started_at")
-            },
+            set_={name: statement.excluded[name] for name in _FLOW_COLUMNS},
         )
     )
 
@@ -172,17 +169,27 @@ def _ranges(ranges: Ranges) -> Any:
     ).data(rows)
 
 
-def _in_pieces(table: Any, ranges: Any, *where: Any) -> Any:
-    """The rows of each piece: LATERAL, so each piece is one range scan of the primary key
-    (a plain join may scan a whole level's rows, which grow with history)."""
+def _piece_sums(
+    table: Any, ranges: Any, *, keys: Sequence[str], sums: Sequence[str], where: Sequence[Any] = ()
+) -> Any:
+    """Each piece's sums by `keys`: one range scan of the primary key per piece.
+
+    The GROUP BY keeps the LATERAL subquery whole: a plain one is flattened into a join, and
+    the planner then hashes the pieces and scans the whole table, which grows with history.
+    """
     return (
-        select(table)
+        select(
+            *(table.c[key] for key in keys),
+            # As the column's type: a sum of sums of integers would come back as a Decimal.
+            *(cast(func.sum(table.c[name]), table.c[name].type).label(name) for name in sums),
+        )
         .where(
             table.c.level == ranges.c.level,
             table.c.period_at >= ranges.c.start,
             table.c.period_at < ranges.c.end,
             *where,
         )
+        .group_by(*(table.c[key] for key in keys))
         .lateral()
     )
 
@@ -194,14 +201,17 @@ def completion_bins(
     if not ranges:
         return []
     pieces = _ranges(ranges)
-    rows = _in_pieces(table_of(FlowCompletion), pieces)
+    keys = ["measure", "bin", *(["assignee_key"] if by_assignee else [])]
+    rows = _piece_sums(table_of(FlowCompletion), pieces, keys=keys, sums=["count", "total_seconds"])
     assignee = rows.c.assignee_key if by_assignee else literal(-1, Integer)
-    keys = [pieces.c.index, rows.c.measure, rows.c.bin]
+    groups = [pieces.c.index, rows.c.measure, rows.c.bin]
     query = (
-        select(*keys[:2], assignee, keys[2], func.sum(rows.c.count), func.sum(rows.c.total_seconds))
+        select(
+            *groups[:2], assignee, groups[2], func.sum(rows.c.count), func.sum(rows.c.total_seconds)
+        )
         .select_from(pieces)
         .join(rows, true())
-        .group_by(*keys, *([assignee] if by_assignee else []))
+        .group_by(*groups, *([assignee] if by_assignee else []))
     )
     return [tuple(row) for row in session.execute(query)]
 
@@ -211,7 +221,7 @@ def status_sums(session: Session, *, ranges: Ranges) -> dict[int, dict[str, int]
     if not ranges:
         return {}
     pieces = _ranges(ranges)
-    rows = _in_pieces(table_of(FlowStatusDelta), pieces)
+    rows = _piece_sums(table_of(FlowStatusDelta), pieces, keys=["status"], sums=["delta"])
     query = (
         select(pieces.c.index, rows.c.status, func.sum(rows.c.delta))
         .select_from(pieces)
@@ -241,13 +251,37 @@ def started_before(
     ]
 
 
+def completion_order() -> list[ColumnElement[Any]]:
+    """The order of the completions list: by completion, then id (unique)."""
+    return [TaskFlow.completed_at.expression, TaskFlow.task_id.expression]
+
+
+@functools.cache
+def completions_query() -> AnySelect:
+    """The tasks done, completed in [`:start`, `:end`) (the pages are cut by `shared.pagination`,
+    ordered by completion then id, through the partial index on the done tasks)."""
+    return select(
+        TaskFlow.task_id,
+        TaskFlow.assignee_id,
+        TaskFlow.created_at,
+        TaskFlow.started_at,
+        TaskFlow.completed_at,
+    ).where(
+        TaskFlow.status == TaskStatus.DONE.value,
+        TaskFlow.completed_at >= bindparam("start", type_=DateTime(timezone=True)),
+        TaskFlow.completed_at < bindparam("end", type_=DateTime(timezone=True)),
+    )
+
+
 def completion_counts(session: Session, *, ranges: Ranges, measure: str) -> dict[int, int]:
     """{range index: completions} of the pieces' rows of `measure`."""
     if not ranges:
         return {}
     pieces = _ranges(ranges)
     table = table_of(FlowCompletion)
-    rows = _in_pieces(table, pieces, table.c.measure == measure)
+    rows = _piece_sums(
+        table, pieces, keys=["measure"], sums=["count"], where=[table.c.measure == measure]
+    )
     query = (
         select(pieces.c.index, func.sum(rows.c.count))
         .select_from(pieces)

@@ -5,8 +5,9 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
+from services.kpi import flow
 from shared.months import local_midnight, zone
 
 MAX_WINDOW_DAYS = 366
@@ -148,3 +149,26 @@ class AgeingWork(Window):
     as_of: datetime
     threshold_seconds: float | None
     items: list[AgeingTask]
+
+
+class CompletedTask(BaseModel):
+    """A task completed in the window (and done now), with its lead and cycle time."""
+
+    task_id: int
+    assignee_id: int | None
+    created_at: datetime
+    started_at: datetime | None = Field(description="First move to in_progress; null if never.")
+    completed_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def lead_seconds(self) -> float:
+        return flow.lead_seconds(self.created_at, self.completed_at)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cycle_seconds(self) -> float | None:
+        """Null for a task never in progress."""
+        if self.started_at is None:
+            return None
+        return flow.cycle_seconds(self.started_at, self.completed_at)

@@ -16,6 +16,7 @@ from services.kpi.flow_schemas import (
     AgeingTask,
     AgeingWork,
     AssigneeTimes,
+    CompletedTask,
     CumulativeFlow,
     FlowDay,
     FlowTimes,
@@ -29,6 +30,7 @@ from services.kpi.flow_schemas import (
 from services.kpi.models import UNASSIGNED, user_directory
 from services.kpi.periods import ORIGIN, cover
 from shared.events import TaskEvent, TaskEventType, TaskStatus
+from shared.pagination import Keyset, ListQuery, Page, PageParams, paginate
 
 PERCENTILES = (50, 85, 95)
 AGEING_LIMIT = 500
@@ -198,3 +200,16 @@ def ageing(session: Session, *, window: FlowWindow, now: datetime | None = None)
     return AgeingWork(
         **window.info(), as_of=now, threshold_seconds=threshold.p85_seconds, items=items
     )
+
+
+def completions(session: Session, *, window: FlowWindow, params: PageParams) -> Page[CompletedTask]:
+    """A page of the tasks completed in the window (done now), by completion, then id."""
+    keyset = Keyset(
+        flow_repository.completion_order(),
+        descending=False,
+        scope=f"completions:{window.start.isoformat()}:{window.end.isoformat()}",
+    )
+    query = ListQuery(
+        flow_repository.completions_query(), {"start": window.start, "end": window.end}
+    )
+    return paginate(session, query, keyset=keyset, params=params, page_type=Page[CompletedTask])

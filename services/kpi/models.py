@@ -123,6 +123,8 @@ class TaskFlow(Base):
     status: Mapped[str] = mapped_column(String(16))
     assignee_id: Mapped[int | None] = mapped_column(BigInteger)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # while done
 
 
 class FlowCompletion(Base):
@@ -170,6 +172,13 @@ Index(
     "ix_task_flow_in_progress_started_at",
     TaskFlow.started_at,
     postgresql_where=text("status = 'in_progress'"),
+)
+# The tasks done, by their completion: the completions of a window, page by page.
+Index(
+    "ix_task_flow_done_completed_at",
+    TaskFlow.completed_at,
+    TaskFlow.task_id,
+    postgresql_where=text("status = 'done'"),
 )
 # The tasks created or completed near a month boundary: a month in another zone than UTC.
 Index("ix_task_state_created_at", TaskState.created_at, postgresql_where=text("NOT deleted"))

@@ -8,6 +8,7 @@ from services.kpi import flow_service, service
 from services.kpi.deps import FlowWindowDep, MonthSpanDep
 from services.kpi.flow_schemas import (
     AgeingWork,
+    CompletedTask,
     CumulativeFlow,
     FlowTimes,
     Per,
@@ -17,6 +18,7 @@ from services.kpi.flow_schemas import (
 from services.kpi.schemas import ByUserKpi, CompletionRate, MonthlyKpi, Trend
 from shared.db import DatabaseDep
 from shared.months import MonthDep
+from shared.pagination import Page, PageDep
 from shared.security import CurrentUser
 
 router = APIRouter(prefix="/kpi", tags=["kpi"])
@@ -84,3 +86,11 @@ async def flow_cumulative(
 ) -> CumulativeFlow:
     """A cumulative flow: the tasks in each status at the end of each local day of a window."""
     return await database.read(flow_service.cumulative_flow, window=window)
+
+
+@router.get("/flow/completions", response_model=Page[CompletedTask])
+async def flow_completions(
+    _: CurrentUser, database: DatabaseDep, window: FlowWindowDep, page: PageDep
+) -> Page[CompletedTask]:
+    """The tasks completed in a window, each with its lead and cycle time, by completion."""
+    return await database.read(flow_service.completions, window=window, params=page)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, and_, column, func, select, values
+from sqlalchemy import DateTime, Integer, column, func, select, true, values
 from sqlalchemy.orm import Session
 
 from services.kpi.models import UNASSIGNED, TaskState
@@ -31,21 +31,39 @@ def _edges(edges: Edges) -> Any:
     ).data(list(edges))
 
 
+def _per_edge(
+    edges: Any, moment: Any, *where: Any, keys: Sequence[Any], sums: Sequence[Any]
+) -> Any:
+    """Each edge's rows (`moment` in [start, end)) summed by `keys`: one index range scan per
+    edge. The GROUP BY keeps the LATERAL subquery whole: a plain join lets the planner, which
+    cannot tell how narrow the edges are, scan every task instead."""
+    columns = [key.label(f"key_{n}") for n, key in enumerate(keys)]
+    return (
+        select(*columns, *(total.label(f"sum_{n}") for n, total in enumerate(sums)))
+        .where(moment >= edges.c.start, moment < edges.c.end, *where)
+        .group_by(*columns)
+        .lateral()
+    )
+
+
 def created_counts(session: Session, *, edges: Edges) -> dict[int, dict[tuple[int, str], int]]:
     """{month index: {(assignee key, status): signed count}} of live tasks created in the edges."""
     if not edges:
         return {}
     table = _edges(edges)
     assignee = func.coalesce(TaskState.assignee_id, UNASSIGNED)
+    rows = _per_edge(
+        table,
+        TaskState.created_at,
+        ~TaskState.deleted,
+        keys=[assignee, TaskState.status],
+        sums=[func.count()],
+    )
     query = (
-        select(table.c.index, assignee, TaskState.status, func.sum(table.c.sign))
+        select(table.c.index, rows.c.key_0, rows.c.key_1, func.sum(table.c.sign * rows.c.sum_0))
         .select_from(table)
-        .join(
-            TaskState,
-            and_(TaskState.created_at >= table.c.start, TaskState.created_at < table.c.end),
-        )
-        .where(~TaskState.deleted)
-        .group_by(table.c.index, assignee, TaskState.status)
+        .join(rows, true())
+        .group_by(table.c.index, rows.c.key_0, rows.c.key_1)
     )
     counts: dict[int, dict[tuple[int, str], int]] = {}
     for index, key, status, count in session.execute(query):
@@ -59,14 +77,23 @@ def completions(session: Session, *, edges: Edges) -> dict[int, tuple[int, float
         return {}
     table = _edges(edges)
     seconds = func.extract("epoch", TaskState.completed_at - TaskState.created_at)
+    rows = _per_edge(
+        table,
+        TaskState.completed_at,
+        ~TaskState.deleted,
+        TaskState.status == TaskStatus.DONE.value,
+        keys=[],
+        sums=[func.count(), func.sum(seconds)],
+    )
     query = (
-        select(table.c.index, func.sum(table.c.sign), func.sum(table.c.sign * seconds))
-        .select_from(table)
-        .join(
-            TaskState,
-            and_(TaskState.completed_at >= table.c.start, TaskState.completed_at < table.c.end),
+        select(
+            table.c.index,
+            func.sum(table.c.sign * rows.c.sum_0),
+            func.sum(table.c.sign * rows.c.sum_1),
         )
-        .where(~TaskState.deleted, TaskState.status == TaskStatus.DONE.value)
+        .select_from(table)
+        .join(rows, true())
+        .where(rows.c.sum_0 > 0)
         .group_by(table.c.index)
     )
     return {index: (int(n), float(s)) for index, n, s in session.execute(query)}
@@ -77,17 +104,18 @@ def overdue(session: Session, *, edges: Edges, now: datetime) -> int:
     if not edges:
         return 0
     table = _edges(edges)
+    rows = _per_edge(
+        table,
+        TaskState.created_at,
+        ~TaskState.deleted,
+        TaskState.status != TaskStatus.DONE.value,
+        TaskState.due_date < now,
+        keys=[],
+        sums=[func.count()],
+    )
     query = (
-        select(func.coalesce(func.sum(table.c.sign), 0))
+        select(func.coalesce(func.sum(table.c.sign * rows.c.sum_0), 0))
         .select_from(table)
-        .join(
-            TaskState,
-            and_(TaskState.created_at >= table.c.start, TaskState.created_at < table.c.end),
-        )
-        .where(
-            ~TaskState.deleted,
-            TaskState.status != TaskStatus.DONE.value,
-            TaskState.due_date < now,
-        )
+        .join(rows, true())
     )
     return int(session.execute(query).scalar_one())

@@ -26,6 +26,6 @@ def ensure_can_delete(user: Principal, task: Task) -> None:
 
 
 def ensure_can_import(user: Principal) -> None:
-    """Only an admin may give a new task its own `created_at`/`completed_at` (imports, seeds)."""
+    """Only an admin may date a write (`created_at`, `completed_at`, `changed_at`): imports."""
     if not user.is_admin:
-        raise ForbiddenError("Only an admin may set created_at or completed_at.")
+        raise ForbiddenError("Only an admin may set created_at, completed_at or changed_at.")

@@ -50,6 +50,12 @@ Description = Annotated[
 DueDate = Annotated[datetime, BeforeValidator(_text_only), AfterValidator(_as_utc)]
 
 
+def _not_in_the_future(value: datetime | None) -> datetime | None:
+    if value is not None and value > datetime.now(UTC):
+        raise ValueError("cannot be in the future")
+    return value
+
+
 class TaskCreate(BaseModel):
     """A new task. `created_at` and `completed_at` are for admins importing history only."""
 
@@ -75,12 +81,7 @@ class TaskCreate(BaseModel):
     created_at: DueDate | None = None
     completed_at: DueDate | None = None
 
-    @field_validator("created_at")
-    @classmethod
-    def _not_in_the_future(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value > datetime.now(UTC):
-            raise ValueError("cannot be in the future")
-        return value
+    _created_not_in_the_future = field_validator("created_at")(_not_in_the_future)
 
     @field_validator("completed_at")
     @classmethod
@@ -112,7 +113,10 @@ def _update_schema(schema: dict[str, Any]) -> None:
 
 
 class TaskUpdate(BaseModel):
-    """The fields to change; a field left out stays as it is, `null` clears an optional one."""
+    """The fields to change; a field left out stays as it is, `null` clears an optional one.
+
+    `changed_at` is for admins importing history only: when the change happened (default now).
+    """
 
     model_config = ConfigDict(
         extra="forbid",
@@ -124,6 +128,9 @@ class TaskUpdate(BaseModel):
     status: TaskStatus | None = None
     assignee_id: Id | None = None
     due_date: DueDate | None = None
+    changed_at: DueDate | None = None
+
+    _changed_not_in_the_future = field_validator("changed_at")(_not_in_the_future)
 
     @field_validator("title", "status")
     @classmethod
@@ -134,8 +141,8 @@ class TaskUpdate(BaseModel):
         return value
 
     def changes(self) -> dict[str, object]:
-        """Only the fields the client sent."""
-        return {name: getattr(self, name) for name in self.model_fields_set}
+        """Only the task's fields the client sent."""
+        return {name: getattr(self, name) for name in self.model_fields_set - {"changed_at"}}
 
 
 class TaskRead(BaseModel):

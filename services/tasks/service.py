@@ -11,7 +11,7 @@ from services.tasks import policy, repository
 from services.tasks.models import Task
 from services.tasks.schemas import SortOrder, TaskCreate, TaskFilters, TaskRead, TaskUpdate
 from services.tasks.users import UserDirectory
-from shared.errors import NotFoundError, PreconditionFailedError
+from shared.errors import InvalidFieldError, NotFoundError, PreconditionFailedError
 from shared.events import FieldChange, TaskEvent, TaskEventType, TaskSnapshot, TaskStatus
 from shared.months import MonthRange
 from shared.pagination import Keyset, Page, PageParams, paginate
@@ -91,13 +91,15 @@ def update_task(
 ) -> TaskRead:
     """Change the fields given. A request that changes nothing is not a write (no event)."""
     changes: dict[str, Any] = data.changes()
+    if data.changed_at is not None:
+        policy.ensure_can_import(actor)
     if changes.get("assignee_id") is not None:
         users.ensure_exists(session, changes["assignee_id"], field="assignee_id", token=actor.token)
     task = _get_for_write(session, task_id=task_id)
     policy.ensure_can_update(actor, task)
     _check_version(task, expected_versions)
     before = _snapshot(task)
-    now = datetime.now(UTC)
+    now = _moment_of_change(task, data.changed_at)
     for name, value in changes.items():
         setattr(task, name, value.value if isinstance(value, TaskStatus) else value)
     if "status" in changes and task.status != before.status:
@@ -149,6 +151,19 @@ def _get_for_write(session: Session, *, task_id: int) -> Task:
     if task is None:
         raise NotFoundError("No task has this id.")
     return task
+
+
+def _moment_of_change(task: Task, changed_at: datetime | None) -> datetime:
+    """When the change happened: now, or an imported moment no earlier than the last change
+    (so each task's events keep their order in time)."""
+    if changed_at is None:
+        return datetime.now(UTC)
+    if changed_at < task.updated_at:
+        raise InvalidFieldError(
+            field="changed_at",
+            message=f"cannot be before the task's last change ({task.updated_at.isoformat()})",
+        )
+    return changed_at
 
 
 def _check_version(task: Task, expected_versions: frozenset[int] | None) -> None:

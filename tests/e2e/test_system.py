@@ -282,21 +282,33 @@ def test_unknown_paths_are_json_404s(api: httpx.Client) -> None:
     assert response.json()["code"] == "not_found"
 
 
-def test_seed_fills_logs_and_kpis_over_the_past_year(api: httpx.Client, system: System) -> None:
+def test_seed_builds_a_team_history_the_flow_metrics_show(
+    api: httpx.Client, system: System
+) -> None:
     settings = AuthSettings(_env_file=None, database_url=system.database_url)
-    seed(GATEWAY, tasks=24, rng=random.Random(3), auth_settings=settings)
+    seed(GATEWAY, tasks=30, weeks=6, rng=random.Random(3), auth_settings=settings)
     _, headers = new_user(api)
-    now = datetime.now(UTC)
-    start = now - timedelta(days=366)
-    span = {"from": f"{start.year:04d}-{start.month:02d}", "to": f"{now.year:04d}-{now.month:02d}"}
+    # Up to yesterday: the seeded history, not what other tests do to this system today.
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    window = {"from": (yesterday - timedelta(weeks=6)).isoformat(), "to": yesterday.isoformat()}
 
-    def seeded_months() -> list[dict[str, Any]] | None:
-        items: list[dict[str, Any]] = api.get("/kpi/trend", headers=headers, params=span).json()[
-            "items"
-        ]
-        return items if sum(item["total"] for item in items) >= 24 - 10 else None
+    def completions() -> list[dict[str, Any]] | None:
+        query = {**window, "page_size": "200"}
+        items: list[dict[str, Any]]
+        items = api.get("/kpi/flow/completions", headers=headers, params=query).json()["items"]
+        return items if len(items) >= 12 else None
 
-    months = eventually(seeded_months, within=30)
-    assert sum(1 for month in months if month["total"]) >= 6  # spread over the year
-    logs = api.get("/logs/", headers=headers, params={"total": "true"}).json()
-    assert logs["total"] > 0
+    done = eventually(completions, within=30)
+    cycles = [item["cycle_seconds"] for item in done]
+    assert min(cycles) > 0
+    assert max(cycles) > 3 * min(cycles)  # varied speeds
+    weeks = {datetime.fromisoformat(item["completed_at"]).isocalendar()[:2] for item in done}
+    assert len(weeks) >= 3  # completed over the weeks, when it happened, not today
+    flow = api.get("/kpi/flow/cumulative", headers=headers, params=window).json()["items"]
+    middle, last = flow[len(flow) // 2], flow[-1]
+    assert 0 < middle["done"] < last["done"]
+    assert any(day["in_progress"] for day in flow)
+    first = done[0]  # its activity log dates each change when it happened
+    logs = api.get("/logs/", headers=headers, params={"task_id": first["task_id"]}).json()
+    assert len(logs["items"]) >= 3  # created, started, completed
+    assert logs["items"][0]["created_at"] == first["completed_at"]

@@ -23,11 +23,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from services.kpi import flow_service
-from services.kpi.flow_schemas import FlowWindow, Per, TimeStats
+from services.kpi.flow_schemas import CompletedTask, FlowWindow, Per, TimeStats
 from services.kpi.models import TASK_TABLES
 from services.kpi.tests.factories import create_event, create_next_event
 from shared.consumer import EventConsumer
 from shared.events import TaskEvent, TaskEventType, TaskStatus
+from shared.pagination import PageParams
 
 START = datetime(2025, 3, 1, tzinfo=UTC)  # the month of DST starts in St_Johns and Berlin
 ZONES = ["UTC", "Asia/Kathmandu", "America/St_Johns", "Europe/Berlin"]
@@ -112,6 +113,7 @@ def completed(tasks: list[list[TaskEvent]], window: FlowWindow) -> list[dict[str
         starts = [at for at, status in path if status == "in_progress"]
         found.append(
             {
+                "task_id": last.id,
                 "assignee": last.assignee_id,
                 "lead": max(0.0, (done_at - last.created_at).total_seconds()),
                 "cycle": (done_at - starts[0]).total_seconds() if starts else None,
@@ -157,6 +159,15 @@ def assert_metrics(session: Session, tasks: list[list[TaskEvent]], window: FlowW
         assert_stats(item.lead, [task["lead"] for task in mine])
     assert sum(item.lead.count for item in times.by_assignee) == len(done)
 
+    listed = [
+        (item.task_id, item.assignee_id, item.completed_at, item.lead_seconds, item.cycle_seconds)
+        for item in all_completions(session, window)
+    ]
+    assert listed == [
+        (task["task_id"], task["assignee"], task["at"], task["lead"], task["cycle"])
+        for task in sorted(done, key=lambda task: (task["at"], task["task_id"]))
+    ]
+
     zone = ZoneInfo(window.tz)
     for per in Per:
         periods = flow_service.throughput(session, window=window, per=per.value).items
@@ -189,6 +200,18 @@ def assert_metrics(session: Session, tasks: list[list[TaskEvent]], window: FlowW
             > ageing.threshold_seconds
         )
         assert sorted(item.task_id for item in ageing.items) == expected
+
+
+def all_completions(session: Session, window: FlowWindow) -> list[CompletedTask]:
+    """Every page of the window's completions, three to a page, followed by their cursors."""
+    items: list[CompletedTask] = []
+    params = PageParams(page_size=3)
+    while True:
+        page = flow_service.completions(session, window=window, params=params)
+        items += page.items
+        if page.next_cursor is None:
+            return items
+        params = PageParams(page_size=3, cursor=page.next_cursor)
 
 
 def deliveries(rng: random.Random, events: list[TaskEvent]) -> Iterator[list[TaskEvent]]:

@@ -62,6 +62,28 @@ def test_a_st_johns_month_ends_at_03_30_utc_and_counts_completions_there(
     assert (april["total"], april["completed_in_month"]) == (1, 0)
 
 
+def test_a_kathmandu_month_leaves_out_the_overdue_and_completions_of_its_next_month(
+    fetch: Fetch, session: Session
+) -> None:
+    late = create_event(created_at=utc(3, 31, 20), due_date=utc(4, 2))  # April 1st, 01:45 there
+    leaving = create_event(created_at=utc(3, 5))
+    staying = create_event(created_at=utc(3, 5))
+    apply_events(
+        session,
+        late,
+        create_event(created_at=utc(3, 10), due_date=utc(3, 12)),
+        leaving,
+        create_next_event(after=leaving, at=utc(3, 31, 20), status=TaskStatus.DONE),  # April
+        staying,
+        create_next_event(after=staying, at=utc(3, 20), status=TaskStatus.DONE),
+    )
+
+    march = fetch("/kpi/monthly", year=2025, month=3, tz="Asia/Kathmandu")
+
+    assert (march["total"], march["overdue"], march["completed_in_month"]) == (3, 1, 1)
+    assert march["avg_completion_seconds"] == (utc(3, 20) - utc(3, 5)).total_seconds()
+
+
 @pytest.mark.parametrize(
     ("tz", "day", "before", "after"),
     [
