@@ -10,6 +10,7 @@ which grows with the data) is given only when asked for with `total=true`.
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -18,8 +19,10 @@ from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 from fastapi import Depends, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, select, tuple_
+from sqlalchemy import ColumnElement, Integer, Select, Table, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
+
+from shared.months import MonthRange
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -158,6 +161,28 @@ class ListQuery(NamedTuple):
 
     statement: AnySelect
     values: dict[str, Any]
+
+
+def filtered(table: Table, *, period: MonthRange | None, equal: dict[str, Any]) -> ListQuery:
+    """The columns of `table`'s rows created in `period` (when given) whose columns equal the
+    values of `equal` (a `None` value filters nothing), unordered."""
+    present = tuple(name for name, value in equal.items() if value is not None)
+    values = {name: equal[name] for name in present}
+    if period is not None:
+        values |= {"start": period.start, "end": period.end}
+    return ListQuery(_filtered_statement(table, period is not None, present), values)
+
+
+@functools.cache
+def _filtered_statement(table: Table, in_period: bool, present: tuple[str, ...]) -> AnySelect:
+    """`filtered`'s statement for one shape (which filters are present), with bound parameters."""
+    conditions: list[ColumnElement[bool]] = [table.c[name] == bindparam(name) for name in present]
+    if in_period:
+        conditions += [
+            table.c.created_at >= bindparam("start"),
+            table.c.created_at < bindparam("end"),
+        ]
+    return select(*table.c).where(*conditions)
 
 
 # Derived page statements, by (base statement, order, how the page starts); bounded, so a caller

@@ -1,18 +1,17 @@
 """Queries of the `logs` schema. Never commits: the caller owns the transaction."""
 
-import functools
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, select
+from sqlalchemy import ColumnElement
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from services.logs.models import ActionType, ActivityLog
 from services.logs.schemas import LogFilters
 from shared.db import as_columns, insert_columns, table_of
-from shared.pagination import ListQuery
+from shared.pagination import ListQuery, filtered
 
 
 def add_entry(
@@ -57,37 +56,12 @@ _ADD_ENTRIES = insert_columns(table_of(ActivityLog), _ENTRY_COLUMNS).on_conflict
 
 def entries_query(*, filters: LogFilters) -> ListQuery:
     """The columns of the entries matching `filters`, unordered."""
-    period = filters.period
-    values: dict[str, Any] = {
-        "start": None if period is None else period.start,
-        "end": None if period is None else period.end,
+    equal = {
         "task_id": filters.task_id,
         "user_id": filters.user_id,
         "action_type": None if filters.action_type is None else filters.action_type.value,
     }
-    shape = tuple(values[name] is not None for name in _FILTERS)
-    return ListQuery(_entries_statement(period is not None, *shape), values)
-
-
-_FILTERS = ("task_id", "user_id", "action_type")
-
-
-@functools.cache
-def _entries_statement(in_period: bool, *present: bool) -> Select[Any]:
-    """The list's statement for one set of present filters, with bound parameters."""
-    table = table_of(ActivityLog)
-    conditions: list[ColumnElement[bool]] = []
-    if in_period:
-        conditions += [
-            table.c.created_at >= bindparam("start"),
-            table.c.created_at < bindparam("end"),
-        ]
-    conditions += [
-        table.c[name] == bindparam(name)
-        for name, given in zip(_FILTERS, present, strict=True)
-        if given
-    ]
-    return select(*table.c).where(*conditions)
+    return filtered(table_of(ActivityLog), period=filters.period, equal=equal)
 
 
 # Newest first; every index of `activity_log` ends in this order.

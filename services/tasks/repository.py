@@ -1,9 +1,8 @@
 """Queries of the `tasks` schema. Never commits: the service layer owns the transaction."""
 
-import functools
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, insert, select
+from sqlalchemy import ColumnElement, Row, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from services.tasks.models import DUE_DATE_ASC_KEY, DUE_DATE_DESC_KEY, OUTBOX, Task
@@ -12,7 +11,7 @@ from shared import outbox
 from shared.db import table_of
 from shared.events import TaskEvent
 from shared.months import MonthRange
-from shared.pagination import ListQuery
+from shared.pagination import ListQuery, filtered
 
 
 def get_task(session: Session, *, task_id: int, for_update: bool = False) -> Task | None:
@@ -57,34 +56,12 @@ def sort_key(filters: TaskFilters) -> list[ColumnElement[Any]]:
 
 def tasks_query(*, month: MonthRange, filters: TaskFilters) -> ListQuery:
     """The columns of the month's tasks matching the filters, unordered."""
-    values: dict[str, Any] = {
-        "start": month.start,
-        "end": month.end,
+    equal = {
         "status": None if filters.status is None else filters.status.value,
         "assignee_id": filters.assignee_id,
         "creator_id": filters.creator_id,
     }
-    shape = tuple(values[name] is not None for name in _FILTERS)
-    return ListQuery(_tasks_statement(*shape), values)
-
-
-_FILTERS = ("status", "assignee_id", "creator_id")
-
-
-@functools.cache
-def _tasks_statement(*present: bool) -> Select[Any]:
-    """The list's statement for one set of present filters, with bound parameters."""
-    table = table_of(Task)
-    conditions: list[ColumnElement[bool]] = [
-        table.c.created_at >= bindparam("start"),
-        table.c.created_at < bindparam("end"),
-    ]
-    conditions += [
-        table.c[name] == bindparam(name)
-        for name, given in zip(_FILTERS, present, strict=True)
-        if given
-    ]
-    return select(*table.c).where(*conditions)
+    return filtered(table_of(Task), period=month, equal=equal)
 
 
 def add_outbox_event(session: Session, *, event: TaskEvent) -> None:
