@@ -17,7 +17,6 @@ from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.sql.dml import ReturningInsert
 
 from shared.errors import ServiceUnavailableError
 
@@ -259,28 +258,16 @@ def table_of(model: type[DeclarativeBase]) -> Table:
     return table
 
 
-def sent_as_one(statement: Insert) -> ReturningInsert[Any]:
-    """`statement` (an `INSERT ... ON CONFLICT`) made to go out as one multi-row INSERT when it
-    is executed with a list of parameters.
-
-    SQLAlchemy batches an INSERT's parameter list into multi-row `VALUES` ("insertmanyvalues"),
-    but not an `INSERT ... ON CONFLICT` without RETURNING: psycopg2's `executemany` then sends
-    it row by row, a round trip each. With RETURNING (the primary key, read and dropped) it is
-    batched. In one statement `ON CONFLICT DO UPDATE` may not touch a row twice, so the rows of
-    one call must have distinct keys (callers fold them into a dict by key first).
-    """
-    table = statement.table
-    assert isinstance(table, Table)
-    return statement.returning(*table.primary_key.columns)
-
-
 def insert_columns(table: Table, columns: Sequence[str]) -> Insert:
     """`INSERT INTO table (columns) SELECT * FROM unnest(:column, ...)`: many rows sent as one
     array per column (`as_columns`), for a batch of rows.
 
     SQLAlchemy's multi-row `VALUES` binds every value as a parameter of its own, and processing
     those costs more than the database takes to insert the rows (about 20 us a row of eight
-    columns); one array per column costs a parameter per column.
+    columns); one array per column costs a parameter per column. (An `INSERT ... ON CONFLICT`
+    executed with a list of parameters is worse still: without RETURNING, SQLAlchemy does not
+    batch it, and psycopg2 sends it row by row.) With `ON CONFLICT DO UPDATE` the rows of one
+    call must have distinct keys: one statement may not update a row twice.
     """
     arrays = [cast(bindparam(name), ARRAY(table.c[name].type)) for name in columns]
     rows = func.unnest(*arrays).table_valued(*columns).render_derived()

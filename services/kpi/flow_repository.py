@@ -26,13 +26,12 @@ from sqlalchemy import (
     true,
     values,
 )
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from services.kpi.flow import CompletionKey, Flow, StatusKey, Version
 from services.kpi.models import FlowCompletion, FlowStatusDelta, TaskFlow, TaskHistory
 from services.kpi.periods import Piece
-from shared.db import sent_as_one, table_of
+from shared.db import as_columns, insert_columns, table_of
 from shared.events import TaskStatus
 from shared.pagination import AnySelect
 
@@ -53,13 +52,13 @@ def histories(session: Session, *, task_ids: Sequence[int]) -> dict[int, list[Ve
 def add_history(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
     """Store versions; one already stored (a duplicate) is left as it is."""
     if rows:
-        session.execute(_ADD_HISTORY, list(rows))
+        session.execute(_ADD_HISTORY, as_columns(rows, _HISTORY_COLUMNS))
 
 
-_ADD_HISTORY = sent_as_one(
-    insert(table_of(TaskHistory)).on_conflict_do_nothing(
-        index_elements=[table_of(TaskHistory).c.task_id, table_of(TaskHistory).c.version]
-    )
+# Rows as one array per column (`insert_columns`), into statements built once.
+_HISTORY_COLUMNS = [column.name for column in table_of(TaskHistory).c]
+_ADD_HISTORY = insert_columns(table_of(TaskHistory), _HISTORY_COLUMNS).on_conflict_do_nothing(
+    index_elements=[table_of(TaskHistory).c.task_id, table_of(TaskHistory).c.version]
 )
 
 
@@ -75,7 +74,7 @@ def save_flows(session: Session, *, flows: dict[int, Flow | None]) -> None:
     if gone:
         session.execute(delete(table).where(table.c.task_id.in_(gone)))
     if live:
-        session.execute(_save_flows_statement(), live)
+        session.execute(_save_flows_statement(), as_columns(live, ["task_id", *_FLOW_COLUMNS]))
 
 
 _FLOW_COLUMNS = ("status", "assignee_id", "started_at", "created_at", "completed_at")
@@ -84,12 +83,10 @@ _FLOW_COLUMNS = ("status", "assignee_id", "started_at", "created_at", "completed
 @functools.cache
 def _save_flows_statement() -> Any:
     table = table_of(TaskFlow)
-    statement = insert(table)
-    return sent_as_one(
-        statement.on_conflict_do_update(
-            index_elements=[table.c.task_id],
-            set_={name: statement.excluded[name] for name in _FLOW_COLUMNS},
-        )
+    statement = insert_columns(table, ["task_id", *_FLOW_COLUMNS])
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.task_id],
+        set_={name: statement.excluded[name] for name in _FLOW_COLUMNS},
     )
 
 
@@ -101,18 +98,19 @@ def add_status_deltas(session: Session, *, deltas: dict[StatusKey, int]) -> None
         if delta
     ]
     if rows:
-        session.execute(_status_upsert(), rows)
+        session.execute(_status_upsert(), as_columns(rows, _STATUS_COLUMNS))
+
+
+_STATUS_COLUMNS = ["level", "period_at", "status", "delta"]
 
 
 @functools.cache
 def _status_upsert() -> Any:
     table = table_of(FlowStatusDelta)
-    statement = insert(table)
-    return sent_as_one(
-        statement.on_conflict_do_update(
-            index_elements=[table.c.level, table.c.period_at, table.c.status],
-            set_={"delta": table.c.delta + statement.excluded.delta},
-        )
+    statement = insert_columns(table, _STATUS_COLUMNS)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.level, table.c.period_at, table.c.status],
+        set_={"delta": table.c.delta + statement.excluded.delta},
     )
 
 
@@ -134,27 +132,28 @@ def add_completions(session: Session, *, deltas: dict[CompletionKey, tuple[int, 
         if count or seconds
     ]
     if rows:
-        session.execute(_completion_upsert(), rows)
+        session.execute(_completion_upsert(), as_columns(rows, _COMPLETION_COLUMNS))
+
+
+_COMPLETION_KEYS = ["level", "period_at", "measure", "assignee_key", "bin"]
+_COMPLETION_COLUMNS = [*_COMPLETION_KEYS, "count", "total_seconds"]
 
 
 @functools.cache
 def _completion_upsert() -> Any:
     table = table_of(FlowCompletion)
-    statement = insert(table)
+    statement = insert_columns(table, _COMPLETION_COLUMNS)
     count = table.c.count + statement.excluded["count"]
-    keys = ["level", "period_at", "measure", "assignee_key", "bin"]
-    return sent_as_one(
-        statement.on_conflict_do_update(
-            index_elements=[table.c[name] for name in keys],
-            set_={
-                "count": count,
-                # Without this, float rounding could leave a sum of 1e-9 s behind no task.
-                "total_seconds": case(
-                    (count == 0, 0.0),
-                    else_=table.c.total_seconds + statement.excluded.total_seconds,
-                ),
-            },
-        )
+    return statement.on_conflict_do_update(
+        index_elements=[table.c[name] for name in _COMPLETION_KEYS],
+        set_={
+            "count": count,
+            # Without this, float rounding could leave a sum of 1e-9 s behind no task.
+            "total_seconds": case(
+                (count == 0, 0.0),
+                else_=table.c.total_seconds + statement.excluded.total_seconds,
+            ),
+        },
     )
 
 
