@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import MetaData, create_engine, make_url, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -75,6 +77,26 @@ def migrate_fresh(engine: Engine, *, schema: str, service_dir: Path) -> None:
     with engine.begin() as connection:
         connection.execute(DropSchema(schema, cascade=True, if_exists=True))
     upgrade(service_dir, engine.url.render_as_string(hide_password=False))
+
+
+def migration_drift(engine: Engine, *, schema: str, metadata: MetaData) -> list[Any]:
+    """What the migrations of `schema`, as applied to the test database, build differently from
+    the models' `metadata` (Alembic's autogenerate comparison): empty when they agree."""
+
+    def only_this_schema(name: str | None, type_: str, _: object) -> bool:
+        return name == schema if type_ == "schema" else True
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "include_schemas": True,
+                "include_name": only_this_schema,
+                "compare_type": True,
+                "version_table_schema": schema,
+            },
+        )
+        return list(compare_metadata(context, metadata))
 
 
 @contextmanager

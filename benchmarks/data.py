@@ -13,7 +13,8 @@ from datetime import date
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-MONTH = date(2025, 6, 1)
+MONTH = date(2025, 6, 1)  # grown to 10k and 100k tasks
+SMALL_MONTH = date(2024, 6, 1)  # 1k tasks: the KPIs of a small month, beside the grown one
 _MONTH_SECONDS = 30 * 24 * 3600
 
 _COUNT = text("SELECT count(*) FROM tasks.task WHERE created_at >= :start AND created_at < :end")
@@ -74,24 +75,37 @@ _RECOUNT = [
         WHERE NOT deleted AND status <> 'done' AND due_date IS NOT NULL GROUP BY 1, 2
         """
     ),
+    text("DELETE FROM kpi.due_day_counter"),
+    text(
+        """
+        INSERT INTO kpi.due_day_counter (month, due_day, count)
+        SELECT month, CAST(due_hour AT TIME ZONE 'UTC' AS date), sum(count)
+        FROM kpi.due_counter GROUP BY 1, 2
+        """
+    ),
 ]
 
 
-def month_bounds() -> dict[str, str]:
-    """The bench month as query parameters."""
-    end = date(MONTH.year + MONTH.month // 12, MONTH.month % 12 + 1, 1)
+def month_bounds(month: date = MONTH) -> dict[str, str]:
+    """A bench month as query parameters."""
+    end = date(month.year + month.month // 12, month.month % 12 + 1, 1)
     return {
-        "start": f"{MONTH.isoformat()}T00:00:00+00:00",
+        "start": f"{month.isoformat()}T00:00:00+00:00",
         "end": f"{end.isoformat()}T00:00:00+00:00",
     }
 
 
 def grow_month(
-    engine: Engine, *, total: int, creator_id: int, assignees: list[int | None]
+    engine: Engine,
+    *,
+    total: int,
+    creator_id: int,
+    assignees: list[int | None],
+    month: date = MONTH,
 ) -> tuple[int, float]:
-    """Add tasks to the bench month until it holds `total`; (how many were added, seconds)."""
+    """Add tasks to a bench month until it holds `total`; (how many were added, seconds)."""
     started = time.perf_counter()
-    bounds = month_bounds()
+    bounds = month_bounds(month)
     with engine.begin() as connection:
         present = connection.scalar(_COUNT, bounds) or 0
         added = max(total - present, 0)
@@ -118,6 +132,7 @@ def grow_month(
             "kpi.month_counter",
             "kpi.completion_counter",
             "kpi.due_counter",
+            "kpi.due_day_counter",
         ):
             connection.execute(text(f"VACUUM ANALYZE {table}"))
     return added, time.perf_counter() - started

@@ -93,6 +93,18 @@ class DueCounter(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
+class DueDayCounter(Base):
+    """`DueCounter` summed per UTC day of the due date: an overdue count reads the days before
+    today here and only today's hours there, so at most 24 hour rows and one row a day."""
+
+    __tablename__ = "due_day_counter"
+    __table_args__ = (CheckConstraint("count >= 0", name="count_not_negative"),)
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # first day, UTC
+    due_day: Mapped[date] = mapped_column(Date, primary_key=True)  # UTC
+    count: Mapped[int] = mapped_column(Integer)
+
+
 class TaskHistory(Base):
     """Every version of every task the consumer has seen, kept whatever order they came in.
 
@@ -194,6 +206,7 @@ TASK_TABLES = (
     "month_counter",
     "completion_counter",
     "due_counter",
+    "due_day_counter",
     "task_history",
     "task_flow",
     "flow_completion",

@@ -16,18 +16,29 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
+    literal_column,
+    null,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from services.kpi.models import CompletionCounter, DueCounter, MonthCounter, TaskState
+from services.kpi.models import (
+    CompletionCounter,
+    DueCounter,
+    DueDayCounter,
+    MonthCounter,
+    TaskState,
+)
 from shared.db import as_columns, insert_columns, table_of
 from shared.events import TaskSnapshot, TaskStatus
 
 MonthKey = tuple[date, int, str]  # (month, assignee_key, status)
 DueKey = tuple[date, datetime]  # (month created, hour due)
+DueDayKey = tuple[date, date]  # (month created, UTC day due)
+_Counter = type[MonthCounter] | type[DueCounter] | type[DueDayCounter]
 
 
 def ensure_task_states(session: Session, *, tasks: Sequence[TaskSnapshot]) -> None:
@@ -119,7 +130,7 @@ def add_to_month_counter(session: Session, *, key: MonthKey, delta: int) -> None
 
 def _add_to_count(
     session: Session,
-    counter: type[MonthCounter] | type[DueCounter],
+    counter: _Counter,
     *,
     key: dict[str, Any],
     delta: int,
@@ -141,7 +152,7 @@ def _count_parameters(key: dict[str, Any], delta: int) -> dict[str, Any]:
 
 
 @functools.cache
-def _count_statements(counter: type[MonthCounter] | type[DueCounter]) -> tuple[Any, Any]:
+def _count_statements(counter: _Counter) -> tuple[Any, Any]:
     """The upsert and the update of `counter`'s `count` by `:delta`, built once, with the
     primary key columns as parameters `key_<column>` (see `_count_parameters`)."""
     table = table_of(counter)
@@ -207,9 +218,16 @@ _STATUS_COUNTS_BY_MONTH = (
     .where(MonthCounter.month >= _FIRST, MonthCounter.month <= _LAST)
     .group_by(MonthCounter.month, MonthCounter.status)
 )
-_COMPLETIONS_BY_MONTH = select(
-    CompletionCounter.month, CompletionCounter.completed, CompletionCounter.total_seconds
-).where(CompletionCounter.month >= _FIRST, CompletionCounter.month <= _LAST)
+# The completions ride along as rows without a status.
+_MONTH_SERIES = union_all(
+    _STATUS_COUNTS_BY_MONTH.add_columns(null().label("total_seconds")),
+    select(
+        CompletionCounter.month,
+        null(),
+        CompletionCounter.completed,
+        CompletionCounter.total_seconds,
+    ).where(CompletionCounter.month >= _FIRST, CompletionCounter.month <= _LAST),
+)
 
 
 def status_counts_by_month(
@@ -243,12 +261,20 @@ def _by_assignee(users: Table) -> Select[Any]:
     )
 
 
-def completions_by_month(
+def month_series(
     session: Session, *, first: date, last: date
-) -> dict[date, tuple[int, float]]:
-    """(completed, total seconds to completion) of each month from `first` to `last`."""
-    rows = session.connection().execute(_COMPLETIONS_BY_MONTH, {"first": first, "last": last})
-    return {month: (completed, seconds) for month, completed, seconds in rows}
+) -> tuple[dict[date, dict[str, int]], dict[date, tuple[int, float]]]:
+    """Each month from `first` to `last`: its live tasks by status, and its (completed, total
+    seconds to completion); one statement, one round trip."""
+    counts: dict[date, dict[str, int]] = {}
+    completions: dict[date, tuple[int, float]] = {}
+    rows = session.connection().execute(_MONTH_SERIES, {"first": first, "last": last})
+    for month, status, count, seconds in rows:
+        if status is None:
+            completions[month] = (int(count), float(seconds))
+        else:
+            counts.setdefault(month, {})[status] = int(count)
+    return counts, completions
 
 
 @dataclass(frozen=True)
@@ -261,8 +287,14 @@ class MonthTotals:
     overdue: int
 
 
+# Constants are written into the statement (they are ours, never input): a bound parameter
+# each would cost its processing on every request.
+_ZERO: ColumnElement[int] = literal_column("0")
+
+
 def _status_sum(status: TaskStatus) -> ColumnElement[int]:
-    return func.coalesce(func.sum(MonthCounter.count).filter(MonthCounter.status == status), 0)
+    is_status = MonthCounter.status == literal_column(f"'{status.value}'")
+    return func.coalesce(func.sum(MonthCounter.count).filter(is_status), _ZERO)
 
 
 def _month_scalar(column: Any, *where: ColumnElement[bool]) -> ColumnElement[Any]:
@@ -273,6 +305,10 @@ _HOUR, _NOW = (
     bindparam("hour", type_=DateTime(timezone=True)),
     bindparam("now", type_=DateTime(timezone=True)),
 )
+_TODAY, _TODAY_START = (
+    bindparam("today", type_=Date),
+    bindparam("today_start", type_=DateTime(timezone=True)),
+)
 _START, _END = (
     bindparam("start", type_=DateTime(timezone=True)),
     bindparam("end", type_=DateTime(timezone=True)),
@@ -281,40 +317,57 @@ _MONTH_TOTALS = select(
     *(_status_sum(status).label(status.value) for status in TaskStatus),
     _month_scalar(CompletionCounter.completed, CompletionCounter.month == _MONTH),
     _month_scalar(CompletionCounter.total_seconds, CompletionCounter.month == _MONTH),
-    # Overdue: the hours before the current one from the counters; the current hour's tasks due
-    # before now from the open tasks' due-date index. Neither grows with the month's tasks.
+    # Overdue: the days before today, then today's hours before the current one, from the
+    # counters; neither grows with the month's tasks. The current hour's count says whether
+    # any of its tasks can be due before now (`_DUE_THIS_HOUR_BEFORE_NOW`).
     _month_scalar(
-        func.coalesce(func.sum(DueCounter.count), 0),
+        func.coalesce(func.sum(DueDayCounter.count), _ZERO),
+        DueDayCounter.month == _MONTH,
+        DueDayCounter.due_day < _TODAY,
+    ),
+    _month_scalar(
+        func.coalesce(func.sum(DueCounter.count), _ZERO),
         DueCounter.month == _MONTH,
+        DueCounter.due_hour >= _TODAY_START,
         DueCounter.due_hour < _HOUR,
     ),
-    _month_scalar(
-        func.count(),
-        TaskState.due_date >= _HOUR,
-        TaskState.due_date < _NOW,
-        TaskState.due_date.is_not(None),
-        ~TaskState.deleted,  # as the partial index says it, so the planner can use it
-        TaskState.status != TaskStatus.DONE.value,
-        TaskState.created_at >= _START,
-        TaskState.created_at < _END,
-    ),
+    _month_scalar(DueCounter.count, DueCounter.month == _MONTH, DueCounter.due_hour == _HOUR),
 ).where(MonthCounter.month == _MONTH)
+# The month's open tasks due in the current hour before now, from the open tasks' due-date
+# index: a second statement, only when the current hour's counter is not 0 (a month in the
+# past seldom has any), since planning it is a good part of what `monthly` costs.
+_DUE_THIS_HOUR_BEFORE_NOW = select(func.count()).where(
+    TaskState.due_date >= _HOUR,
+    TaskState.due_date < _NOW,
+    TaskState.due_date.is_not(None),
+    ~TaskState.deleted,  # as the partial index says it, so the planner can use it
+    TaskState.status != TaskStatus.DONE.value,
+    TaskState.created_at >= _START,
+    TaskState.created_at < _END,
+)
 
 
 def month_totals(
     session: Session, *, month: date, start: datetime, end: datetime, now: datetime
 ) -> MonthTotals:
-    """The counters of the month `month` ([start, end)), overdue as of `now`: one statement."""
-    params = {"month": month, "start": start, "end": end, "now": now, "hour": hour_of(now)}
-    row = session.connection().execute(_MONTH_TOTALS, params).one()
-    *statuses, completed, seconds, overdue_before, overdue_this_hour = row
+    """The counters of the month `month` ([start, end)), overdue as of `now`."""
+    hour = hour_of(now)
+    today_start = hour.replace(hour=0)
+    params = {"month": month, "hour": hour, "today": today_start.date(), "today_start": today_start}
+    connection = session.connection()
+    row = connection.execute(_MONTH_TOTALS, params).one()
+    *statuses, completed, seconds, before_today, today_before_hour, due_this_hour = row
+    overdue = int(before_today) + int(today_before_hour)
+    if due_this_hour:
+        bounds = {"hour": hour, "now": now, "start": start, "end": end}
+        overdue += connection.execute(_DUE_THIS_HOUR_BEFORE_NOW, bounds).scalar_one()
     return MonthTotals(
         by_status={
             status.value: int(count) for status, count in zip(TaskStatus, statuses, strict=True)
         },
         completed=int(completed or 0),
         completed_seconds=float(seconds or 0.0),
-        overdue=int(overdue_before) + int(overdue_this_hour),
+        overdue=overdue,
     )
 
 
@@ -322,6 +375,12 @@ def add_to_due_counter(session: Session, *, key: DueKey, delta: int) -> None:
     """Add `delta` to one due-hour counter row, creating it for a positive delta."""
     month, due_hour = key
     _add_to_count(session, DueCounter, key={"month": month, "due_hour": due_hour}, delta=delta)
+
+
+def add_to_due_day_counter(session: Session, *, key: DueDayKey, delta: int) -> None:
+    """Add `delta` to one due-day counter row, creating it for a positive delta."""
+    month, due_day = key
+    _add_to_count(session, DueDayCounter, key={"month": month, "due_day": due_day}, delta=delta)
 
 
 def hour_of(moment: datetime) -> datetime:

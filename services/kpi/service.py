@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from services.kpi import flow_repository, flow_service, repository, zoned
 from services.kpi.models import UNASSIGNED, user_directory
-from services.kpi.repository import DueKey, MonthKey, StoredState
+from services.kpi.repository import DueDayKey, DueKey, MonthKey, StoredState
 from services.kpi.schemas import (
     ByUserKpi,
     CompletionRate,
@@ -35,6 +35,7 @@ class _Deltas:
     def __init__(self) -> None:
         self.months: defaultdict[MonthKey, int] = defaultdict(int)
         self.due: defaultdict[DueKey, int] = defaultdict(int)
+        self.due_days: defaultdict[DueDayKey, int] = defaultdict(int)
         self.completions: dict[date, tuple[int, float]] = {}
 
     def add(self, state: StoredState, *, sign: int) -> None:
@@ -44,7 +45,9 @@ class _Deltas:
         assignee_key = state.assignee_id if state.assignee_id is not None else UNASSIGNED
         self.months[(month_of(state.created_at), assignee_key, state.status)] += sign
         if state.status != TaskStatus.DONE and state.due_date is not None:
-            self.due[(month_of(state.created_at), repository.hour_of(state.due_date))] += sign
+            due_hour = repository.hour_of(state.due_date)
+            self.due[(month_of(state.created_at), due_hour)] += sign
+            self.due_days[(month_of(state.created_at), due_hour.date())] += sign
         if state.status == TaskStatus.DONE and state.completed_at is not None:
             month = month_of(state.completed_at)
             seconds = (state.completed_at - state.created_at).total_seconds()
@@ -59,6 +62,9 @@ class _Deltas:
         for due_key, delta in sorted(self.due.items()):
             if delta:
                 repository.add_to_due_counter(session, key=due_key, delta=delta)
+        for day_key, delta in sorted(self.due_days.items()):
+            if delta:
+                repository.add_to_due_day_counter(session, key=day_key, delta=delta)
         for month, (completed, seconds) in sorted(self.completions.items()):
             if (completed, seconds) != (0, 0.0):
                 repository.add_to_completion_counter(
@@ -204,16 +210,17 @@ def monthly(session: Session, *, month: MonthRange, now: datetime | None = None)
 
 def trend(session: Session, *, span: MonthSpan) -> Trend:
     """One point per month of `span`, months without tasks included (zeros)."""
-    counts = repository.status_counts_by_month(session, first=span.first, last=span.last)
-    done_in = repository.completions_by_month(session, first=span.first, last=span.last)
-    months = [MonthRange.of(month.year, month.month, span.tz) for month in span.months()]
-    by_status = [counts.get(date(m.year, m.month, 1), {}) for m in months]
-    completions = [done_in.get(date(m.year, m.month, 1), (0, 0.0)) for m in months]
-    if not all(month.utc_aligned for month in months):
-        by_status = zoned.status_counts(session, months=months, counts=by_status)
-        completions = zoned.completions(session, months=months, counts=completions)
+    counts, done_in = repository.month_series(session, first=span.first, last=span.last)
+    firsts = list(span.months())
+    by_status = [counts.get(first, {}) for first in firsts]
+    completions = [done_in.get(first, (0, 0.0)) for first in firsts]
+    if span.tz != "UTC":  # another zone's months may need their ends corrected
+        months = [MonthRange.of(first.year, first.month, span.tz) for first in firsts]
+        if not all(month.utc_aligned for month in months):
+            by_status = zoned.status_counts(session, months=months, counts=by_status)
+            completions = zoned.completions(session, months=months, counts=completions)
     items = []
-    for month, statuses, (completed, _) in zip(months, by_status, completions, strict=True):
+    for month, statuses, (completed, _) in zip(firsts, by_status, completions, strict=True):
         total, done = sum(statuses.values()), statuses.get(TaskStatus.DONE, 0)
         items.append(
             TrendPoint(

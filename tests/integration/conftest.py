@@ -38,7 +38,7 @@ SERVICES = Path(__file__).parents[2] / "services"
 TRUNCATE = (
     "TRUNCATE auth.refresh_token, auth.user, auth.outbox, tasks.task, tasks.outbox, tasks.user,"
     " tasks.processed_event, kpi.task_state, kpi.month_counter, kpi.completion_counter,"
-    " kpi.due_counter,"
+    " kpi.due_counter, kpi.due_day_counter,"
     " kpi.user, kpi.processed_event, logs.activity_log, logs.processed_event RESTART IDENTITY"
 )
 

@@ -95,8 +95,8 @@ def committed(engine: Engine, kpi_schema: None) -> Iterator[Session]:
         emptied(
             engine,
             "TRUNCATE kpi.task_state, kpi.month_counter, kpi.completion_counter,"
-            " kpi.user, kpi.processed_event, kpi.due_counter, kpi.task_history, kpi.task_flow,"
-            " kpi.flow_completion, kpi.flow_status_delta",
+            " kpi.user, kpi.processed_event, kpi.due_counter, kpi.due_day_counter,"
+            " kpi.task_history, kpi.task_flow, kpi.flow_completion, kpi.flow_status_delta",
         ),
         Session(engine, expire_on_commit=False) as session,
     ):

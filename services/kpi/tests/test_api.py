@@ -6,9 +6,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from services.kpi import service
 from services.kpi.tests.conftest import Fetch
 from services.kpi.tests.factories import apply_events, create_event, create_next_event
 from shared.events import TaskEvent, TaskStatus
+from shared.months import MonthRange
 from tests.tokens import TestSigner
 
 ROUTES = ["/kpi/completion-rate", "/kpi/by-user", "/kpi/monthly"]
@@ -244,3 +246,29 @@ def test_the_last_months_there_are_answer(client: TestClient, signer: TestSigner
 
     assert [item["month"] for item in response.json()["items"]] == [11, 12]
     assert monthly.json()["total"] == 0
+
+
+def test_overdue_counts_every_due_date_before_now_across_days_and_hours(session: Session) -> None:
+    """Due earlier months, yesterday, today before this hour, this hour before now: overdue;
+    this hour after now, later today, tomorrow: not (and a done task never)."""
+    now = datetime(2025, 5, 20, 14, 30, tzinfo=UTC)
+    due_dates = {
+        datetime(2025, 4, 2, 9, tzinfo=UTC): True,
+        now - timedelta(days=1): True,
+        now.replace(hour=0, minute=0): True,
+        now.replace(hour=13, minute=59): True,
+        now.replace(minute=5): True,
+        now.replace(minute=45): False,
+        now.replace(hour=23, minute=59): False,
+        now + timedelta(days=1): False,
+    }
+    events = [create_event(created_at=at(5, 1), due_date=due) for due in due_dates]
+    events.append(create_event(created_at=at(5, 1), due_date=now - timedelta(days=2)))
+    events.append(create_next_event(after=events[-1], status=TaskStatus.DONE, at=at(5, 19)))
+    apply_events(session, *events)
+
+    kpi = service.monthly(session, month=MonthRange.of(2025, 5), now=now)
+
+    assert kpi.overdue == sum(due_dates.values())
+    later = service.monthly(session, month=MonthRange.of(2025, 5), now=now + timedelta(days=2))
+    assert later.overdue == len(due_dates)

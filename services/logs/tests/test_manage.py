@@ -3,11 +3,10 @@
 import asyncio
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from conftest import migration_drift
 from services.logs import consumer as logs_consumer
 from services.logs import manage
 from services.logs.models import SCHEMA, Base, processed_event
@@ -40,17 +39,4 @@ def test_prestart_migrates_and_declares_the_queue_before_any_event(
 
 
 def test_the_migrations_build_exactly_the_models(engine: Engine, logs_schema: None) -> None:
-    def only_logs(name: str | None, type_: str, _: object) -> bool:
-        return name == SCHEMA if type_ == "schema" else True
-
-    with engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection,
-            opts={
-                "include_schemas": True,
-                "include_name": only_logs,
-                "compare_type": True,
-                "version_table_schema": SCHEMA,
-            },
-        )
-        assert compare_metadata(context, Base.metadata) == []
+    assert migration_drift(engine, schema=SCHEMA, metadata=Base.metadata) == []
