@@ -9,12 +9,13 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from urllib.parse import quote
 
 import httpx
 
 from benchmarks import wrk
-from benchmarks.data import MONTH
+from benchmarks.data import MONTH, SMALL_MONTH
 from benchmarks.report import Row, at_least, progress
 from benchmarks.wrk import Load, Result, Summary
 
@@ -22,12 +23,20 @@ C32 = 32
 LIST_QUERY = f"year={MONTH.year}&month={MONTH.month}"
 DEEP_PAGES = 100
 SETTLE_SECONDS, QUICK_SECONDS = 60, 0.05
-KPI_PATHS = {
-    "completion-rate": f"/kpi/completion-rate?{LIST_QUERY}",
-    "monthly": f"/kpi/monthly?{LIST_QUERY}",
-    "by-user": f"/kpi/by-user?{LIST_QUERY}",
-    "trend": f"/kpi/trend?from={MONTH.year}-01&to={MONTH.year}-12",
-}
+
+
+def kpi_paths(month: date) -> dict[str, str]:
+    """Each KPI of `month` (`trend`: the 12 months of its year)."""
+    query = f"year={month.year}&month={month.month}"
+    return {
+        "completion-rate": f"/kpi/completion-rate?{query}",
+        "monthly": f"/kpi/monthly?{query}",
+        "by-user": f"/kpi/by-user?{query}",
+        "trend": f"/kpi/trend?from={month.year}-01&to={month.year}-12",
+    }
+
+
+KPI_PATHS, SMALL_KPI_PATHS = kpi_paths(MONTH), kpi_paths(SMALL_MONTH)
 
 
 @dataclass(frozen=True)
@@ -36,7 +45,8 @@ class Bench:
 
     system: str
     baseline: str
-    metrics_off: str  # the same gateway in front of the system's tasks API with METRICS_PORT=0
+    metrics_off: str  # the same gateway in front of a tasks API of the system's, METRICS_PORT=0
+    metrics_on: str  # ... and in front of a twin of that API started alike, metrics on
     token: str
     task_id: int
     baseline_task_id: int
@@ -52,9 +62,9 @@ class Bench:
         """The same load through the baseline's gateway (the token is sent and ignored)."""
         return Load(url=self.baseline + path, token=self.token, **request)
 
-    def on_metrics_off(self, path: str) -> Load:
-        """The same load through the gateway of the metrics-off tasks API."""
-        return Load(url=self.metrics_off + path, token=self.token)
+    def on_api(self, api: str, path: str) -> Load:
+        """The same load through another gateway, `api` (the metrics-on or -off tasks API's)."""
+        return Load(url=api + path, token=self.token)
 
     def c32(self, load: Load) -> Callable[[], Result]:
         """A run of `load` at 32 connections, two threads."""
@@ -95,11 +105,16 @@ def interleaved(
     runs: dict[str, Callable[[], Result]],
     *,
     between: Callable[[], None] | None = None,
+    alternate: bool = False,
 ) -> dict[str, Summary]:
-    """Run each load once per round, in turn; the medians per load."""
+    """Run each load once per round, in turn (every other round in reverse order when
+    `alternate`: no load always runs first); the medians per load."""
     results: dict[str, list[Result]] = {name: [] for name in runs}
     for round_number in range(1, bench.rounds + 1):
-        for name, run in runs.items():
+        order = list(runs.items())
+        if alternate and round_number % 2 == 0:
+            order.reverse()
+        for name, run in order:
             result = run()
             results[name].append(result)
             progress(
@@ -155,15 +170,16 @@ def get_and_post(bench: Bench, *, idle: Callable[[], None]) -> list[Row]:
 
 
 def metrics_cost(bench: Bench) -> list[Row]:
-    """GET by id and a list page, the system (metrics on, tracing off) vs its metrics-off twin."""
+    """GET by id and a list page: a tasks API with metrics on (tracing off: the default) vs its
+    twin with metrics off, both started alike beside the system, the order alternated."""
     paths = {"GET /tasks/{id}": f"/tasks/{bench.task_id}", "GET /tasks/": "/tasks/"}
-    bench.warm_up(list(paths.values()))
-    bench.warm_up(list(paths.values()), api=bench.metrics_off)
+    for api in (bench.metrics_on, bench.metrics_off):
+        bench.warm_up(list(paths.values()), api=api)
     runs: dict[str, Callable[[], Result]] = {}
     for name, path in paths.items():
-        runs[f"{name} metrics on"] = bench.c32(bench.on_system(path))
-        runs[f"{name} metrics off"] = bench.c32(bench.on_metrics_off(path))
-    found = interleaved(bench, runs)
+        runs[f"{name} metrics on"] = bench.c32(bench.on_api(bench.metrics_on, path))
+        runs[f"{name} metrics off"] = bench.c32(bench.on_api(bench.metrics_off, path))
+    found = interleaved(bench, runs, alternate=True)
     return [
         at_least(
             f"{name} c32: metrics on vs off",
@@ -209,8 +225,11 @@ def list_throughput(bench: Bench, paths: dict[str, str]) -> dict[str, Summary]:
 
 
 def kpi_throughput(bench: Bench) -> dict[str, Summary]:
-    """Req/s of every KPI endpoint at 32 connections, beside GET by id."""
+    """Req/s of every KPI endpoint at 32 connections, for the grown month and for the small one
+    (`<name> small`), beside GET by id, all in the same rounds."""
     runs = {"GET /tasks/{id}": bench.c32(bench.on_system(f"/tasks/{bench.task_id}"))}
-    runs |= {name: bench.c32(bench.on_system(path)) for name, path in KPI_PATHS.items()}
-    bench.warm_up(list(KPI_PATHS.values()))
+    for name, path in KPI_PATHS.items():
+        runs[name] = bench.c32(bench.on_system(path))
+        runs[f"{name} small"] = bench.c32(bench.on_system(SMALL_KPI_PATHS[name]))
+    bench.warm_up([*KPI_PATHS.values(), *SMALL_KPI_PATHS.values()])
     return interleaved(bench, runs)

@@ -3,9 +3,10 @@
 The system under test is `make run` itself (as tests/e2e/conftest.py starts it), pointed at
 the `efficient_bench_test` database and RabbitMQ vhost (both recreated) and ports
 19001-19004 / 19080 (metrics 194xx, Prometheus 19390). The baseline app runs behind a second
-nginx rendered from the same gateway template (ports 19010 / 19081), and a second tasks API,
-the system's own with `METRICS_PORT=0` (metrics off), behind a third (19011 / 19082), all three
-under honcho as `make run` runs its processes.
+nginx rendered from the same gateway template (ports 19010 / 19081). Two more tasks APIs, the
+system's own started alike but for one setting, each behind an nginx of its own, are the pair
+that measures what metrics cost: `METRICS_PORT=0` (metrics off; 19011 / 19082) and metrics on
+(19012 / 19083, metrics 19431). All of them run under honcho as `make run` runs its processes.
 """
 
 import json
@@ -39,12 +40,14 @@ PORTS = {
 }
 GATEWAY_PORT, BASELINE_GATEWAY_PORT, BASELINE_PORT = 19080 + _SHIFT, 19081 + _SHIFT, 19010 + _SHIFT
 METRICS_OFF_GATEWAY_PORT, METRICS_OFF_PORT = 19082 + _SHIFT, 19011 + _SHIFT
+METRICS_ON_GATEWAY_PORT, METRICS_ON_PORT = 19083 + _SHIFT, 19012 + _SHIFT
 # Each process's metrics port (`make run`'s default + 10300) and Prometheus's: the system is
 # measured with its metrics on and scraped, as it runs.
 METRICS_PORTS = {variable: str(port + 10300 + _SHIFT) for variable, port in JOBS.values()}
 SYSTEM_API = f"http://127.0.0.1:{GATEWAY_PORT}/api"
 BASELINE_API = f"http://127.0.0.1:{BASELINE_GATEWAY_PORT}/api"
 METRICS_OFF_API = f"http://127.0.0.1:{METRICS_OFF_GATEWAY_PORT}/api"
+METRICS_ON_API = f"http://127.0.0.1:{METRICS_ON_GATEWAY_PORT}/api"
 AMQP_URL = f"amqp://guest:guest@127.0.0.1:5672/{NAME}"
 # Logins are what is measured: the per-address limit must not be what stops them.
 RATE_LIMIT = {"GATEWAY_AUTH_RATE": "100000r/s", "GATEWAY_AUTH_BURST": "100000"}
@@ -106,13 +109,16 @@ def system_env(database_url: str) -> dict[str, str]:
 
 
 def baseline_env(database_url: str) -> dict[str, str]:
-    """The environment of the baseline app, the metrics-off tasks API and their nginxes (the
-    same template, one upstream moved); the tasks API's settings are the system's."""
+    """The environment of the baseline app, the metrics-off and metrics-on tasks APIs and their
+    nginxes (the same template, one upstream moved); the tasks APIs' settings are the system's."""
     return {
         **system_env(database_url),
         "BASELINE_PORT": str(BASELINE_PORT),
         "METRICS_OFF_PORT": str(METRICS_OFF_PORT),
         "METRICS_OFF_GATEWAY_DIR": str(LOCAL / "metrics-off-gateway"),
+        "METRICS_ON_PORT": str(METRICS_ON_PORT),
+        "METRICS_ON_METRICS_PORT": str(19431 + _SHIFT),
+        "METRICS_ON_GATEWAY_DIR": str(LOCAL / "metrics-on-gateway"),
         "GATEWAY_PORT": str(BASELINE_GATEWAY_PORT),
         "GATEWAY_DIR": str(LOCAL / "baseline-gateway"),
         "NGINX_BIN": shutil.which("nginx") or "/usr/sbin/nginx",  # as the Makefile finds it
@@ -163,14 +169,21 @@ def wait_until(ready: list[tuple[str, int]], *, log: Path, seconds: float = 120)
 
 
 def render_gateways(env: dict[str, str]) -> None:
-    """The baseline's nginx config, and the metrics-off tasks API's (its tasks upstream moved)."""
-    metrics_off = {
-        **env,
-        "GATEWAY_PORT": str(METRICS_OFF_GATEWAY_PORT),
-        "GATEWAY_DIR": env["METRICS_OFF_GATEWAY_DIR"],
-        "TASKS_UPSTREAM": f"127.0.0.1:{METRICS_OFF_PORT}",
-    }
-    for gateway in (env, metrics_off):
+    """The baseline's nginx config, and the metrics-off and metrics-on tasks APIs' (their tasks
+    upstream moved)."""
+    twins = [
+        {
+            **env,
+            "GATEWAY_PORT": str(gateway_port),
+            "GATEWAY_DIR": env[f"{twin}_GATEWAY_DIR"],
+            "TASKS_UPSTREAM": f"127.0.0.1:{api_port}",
+        }
+        for twin, gateway_port, api_port in (
+            ("METRICS_OFF", METRICS_OFF_GATEWAY_PORT, METRICS_OFF_PORT),
+            ("METRICS_ON", METRICS_ON_GATEWAY_PORT, METRICS_ON_PORT),
+        )
+    ]
+    for gateway in (env, *twins):
         subprocess.run(
             [str(ROOT / ".venv/bin/python"), "gateway/render.py", gateway["GATEWAY_DIR"]],
             cwd=ROOT,
@@ -205,7 +218,11 @@ def running(database_url: str) -> Iterator[Running]:
         probes = ["/healthz", "/auth/.well-known/jwks.json", "/tasks/docs", "/kpi/docs"]
         wait_until([(SYSTEM_API + probe, 200) for probe in probes], log=system_log)
         wait_until(
-            [(BASELINE_API + "/tasks/0", 404), (METRICS_OFF_API + "/tasks/docs", 200)],
+            [
+                (BASELINE_API + "/tasks/0", 404),
+                (METRICS_OFF_API + "/tasks/docs", 200),
+                (METRICS_ON_API + "/tasks/docs", 200),
+            ],
             log=baseline_log,
         )
         yield Running(
