@@ -38,7 +38,7 @@ _INSERT_TASK = insert(table_of(Task)).returning(*table_of(Task).c)
 def insert_task(session: Session, *, values: dict[str, Any]) -> Row[Any]:
     """Insert one task; the stored row, read by attribute like a `Task` (no ORM object: a
     create has nothing to track, and the unit of work would cost more than the INSERT)."""
-    return session.execute(_INSERT_TASK, values).one()
+    return session.connection().execute(_INSERT_TASK, values).one()
 
 
 def delete_task(session: Session, *, task: Task) -> None:
