@@ -96,9 +96,9 @@ class ConsumerConfig:
     # After the first message of a batch arrives, wait for the rest of its burst (the relay
     # publishes a batch at once): until no message came for `batch_quiet_seconds`, at most
     # `batch_linger_seconds`. Under load a batch then carries many events for the price of one
-    # transaction; a lone event waits 2 ms.
+    # transaction. After a batch of one message (events arrive one by one), no wait.
     batch_linger_seconds: float = 0.01
-    batch_quiet_seconds: float = 0.002
+    batch_quiet_seconds: float = 0.001
     max_attempts: int = 5
     retry_delay_ms: int = 2000
     db_retry_seconds: float = 2.0
@@ -142,6 +142,9 @@ class EventConsumer(EventApplier[EventT]):
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._pending: list[AbstractIncomingMessage] = []
+        # Messages in the last batch; at the start as if it had been full, so that a backlog
+        # waiting for the consumer is taken in whole batches from the first one.
+        self._last_batch = self.config.batch_size
         self._arrived = asyncio.Event()
         # Strong references: aio-pika keeps only weak ones, and a collected queue stops consuming.
         self._channel: AbstractChannel | None = None
@@ -256,11 +259,13 @@ class EventConsumer(EventApplier[EventT]):
         """Apply what has arrived, a batch at a time, until `stop` is set."""
         while not self._stop.is_set():
             await self._arrived.wait()
-            await self._linger()
+            if self._last_batch > 1:
+                await self._linger()
             self._arrived.clear()
             while self._pending and not self._stop.is_set():
                 batch = self._pending[: self.config.batch_size]
                 del self._pending[: len(batch)]
+                self._last_batch = len(batch)
                 async with self._lock:
                     try:
                         with Handling(batch, queue=self.config.queue) as handling:
@@ -311,8 +316,7 @@ class EventConsumer(EventApplier[EventT]):
                 with handling.of(message):
                     await self._apply_one(message, event)
             return
-        for message, _ in readable:
-            await message.ack()
+        await _ack_together([message for message, _ in readable])
         metrics.count_consumed(self.config.queue, [event for _, event in readable], outcomes)
         logger.debug(  # per batch: under load, a line every few milliseconds
             "events_consumed",
@@ -386,3 +390,17 @@ class EventConsumer(EventApplier[EventT]):
             to=target,
             error=repr(exc),
         )
+
+
+async def _ack_together(messages: list[AbstractIncomingMessage]) -> None:
+    """Ack `messages` with one `basic.ack` (`multiple`) per channel, on the last of each.
+
+    They are a batch in delivery order, and every delivery before them on their channel is
+    settled already (earlier batches, and this batch's unreadable ones, were acked or
+    rejected first), so "up to and including" the last one acks exactly these.
+    """
+    last_of_channel: dict[int, AbstractIncomingMessage] = {}
+    for message in messages:
+        last_of_channel[id(message.channel)] = message
+    for message in last_of_channel.values():
+        await message.ack(multiple=True)

@@ -323,3 +323,32 @@ def test_outcomes_lag_and_dead_letters_are_counted(
     assert consumer_events(config, "applied") == 2
     assert consumer_events(config, "retried") == config.max_attempts - 1
     assert REGISTRY.get_sample_value("efficient_consumer_lag_seconds_count", lag) == 2
+
+
+def test_a_batch_is_acked_whole_around_an_unreadable_message(
+    database: Database, engine: Engine, config: ConsumerConfig
+) -> None:
+    """One ack frame settles a batch: nothing of it comes back once the consumer is gone."""
+    consumer = EventConsumer(
+        config, model=TaskEvent, database=database, processed=processed, handler=record
+    )
+
+    async def scenario() -> int:
+        async with broker(config) as channel:
+            await declare_consumer_queues(channel, config)
+            for task_id in range(1, 11):
+                await publish(channel, config, created_body(task_id=task_id))
+            await publish(channel, config, b"not an event")
+            for task_id in range(11, 21):
+                await publish(channel, config, created_body(task_id=task_id))
+            async with consuming(consumer):
+                await eventually(lambda: len(applied_task_ids(engine)) == 20)
+                dead = await dead_letter(channel, config)
+                assert dead.body == b"not an event"
+                await dead.ack()
+            # The consumer's channel is closed: whatever it had not acked is ready again.
+            declared = await channel.declare_queue(config.queue, passive=True)
+            return declared.declaration_result.message_count or 0
+
+    assert asyncio.run(scenario()) == 0
+    assert applied_task_ids(engine) == list(range(1, 21))
