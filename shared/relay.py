@@ -21,6 +21,8 @@ on, `traceparent`/`tracestate` of a `publish <exchange>` span, child of that req
 import asyncio
 import json
 import signal
+import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -56,9 +58,13 @@ class RelayConfig:
     batch_size: int = 100
     poll_seconds: float = 1.0
     retry_seconds: float = 2.0
-    # Once woken, wait this long for the writes committing right behind the first one: under
-    # load a batch then carries many events for one claim, one mark and one commit.
+    # Once woken, a relay taking more than `linger_above_per_second` events a second (over the
+    # last second) waits `linger_seconds` for the writes committing right behind the first
+    # one: a batch then carries many events for one claim, one publish burst and one commit,
+    # and every consumer gets bigger batches too. Below that rate the machine has room to spare,
+    # and the relay claims at once: each write's event goes out with the least delay.
     linger_seconds: float = 0.005
+    linger_above_per_second: float = 300.0
 
     @classmethod
     def from_settings(
@@ -73,6 +79,7 @@ class RelayConfig:
             batch_size=settings.relay_batch_size,
             poll_seconds=settings.relay_poll_seconds,
             retry_seconds=settings.relay_retry_seconds,
+            linger_above_per_second=settings.relay_linger_above_per_second,
         )
 
 
@@ -135,6 +142,28 @@ class OutboxListener:
             self._connection = None
 
 
+class EventRate:
+    """Events counted over the last `window` seconds, as a rate."""
+
+    def __init__(self, window: float = 1.0) -> None:
+        self._window = window
+        self._counts: deque[tuple[float, int]] = deque()
+        self._total = 0
+
+    def add(self, count: int) -> None:
+        """Count `count` events now."""
+        if count:
+            self._counts.append((time.monotonic(), count))
+            self._total += count
+
+    def per_second(self) -> float:
+        """Events a second over the window that ends now."""
+        since = time.monotonic() - self._window
+        while self._counts and self._counts[0][0] < since:
+            self._total -= self._counts.popleft()[1]
+        return self._total / self._window
+
+
 class OutboxRelay:
     """Moves outbox rows to the events exchange; see the module docstring."""
 
@@ -158,6 +187,7 @@ class OutboxRelay:
             # wait then still wakes that wait.
             await listener.listen()
             logger.info("relay_started", exchange=config.exchange)
+            rate = EventRate()
             while not stop.is_set():
                 try:
                     published = await self.publish_batch(exchange)
@@ -165,9 +195,11 @@ class OutboxRelay:
                     logger.warning("relay_publish_failed", error=repr(exc))
                     await sleep_unless(stop, config.retry_seconds)
                     continue
+                rate.add(published)
                 if published < config.batch_size:
                     await listener.wait(config.poll_seconds, stop)
-                    await sleep_unless(stop, config.linger_seconds)
+                    if rate.per_second() > config.linger_above_per_second:
+                        await sleep_unless(stop, config.linger_seconds)
         finally:
             listener.close()
             if connection is not None:

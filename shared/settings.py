@@ -62,3 +62,5 @@ class RelaySettings(ServiceSettings):
     relay_batch_size: int = Field(default=100, ge=1, le=10_000)
     relay_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     relay_retry_seconds: float = Field(default=2.0, gt=0, le=300)
+    # Above this many events a second the relay waits 5 ms to batch (`RelayConfig`).
+    relay_linger_above_per_second: float = Field(default=300.0, ge=0, le=1_000_000)
