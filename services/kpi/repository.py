@@ -38,7 +38,7 @@ from shared.events import TaskSnapshot, TaskStatus
 MonthKey = tuple[date, int, str]  # (month, assignee_key, status)
 DueKey = tuple[date, datetime]  # (month created, hour due)
 DueDayKey = tuple[date, date]  # (month created, UTC day due)
-_Counter = type[MonthCounter] | type[DueCounter] | type[DueDayCounter]
+Counter = type[MonthCounter] | type[DueCounter] | type[DueDayCounter]
 
 
 def ensure_task_states(session: Session, *, tasks: Sequence[TaskSnapshot]) -> None:
@@ -117,44 +117,26 @@ class CounterMissingError(Exception):
     """A contribution was taken out of a counter row that does not exist: a read-model bug."""
 
 
-def add_to_month_counter(session: Session, *, key: MonthKey, delta: int) -> None:
-    """Add `delta` to one month counter row, creating it for a positive delta."""
-    month, assignee_key, status = key
-    _add_to_count(
-        session,
-        MonthCounter,
-        key={"month": month, "assignee_key": assignee_key, "status": status},
-        delta=delta,
-    )
-
-
-def _add_to_count(
-    session: Session,
-    counter: _Counter,
-    *,
-    key: dict[str, Any],
-    delta: int,
-) -> None:
-    """Add `delta` to the `count` of the `counter` row with this primary `key`."""
-    upsert, subtract = _count_statements(counter)
+def add_to_counter(session: Session, counter: Counter, *, key: tuple[Any, ...], delta: int) -> None:
+    """Add `delta` to the `count` of the `counter` row whose primary key is `key` (in the
+    table's key order), creating the row for a positive delta."""
+    upsert, subtract, names = _count_statements(counter)
+    parameters: dict[str, Any] = {name: value for name, value in zip(names, key, strict=True)}
+    parameters["delta"] = delta
     connection = session.connection()
     if delta > 0:
         # CHECK constraints apply to the proposed row too, so only positive counts are upserted.
-        connection.execute(upsert, _count_parameters(key, delta))
+        connection.execute(upsert, parameters)
         return
-    updated = connection.execute(subtract, _count_parameters(key, delta)).scalar()
-    if updated is None:
-        raise CounterMissingError(f"no {counter.__tablename__} row {tuple(key.values())}")
-
-
-def _count_parameters(key: dict[str, Any], delta: int) -> dict[str, Any]:
-    return {**{f"key_{column}": value for column, value in key.items()}, "delta": delta}
+    if connection.execute(subtract, parameters).scalar() is None:
+        raise CounterMissingError(f"no {counter.__tablename__} row {key}")
 
 
 @functools.cache
-def _count_statements(counter: _Counter) -> tuple[Any, Any]:
+def _count_statements(counter: Counter) -> tuple[Any, Any, list[str]]:
     """The upsert and the update of `counter`'s `count` by `:delta`, built once, with the
-    primary key columns as parameters `key_<column>` (see `_count_parameters`)."""
+    primary key columns as parameters `key_<column>`; and those parameters' names, in the
+    key's order."""
     table = table_of(counter)
     keys = list(table.primary_key.columns)
     delta = bindparam("delta", type_=Integer)
@@ -171,7 +153,7 @@ def _count_statements(counter: _Counter) -> tuple[Any, Any]:
         .values(count=table.c.count + delta)
         .returning(table.c.count)
     )
-    return upsert, subtract
+    return upsert, subtract, [f"key_{column.name}" for column in keys]
 
 
 def add_to_completion_counter(
@@ -369,18 +351,6 @@ def month_totals(
         completed_seconds=float(seconds or 0.0),
         overdue=overdue,
     )
-
-
-def add_to_due_counter(session: Session, *, key: DueKey, delta: int) -> None:
-    """Add `delta` to one due-hour counter row, creating it for a positive delta."""
-    month, due_hour = key
-    _add_to_count(session, DueCounter, key={"month": month, "due_hour": due_hour}, delta=delta)
-
-
-def add_to_due_day_counter(session: Session, *, key: DueDayKey, delta: int) -> None:
-    """Add `delta` to one due-day counter row, creating it for a positive delta."""
-    month, due_day = key
-    _add_to_count(session, DueDayCounter, key={"month": month, "due_day": due_day}, delta=delta)
 
 
 def hour_of(moment: datetime) -> datetime:

@@ -10,11 +10,18 @@ and the new ones put in, whatever order the events arrive in.
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from services.kpi import flow_repository, flow_service, repository, zoned
-from services.kpi.models import UNASSIGNED, user_directory
+from services.kpi.models import (
+    UNASSIGNED,
+    DueCounter,
+    DueDayCounter,
+    MonthCounter,
+    user_directory,
+)
 from services.kpi.repository import DueDayKey, DueKey, MonthKey, StoredState
 from services.kpi.schemas import (
     ByUserKpi,
@@ -43,11 +50,12 @@ class _Deltas:
         if state.deleted:
             return
         assignee_key = state.assignee_id if state.assignee_id is not None else UNASSIGNED
-        self.months[(month_of(state.created_at), assignee_key, state.status)] += sign
+        created_in = month_of(state.created_at)
+        self.months[(created_in, assignee_key, state.status)] += sign
         if state.status != TaskStatus.DONE and state.due_date is not None:
             due_hour = repository.hour_of(state.due_date)
-            self.due[(month_of(state.created_at), due_hour)] += sign
-            self.due_days[(month_of(state.created_at), due_hour.date())] += sign
+            self.due[(created_in, due_hour)] += sign
+            self.due_days[(created_in, due_hour.date())] += sign
         if state.status == TaskStatus.DONE and state.completed_at is not None:
             month = month_of(state.completed_at)
             seconds = (state.completed_at - state.created_at).total_seconds()
@@ -56,15 +64,15 @@ class _Deltas:
 
     def apply(self, session: Session) -> None:
         """Write the rows that changed, in key order (so concurrent consumers cannot deadlock)."""
-        for key, delta in sorted(self.months.items()):
-            if delta:
-                repository.add_to_month_counter(session, key=key, delta=delta)
-        for due_key, delta in sorted(self.due.items()):
-            if delta:
-                repository.add_to_due_counter(session, key=due_key, delta=delta)
-        for day_key, delta in sorted(self.due_days.items()):
-            if delta:
-                repository.add_to_due_day_counter(session, key=day_key, delta=delta)
+        counted: list[tuple[repository.Counter, dict[Any, int]]] = [
+            (MonthCounter, self.months),
+            (DueCounter, self.due),
+            (DueDayCounter, self.due_days),
+        ]
+        for counter, deltas in counted:
+            for key, delta in sorted(deltas.items()):
+                if delta:
+                    repository.add_to_counter(session, counter, key=key, delta=delta)
         for month, (completed, seconds) in sorted(self.completions.items()):
             if (completed, seconds) != (0, 0.0):
                 repository.add_to_completion_counter(
