@@ -39,11 +39,6 @@ class Subscription(Generic[EventT]):
     model: type[EventT]
     handler: Handler[EventT]
     batch_handler: BatchHandler[EventT] | None = None
-    # How long a batch waits for the rest of its burst (`ConsumerConfig`). A read model its
-    # readers expect at once (the activity log) keeps the short defaults; one read as aggregates
-    # (the KPIs) can wait longer under load, and apply bigger batches for less.
-    batch_quiet_seconds: float = ConsumerConfig.batch_quiet_seconds
-    batch_linger_seconds: float = ConsumerConfig.batch_linger_seconds
 
     def config(self, settings: ServiceSettings) -> ConsumerConfig:
         """The consumer's broker side, with the service's broker URL."""
@@ -53,8 +48,6 @@ class Subscription(Generic[EventT]):
             queue=self.queue,
             binding_key=self.binding_key,
             db_retries=settings.consumer_db_retries,
-            batch_quiet_seconds=self.batch_quiet_seconds,
-            batch_linger_seconds=self.batch_linger_seconds,
         )
 
     def consumer(

@@ -69,10 +69,6 @@ def subscriptions(settings: KpiSettings) -> list[Subscription[Any]]:
             model=TaskEvent,
             handler=handle,
             batch_handler=handle_batch,
-            # Under load, batches of tens of events: each costs a dozen statements whatever
-            # its size, and a KPI a few milliseconds older is no less true.
-            batch_quiet_seconds=0.005,
-            batch_linger_seconds=0.05,
         ),
         Subscription(
             queue=USER_QUEUE,
