@@ -140,15 +140,19 @@ async def receive(
     return messages
 
 
-async def eventually(check: Callable[[], bool], *, within: float = 15.0) -> None:
-    """Poll `check` until it holds; fail at the deadline.
+async def eventually(
+    check: Callable[[], bool], *, within: float = 15.0, explain: Callable[[], str] | None = None
+) -> None:
+    """Poll `check` until it holds; fail at the deadline, saying what `explain` finds then.
 
     The check runs in a thread: it may query the database or call an app, and the consumers
     and relays it waits for share this event loop, so they go on meanwhile.
     """
     deadline = time.monotonic() + within
     while not await asyncio.to_thread(check):
-        assert time.monotonic() < deadline, "condition not reached in time"
+        if time.monotonic() >= deadline:
+            found = await asyncio.to_thread(explain) if explain is not None else ""
+            raise AssertionError(f"condition not reached in time {found}".rstrip())
         await asyncio.sleep(0.05)
 
 

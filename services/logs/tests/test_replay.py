@@ -124,6 +124,18 @@ def garble_and_lose(engine: Engine, garbled: uuid.UUID, lost: uuid.UUID) -> None
         connection.execute(delete(ActivityLog).where(ActivityLog.event_id == lost))
 
 
+def missing_entries(engine: Engine, history: list[TaskEvent], arrived: list[TaskEvent]) -> str:
+    """Which events have no entry: their task ids, of the history and of those that arrived."""
+    present = set(entries(engine))
+    lost = [
+        (kind, event.task.id)
+        for kind, events in (("history", history), ("arrived", arrived))
+        for event in events
+        if event.event_id not in present
+    ]
+    return f"(of {len(history)} + {len(arrived)} events, no entry for {lost})"
+
+
 async def queue_exists(name: str) -> bool:
     connection = await aio_pika.connect(AMQP_URL)
     try:
@@ -183,12 +195,16 @@ def test_a_replay_while_events_keep_arriving_never_empties_the_log(
             try:
                 await rebuild.start(rig.settings, rig.model)
                 await publish_history(channel, rig.replay_config.queue, history + list(arrived))
-                await rebuild.finish(rig.settings, rig.model, give_up_after=60)
+                finished = await rebuild.finish(rig.settings, rig.model, give_up_after=60)
             finally:
                 stop.set()
                 await asyncio.gather(*background)
+            assert finished == "the rebuilt logs read model is serving"  # no dead letters
             everything = len(history) + len(arrived)
-            await eventually(lambda: entry_count(engine) == everything)
+            await eventually(
+                lambda: entry_count(engine) == everything,
+                explain=lambda: missing_entries(engine, history, arrived),
+            )
             assert not await queue_exists(rig.replay_config.queue)
             return before
 
