@@ -13,6 +13,7 @@ from shared.errors import install_error_handlers
 from shared.logging import configure_logging
 from shared.middleware import install_middleware
 from shared.openapi import operation_id
+from shared.query import document_query_models
 from shared.readmodel import ReplayFlag
 from shared.security import TokenVerifier, jwks_verifier
 from shared.settings import ServiceSettings
@@ -103,6 +104,7 @@ def create_service_app(
         replay_flag=flag,
     )
     app.include_router(health.router)
+    document_query_models(app)  # their parameters, which FastAPI does not see
     install_docs(app, routers[0].prefix)  # before the routers: `/tasks/docs` is no task id
     for router in routers:
         app.include_router(router)

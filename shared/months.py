@@ -12,9 +12,11 @@ from importlib.resources import files
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Query
+from fastapi import Depends
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, WithJsonSchema
+
+from shared.query import query_model
 
 # 9998: the end of December 9999 would be year 10000, which Python dates cannot hold.
 MIN_YEAR, MAX_YEAR = 1970, 9998
@@ -143,9 +145,8 @@ class MonthQuery(BaseModel):
         return MonthRange.of(year, month, self.tz)
 
 
-async def month_range(query: Annotated[MonthQuery, Query()]) -> MonthRange:
-    """The month of `year` and `month` (see `MonthQuery`)."""
-    return query.month_range()
+# The month of `year` and `month` (see `MonthQuery`), read in one validation.
+month_range = query_model(MonthQuery, MonthQuery.month_range)
 
 
 MonthDep = Annotated[MonthRange, Depends(month_range)]

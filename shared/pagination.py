@@ -16,13 +16,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 
-from fastapi import Depends, Query
+from fastapi import Depends
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Integer, Select, Table, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from shared.months import MonthRange
+from shared.query import query_model
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -77,9 +78,8 @@ class PageQuery(BaseModel):
         )
 
 
-async def page_params(query: Annotated[PageQuery, Query()]) -> PageParams:
-    """Read `page`, `page_size`, `cursor` and `total` from the query string."""
-    return query.page_params()
+# `page`, `page_size`, `cursor` and `total` of the query string, read in one validation.
+page_params = query_model(PageQuery, PageQuery.page_params)
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]

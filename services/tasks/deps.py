@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Request
 from pydantic import Field
 
 from services.tasks.schemas import SortField, SortOrder, TaskFilters
@@ -13,6 +13,7 @@ from shared.events import TaskStatus
 from shared.ids import Id
 from shared.months import MonthQuery, MonthRange
 from shared.pagination import PageParams, PageQuery
+from shared.query import query_model
 
 
 async def get_users(request: Request) -> UserDirectory:
@@ -72,7 +73,8 @@ class TaskListRequest:
     page: PageParams
 
 
-async def task_list_request(query: Annotated[TaskListQuery, Query()]) -> TaskListRequest:
+def _task_list_request(query: TaskListQuery) -> TaskListRequest:
+    """Which tasks, in which order, which page the query string asks for."""
     filters = TaskFilters(
         status=query.status,
         assignee_id=query.assignee_id,
@@ -86,4 +88,4 @@ async def task_list_request(query: Annotated[TaskListQuery, Query()]) -> TaskLis
 UsersDep = Annotated[UserDirectory, Depends(get_users)]
 ExpectedVersionsDep = Annotated[frozenset[int] | None, Depends(expected_versions)]
 IfNoneMatchDep = Annotated[EntityTags | None, Depends(if_none_match)]
-TaskListDep = Annotated[TaskListRequest, Depends(task_list_request)]
+TaskListDep = Annotated[TaskListRequest, Depends(query_model(TaskListQuery, _task_list_request))]
