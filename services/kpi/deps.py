@@ -6,10 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
 
 from services.kpi.flow_schemas import MAX_WINDOW_DAYS, FlowWindow
 from services.kpi.schemas import MAX_TREND_MONTHS, MonthSpan, month_count
 from shared.months import MAX_YEAR, MIN_YEAR, TZ_DESCRIPTION, TimeZoneName, zone
+from shared.query import query_model
 
 # YYYY-MM from MIN_YEAR-01 to MAX_YEAR-12 (1970..9998), ASCII digits only: the parameters'
 # schema in the OpenAPI document too, so a generated client knows what is valid.
@@ -35,8 +37,8 @@ def _error(field: str, message: str) -> dict[str, Any]:
     return {"loc": ("query", field), "msg": message, "type": "value_error"}
 
 
-def _month_query(alias: str, example: str) -> Any:
-    return Query(
+def _month_field(alias: str, example: str) -> Any:
+    return Field(
         alias=alias,
         max_length=16,
         description="YYYY-MM, included.",
@@ -45,28 +47,33 @@ def _month_query(alias: str, example: str) -> Any:
     )
 
 
-async def month_span(
-    first: Annotated[str, _month_query("from", "2025-01")],
-    last: Annotated[str, _month_query("to", "2025-12")],
-    tz: Annotated[TimeZoneName, Query(description=TZ_DESCRIPTION)] = "UTC",
-) -> MonthSpan:
-    """The months `from`..`to` in `tz`: both required, `from` <= `to`, at most 120 months."""
-    zone(tz)
-    start, end = _parse_month(first), _parse_month(last)
-    errors = [
-        _error(name, _MONTH_FORMAT) for name, month in (("from", start), ("to", end)) if not month
-    ]
-    if start is not None and end is not None:
-        if end < start:
-            errors.append(_error("to", "Must not be before `from`."))
-        elif month_count(start, end) > MAX_TREND_MONTHS:
-            errors.append(_error("to", f"At most {MAX_TREND_MONTHS} months from `from`."))
-    if errors or start is None or end is None:
-        raise RequestValidationError(errors)
-    return MonthSpan(first=start, last=end, tz=tz)
+class MonthSpanQuery(BaseModel):
+    """`from`, `to` and `tz` of the query string (a query model: read in one validation)."""
+
+    first: str = _month_field("from", "2025-01")
+    last: str = _month_field("to", "2025-12")
+    tz: TimeZoneName = Field("UTC", description=TZ_DESCRIPTION)
+
+    def month_span(self) -> MonthSpan:
+        """The months `from`..`to` in `tz`: `from` <= `to`, at most 120 months."""
+        zone(self.tz)
+        start, end = _parse_month(self.first), _parse_month(self.last)
+        errors = [
+            _error(name, _MONTH_FORMAT)
+            for name, month in (("from", start), ("to", end))
+            if not month
+        ]
+        if start is not None and end is not None:
+            if end < start:
+                errors.append(_error("to", "Must not be before `from`."))
+            elif month_count(start, end) > MAX_TREND_MONTHS:
+                errors.append(_error("to", f"At most {MAX_TREND_MONTHS} months from `from`."))
+        if errors or start is None or end is None:
+            raise RequestValidationError(errors)
+        return MonthSpan(first=start, last=end, tz=self.tz)
 
 
-MonthSpanDep = Annotated[MonthSpan, Depends(month_span)]
+MonthSpanDep = Annotated[MonthSpan, Depends(query_model(MonthSpanQuery, MonthSpanQuery.month_span))]
 
 
 def _day_query(alias: str, description: str) -> Any:
