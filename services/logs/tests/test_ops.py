@@ -170,11 +170,12 @@ def test_a_redriven_message_gets_every_attempt_again_and_purge_deletes_what_was_
 
     ids = [str(first.event_id), str(second.event_id)]
     assert [letter.message_id for letter in redriving] == ids[1:]
-    assert [(letter.message_id, letter.attempts) for letter in failed_again] == [
-        (ids[1], 2),
-        (ids[0], 2),  # not 3: the redrive reset its count
-    ]
-    assert [letter.message_id for letter in refused] == ids[::-1]
+    # In either order: a listing that holds the other letter (to read it) while the redriven
+    # one dead-letters again returns it behind that one.
+    assert sorted((letter.message_id, letter.attempts) for letter in failed_again) == sorted(
+        [(ids[1], 2), (ids[0], 2)]  # not 3: the redrive reset its count
+    )
+    assert sorted(str(letter.message_id) for letter in refused) == sorted(ids)
     assert [letter.message_id for letter in one_purged] == ids[:1]
     assert all_purged == []
     output = printed(capsys, config)
