@@ -147,7 +147,7 @@ def test_poison_goes_to_the_dead_letter_queue_and_the_rest_is_applied(
     )
 
     async def scenario() -> None:
-        async with consuming(consumer), broker(config) as channel:
+        async with broker(config) as channel, consuming(consumer):
             await publish(channel, config, created_body(task_id=1))
             await publish(channel, config, b"{ this is not an event")
             await publish(channel, config, created_body(task_id=2))
@@ -168,7 +168,7 @@ def test_a_failed_message_is_kept_while_its_dead_letter_queue_is_missing(
     )
 
     async def scenario() -> None:
-        async with consuming(consumer), broker(config) as channel:
+        async with broker(config) as channel, consuming(consumer):
             await channel.queue_delete(config.dead_queue)  # deleted by mistake
             await publish(channel, config, b"{ this is not an event")
             await asyncio.sleep(1.0)  # its attempts run out while the queue is missing
@@ -191,7 +191,7 @@ def test_a_redelivery_after_commit_is_a_no_op(
     consumer.process(body)  # committed; the ack never happened
 
     async def scenario() -> None:
-        async with consuming(consumer), broker(config) as channel:
+        async with broker(config) as channel, consuming(consumer):
             await publish(channel, config, body)
             await publish(channel, config, created_body(task_id=4))
             await eventually(lambda: applied_task_ids(engine) == [3, 4])
@@ -211,7 +211,7 @@ def test_waits_out_a_database_outage_without_dead_lettering(
         consumer = EventConsumer(
             config, model=TaskEvent, database=database, processed=processed, handler=record
         )
-        async with consuming(consumer), broker(config) as channel:
+        async with broker(config) as channel, consuming(consumer):
             await proxy.cut()
             await publish(channel, config, created_body(task_id=5))
             await asyncio.sleep(1.0)  # several retry rounds while the database is away
@@ -237,7 +237,7 @@ def test_resumes_after_the_broker_connection_is_cut(
         consumer = EventConsumer(
             via_proxy, model=TaskEvent, database=database, processed=processed, handler=record
         )
-        async with consuming(consumer), broker(config) as channel:
+        async with broker(config) as channel, consuming(consumer):
             await publish(channel, config, created_body(task_id=1))
             await eventually(lambda: applied_task_ids(engine) == [1])
             await proxy.cut()
@@ -303,7 +303,7 @@ def test_outcomes_lag_and_dead_letters_are_counted(
     lag = {"queue": config.queue}
 
     async def scenario() -> None:
-        async with consuming(consumer), broker(config) as channel:
+        async with broker(config) as channel, consuming(consumer):
             await publish(channel, config, body)
             await publish(channel, config, b"{ this is not an event")
             await eventually(lambda: consumer_events(config, "dead_lettered") == 1)

@@ -51,7 +51,7 @@ def test_a_consumer_subscribes_again_when_its_queue_is_deleted(
     )
 
     async def scenario() -> None:
-        async with consuming(consumer), broker(config) as channel:
+        async with broker(config) as channel, consuming(consumer):
             await publish(channel, config, created_body(task_id=1))
             await eventually(lambda: applied_task_ids(engine) == [1])
             assert await consumer.is_consuming()
@@ -79,7 +79,7 @@ def test_the_heartbeat_stops_while_the_consumer_cannot_subscribe(
 
     async def scenario() -> None:
         stop = asyncio.Event()
-        async with consuming(consumer), broker(config) as channel:
+        async with broker(config) as channel, consuming(consumer):
             beating = asyncio.create_task(
                 heartbeat.beat(file, stop, interval=0.05, alive=consumer.is_consuming)
             )

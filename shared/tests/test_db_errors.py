@@ -134,7 +134,7 @@ def test_a_deadlock_or_a_passing_timeout_is_tried_again_not_dead_lettered(
     )
 
     async def scenario() -> None:
-        async with consuming(consumer), broker(once) as channel:
+        async with broker(once) as channel, consuming(consumer):
             await publish(channel, once, created_body(task_id=1))
             await eventually(lambda: applied_task_ids(engine) == [1])
             assert await dead_letter_count(channel, once) == 0
@@ -157,7 +157,7 @@ def test_a_statement_that_always_times_out_is_dead_lettered_with_its_error(
     )
 
     async def scenario() -> None:
-        async with consuming(consumer), broker(config) as channel:
+        async with broker(config) as channel, consuming(consumer):
             for task_id in (6, 7, 8):
                 await publish(channel, config, created_body(task_id=task_id))
             dead = await dead_letter(channel, config)
