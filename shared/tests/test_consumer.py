@@ -15,6 +15,7 @@ from shared.consumer import (
     ATTEMPT_HEADER,
     ConsumerConfig,
     EventConsumer,
+    Handler,
     Outcome,
     PoisonMessageError,
     declare_consumer_queues,
@@ -47,6 +48,15 @@ applied = Table(
 
 def record(session: Session, event: TaskEvent) -> None:
     session.execute(applied.insert().values(event_id=event.event_id, task_id=event.task_id))
+
+
+def consumer_of(
+    config: ConsumerConfig, database: Database, handler: Handler[TaskEvent] = record
+) -> EventConsumer[TaskEvent]:
+    """A consumer of task events that applies them with `handler` (`record`: into `applied`)."""
+    return EventConsumer(
+        config, model=TaskEvent, database=database, processed=processed, handler=handler
+    )
 
 
 @pytest.fixture
@@ -85,9 +95,7 @@ def applied_task_ids(engine: Engine) -> list[int]:
 def test_a_duplicate_event_changes_nothing(
     database: Database, engine: Engine, config: ConsumerConfig
 ) -> None:
-    consumer = EventConsumer(
-        config, model=TaskEvent, database=database, processed=processed, handler=record
-    )
+    consumer = consumer_of(config, database)
     body = created_body(task_id=7)
 
     assert consumer.process(body) is Outcome.APPLIED
@@ -103,18 +111,14 @@ def test_a_duplicate_event_changes_nothing(
 def test_unreadable_messages_are_poison(
     database: Database, config: ConsumerConfig, body: bytes
 ) -> None:
-    consumer = EventConsumer(
-        config, model=TaskEvent, database=database, processed=processed, handler=record
-    )
+    consumer = consumer_of(config, database)
 
     with pytest.raises(PoisonMessageError):
         consumer.process(body)
 
 
 def test_an_unknown_schema_version_is_poison(database: Database, config: ConsumerConfig) -> None:
-    consumer = EventConsumer(
-        config, model=TaskEvent, database=database, processed=processed, handler=record
-    )
+    consumer = consumer_of(config, database)
     body = created_body().replace(b'"schema_version":1', b'"schema_version":2')
 
     with pytest.raises(PoisonMessageError):
@@ -128,9 +132,7 @@ def test_a_failing_handler_commits_nothing(
         record(session, event)
         raise RuntimeError("bug")
 
-    consumer = EventConsumer(
-        config, model=TaskEvent, database=database, processed=processed, handler=record_then_fail
-    )
+    consumer = consumer_of(config, database, record_then_fail)
 
     with pytest.raises(RuntimeError):
         consumer.process(created_body())
@@ -142,9 +144,7 @@ def test_a_failing_handler_commits_nothing(
 def test_poison_goes_to_the_dead_letter_queue_and_the_rest_is_applied(
     database: Database, engine: Engine, config: ConsumerConfig
 ) -> None:
-    consumer = EventConsumer(
-        config, model=TaskEvent, database=database, processed=processed, handler=record
-    )
+    consumer = consumer_of(config, database)
 
     async def scenario() -> None:
         async with broker(config) as channel, consuming(consumer):
@@ -163,9 +163,7 @@ def test_poison_goes_to_the_dead_letter_queue_and_the_rest_is_applied(
 def test_a_failed_message_is_kept_while_its_dead_letter_queue_is_missing(
     database: Database, engine: Engine, config: ConsumerConfig
 ) -> None:
-    consumer = EventConsumer(
-        config, model=TaskEvent, database=database, processed=processed, handler=record
-    )
+    consumer = consumer_of(config, database)
 
     async def scenario() -> None:
         async with broker(config) as channel, consuming(consumer):
@@ -184,9 +182,7 @@ def test_a_redelivery_after_commit_is_a_no_op(
     database: Database, engine: Engine, config: ConsumerConfig
 ) -> None:
     """A crash between commit and ack: the broker redelivers what was already applied."""
-    consumer = EventConsumer(
-        config, model=TaskEvent, database=database, processed=processed, handler=record
-    )
+    consumer = consumer_of(config, database)
     body = created_body(task_id=3)
     consumer.process(body)  # committed; the ack never happened
 
@@ -208,9 +204,7 @@ def test_waits_out_a_database_outage_without_dead_lettering(
         await proxy.start()
         url = database_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
         database = Database(url, pool_size=2)
-        consumer = EventConsumer(
-            config, model=TaskEvent, database=database, processed=processed, handler=record
-        )
+        consumer = consumer_of(config, database)
         async with broker(config) as channel, consuming(consumer):
             await proxy.cut()
             await publish(channel, config, created_body(task_id=5))
@@ -234,9 +228,7 @@ def test_resumes_after_the_broker_connection_is_cut(
         via_proxy = ConsumerConfig(
             **{**config.__dict__, "amqp_url": f"amqp://guest:guest@127.0.0.1:{proxy.port}/"}
         )
-        consumer = EventConsumer(
-            via_proxy, model=TaskEvent, database=database, processed=processed, handler=record
-        )
+        consumer = consumer_of(via_proxy, database)
         async with broker(config) as channel, consuming(consumer):
             await publish(channel, config, created_body(task_id=1))
             await eventually(lambda: applied_task_ids(engine) == [1])
@@ -258,9 +250,7 @@ def test_a_failing_event_in_a_batch_alone_goes_to_dead_letters(
             raise ValueError("a handler bug that only task 7 meets")
         record(session, event)
 
-    consumer = EventConsumer(
-        config, model=TaskEvent, database=database, processed=processed, handler=record_but_task_7
-    )
+    consumer = consumer_of(config, database, record_but_task_7)
     batches: list[int] = []
     process_batch = consumer.process_batch
 
@@ -296,9 +286,7 @@ def test_outcomes_lag_and_dead_letters_are_counted(
     database: Database, engine: Engine, config: ConsumerConfig
 ) -> None:
     config = dataclasses.replace(config, resubscribe_seconds=0.2)
-    consumer = EventConsumer(
-        config, model=TaskEvent, database=database, processed=processed, handler=record
-    )
+    consumer = consumer_of(config, database)
     body = created_body(task_id=1)
     lag = {"queue": config.queue}
 
@@ -329,9 +317,7 @@ def test_a_batch_is_acked_whole_around_an_unreadable_message(
     database: Database, engine: Engine, config: ConsumerConfig
 ) -> None:
     """One ack frame settles a batch: nothing of it comes back once the consumer is gone."""
-    consumer = EventConsumer(
-        config, model=TaskEvent, database=database, processed=processed, handler=record
-    )
+    consumer = consumer_of(config, database)
 
     async def scenario() -> int:
         async with broker(config) as channel:

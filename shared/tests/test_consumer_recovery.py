@@ -16,7 +16,7 @@ from shared import heartbeat
 from shared.consumer import ConsumerConfig, EventConsumer, declare_consumer_queues
 from shared.db import Database
 from shared.events import TaskEvent
-from shared.tests.test_consumer import applied_task_ids, created_body, processed, record
+from shared.tests.test_consumer import applied_task_ids, consumer_of, created_body, processed
 from tests.broker import broker, consuming, dead_letter_count, eventually, publish
 
 ROOT = Path(__file__).parents[2]
@@ -46,9 +46,7 @@ async def becomes(
 def test_a_consumer_subscribes_again_when_its_queue_is_deleted(
     database: Database, engine: Engine, config: ConsumerConfig
 ) -> None:
-    consumer = EventConsumer(
-        config, model=TaskEvent, database=database, processed=processed, handler=record
-    )
+    consumer = consumer_of(config, database)
 
     async def scenario() -> None:
         async with broker(config) as channel, consuming(consumer):
@@ -69,9 +67,7 @@ def test_the_heartbeat_stops_while_the_consumer_cannot_subscribe(
     database: Database, engine: Engine, config: ConsumerConfig, tmp_path: Path
 ) -> None:
     quick = dataclasses.replace(config, resubscribe_seconds=0.1)
-    consumer = EventConsumer(
-        quick, model=TaskEvent, database=database, processed=processed, handler=record
-    )
+    consumer = consumer_of(quick, database)
     file = tmp_path / "heartbeat"
 
     def fresh() -> bool:
@@ -118,9 +114,7 @@ def test_a_consumer_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
         mode,
         str(marker),
     ]
-    consumer = EventConsumer(
-        config, model=TaskEvent, database=database, processed=processed, handler=record
-    )
+    consumer = consumer_of(config, database)
     everything = list(range(1, 11))
 
     async def scenario() -> None:

@@ -11,14 +11,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from shared.consumer import ERROR_HEADER, ConsumerConfig, EventConsumer
+from shared.consumer import ERROR_HEADER, ConsumerConfig
 from shared.db import Database, DatabaseFailure, classify
 from shared.events import TaskEvent
 from shared.tests.test_consumer import (
     SCHEMA,
     applied_task_ids,
+    consumer_of,
     created_body,
-    processed,
     record,
 )
 from tests.broker import (
@@ -129,9 +129,7 @@ def test_a_deadlock_or_a_passing_timeout_is_tried_again_not_dead_lettered(
         handler = failing_first(1, lambda session: deadlock_victim(session, engine))
     else:
         handler = failing_first(2, time_out)
-    consumer = EventConsumer(
-        once, model=TaskEvent, database=database, processed=processed, handler=handler
-    )
+    consumer = consumer_of(once, database, handler)
 
     async def scenario() -> None:
         async with broker(once) as channel, consuming(consumer):
@@ -152,9 +150,7 @@ def test_a_statement_that_always_times_out_is_dead_lettered_with_its_error(
             session.execute(text(TIMED_OUT))
         record(session, event)
 
-    consumer = EventConsumer(
-        config, model=TaskEvent, database=database, processed=processed, handler=slow_for_task_7
-    )
+    consumer = consumer_of(config, database, slow_for_task_7)
 
     async def scenario() -> None:
         async with broker(config) as channel, consuming(consumer):

@@ -6,10 +6,10 @@ import structlog
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from shared.consumer import ConsumerConfig, EventConsumer, declare_consumer_queues
+from shared.consumer import ConsumerConfig, declare_consumer_queues
 from shared.db import Database
 from shared.events import TaskEvent
-from shared.tests.test_consumer import applied_task_ids, created_body, processed, record
+from shared.tests.test_consumer import applied_task_ids, consumer_of, created_body, record
 from tests.broker import broker, consuming, dead_letter, eventually, publish
 from tests.json_logs import json_logs
 
@@ -25,9 +25,7 @@ def record_and_log(session: Session, event: TaskEvent) -> None:
 def test_each_line_names_the_request_of_its_message_and_no_other(
     database: Database, engine: Engine, config: ConsumerConfig
 ) -> None:
-    consumer = EventConsumer(
-        config, model=TaskEvent, database=database, processed=processed, handler=record_and_log
-    )
+    consumer = consumer_of(config, database, record_and_log)
 
     async def scenario() -> None:
         async with broker(config) as channel:

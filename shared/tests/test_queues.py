@@ -13,7 +13,6 @@ from sqlalchemy.engine import Engine
 from shared.consumer import (
     ERROR_HEADER,
     ConsumerConfig,
-    EventConsumer,
     consumer_queues,
     declare_consumer_queues,
 )
@@ -30,7 +29,7 @@ from shared.queues import (
 )
 from shared.settings import ServiceSettings
 from shared.subscriptions import Subscription, ensure_consumer_queues
-from shared.tests.test_consumer import applied_task_ids, created_body, processed, record
+from shared.tests.test_consumer import applied_task_ids, consumer_of, created_body, record
 from tests.broker import (
     AMQP_URL,
     channel_to,
@@ -161,9 +160,7 @@ def test_classic_queues_become_quorum_queues_with_the_same_messages(
                 (b"poison 1", "error 1"),
                 (b"poison 2", "error 2"),
             ]
-            consumer = EventConsumer(
-                config, model=TaskEvent, database=database, processed=processed, handler=record
-            )
+            consumer = consumer_of(config, database)
             async with consuming(consumer):
                 await publish(channel, config, created_body(task_id=6))  # still bound
                 await eventually(lambda: applied_task_ids(engine) == [1, 2, 3, 4, 5, 6])
