@@ -79,6 +79,8 @@ def document_query_models(app: FastAPI) -> None:
             for route in iter_route_contexts(app.routes):  # those of included routers too
                 if isinstance(route.original_route, APIRoute) and route.include_in_schema:
                     _document_route(schema, route)
+            if schemas := schema.get("components", {}).get("schemas"):  # in FastAPI's order
+                schema["components"]["schemas"] = dict(sorted(schemas.items()))
             documented[:] = [schema]
         return schema
 
@@ -104,7 +106,6 @@ def _document_route(schema: dict[str, Any], route: RouteContext) -> None:
             )
             for name, component in components.items():
                 known.setdefault(name, component)
-    schema["components"]["schemas"] = dict(sorted(known.items()))
 
 
 def _with_parameters(operation: dict[str, Any]) -> dict[str, Any]:
