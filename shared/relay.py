@@ -21,8 +21,6 @@ on, `traceparent`/`tracestate` of a `publish <exchange>` span, child of that req
 import asyncio
 import json
 import signal
-import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -40,6 +38,7 @@ from shared.db import CONNECT_ARGS, Database
 from shared.logging import configure_logging
 from shared.messaging import connect_until_stopped, declare_events_exchange, sleep_unless
 from shared.outbox import Outbox, StoredEvent, claim_unpublished, unmark_published
+from shared.pacing import EventRate
 from shared.settings import RelaySettings
 from shared.tracing import configure_tracing
 
@@ -59,11 +58,12 @@ class RelayConfig:
     poll_seconds: float = 1.0
     retry_seconds: float = 2.0
     # Once woken, a relay taking more than `linger_above_per_second` events a second (over the
-    # last second) waits `linger_seconds` for the writes committing right behind the first
-    # one: a batch then carries many events for one claim, one publish burst and one commit,
-    # and every consumer gets bigger batches too. Below that rate the machine has room to spare,
-    # and the relay claims at once: each write's event goes out with the least delay.
-    linger_seconds: float = 0.005
+    # last second) waits `linger_seconds` for the writes committing behind the first one: a
+    # batch then carries many events for one claim, one publish burst and one commit, and
+    # every consumer gets bigger batches too (`shared.pacing`). Below that rate the machine has
+    # room to spare, and the relay claims at once: each write's event goes out with the least
+    # delay.
+    linger_seconds: float = 0.05
     linger_above_per_second: float = 300.0
 
     @classmethod
@@ -79,6 +79,7 @@ class RelayConfig:
             batch_size=settings.relay_batch_size,
             poll_seconds=settings.relay_poll_seconds,
             retry_seconds=settings.relay_retry_seconds,
+            linger_seconds=settings.relay_linger_seconds,
             linger_above_per_second=settings.relay_linger_above_per_second,
         )
 
@@ -142,28 +143,6 @@ class OutboxListener:
             self._connection = None
 
 
-class EventRate:
-    """Events counted over the last `window` seconds, as a rate."""
-
-    def __init__(self, window: float = 1.0) -> None:
-        self._window = window
-        self._counts: deque[tuple[float, int]] = deque()
-        self._total = 0
-
-    def add(self, count: int) -> None:
-        """Count `count` events now."""
-        if count:
-            self._counts.append((time.monotonic(), count))
-            self._total += count
-
-    def per_second(self) -> float:
-        """Events a second over the window that ends now."""
-        since = time.monotonic() - self._window
-        while self._counts and self._counts[0][0] < since:
-            self._total -= self._counts.popleft()[1]
-        return self._total / self._window
-
-
 class OutboxRelay:
     """Moves outbox rows to the events exchange; see the module docstring."""
 
@@ -198,7 +177,7 @@ class OutboxRelay:
                 rate.add(published)
                 if published < config.batch_size:
                     await listener.wait(config.poll_seconds, stop)
-                    if rate.per_second() > config.linger_above_per_second:
+                    if rate.busy(config.linger_above_per_second):
                         await sleep_unless(stop, config.linger_seconds)
         finally:
             listener.close()

@@ -43,6 +43,10 @@ class ServiceSettings(BaseSettings):
     # Consumers: a statement timeout, deadlock or serialization failure is tried again this many
     # times before the message goes to retry (an unreachable database is waited out instead).
     consumer_db_retries: int = Field(default=3, ge=0, le=100)
+    # Consumers: above this many events a second a batch waits up to CONSUMER_LINGER_SECONDS
+    # for the rest of its burst (`shared.pacing`); below it, 10 ms at most.
+    consumer_linger_above_per_second: float = Field(default=300.0, ge=0, le=1_000_000)
+    consumer_linger_seconds: float = Field(default=0.1, ge=0, le=5)
     # This process's Prometheus metrics: http://METRICS_ADDRESS:METRICS_PORT/metrics, a port of
     # its own beside the API's (the gateway never routes it); 0: no metrics server, and an API
     # then records no request durations either (`make bench` measures the cost against that).
@@ -62,5 +66,7 @@ class RelaySettings(ServiceSettings):
     relay_batch_size: int = Field(default=100, ge=1, le=10_000)
     relay_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     relay_retry_seconds: float = Field(default=2.0, gt=0, le=300)
-    # Above this many events a second the relay waits 5 ms to batch (`RelayConfig`).
+    # Above this many events a second a relay waits RELAY_LINGER_SECONDS after a wake-up, to
+    # batch (`RelayConfig`); below it, it claims at once.
     relay_linger_above_per_second: float = Field(default=300.0, ge=0, le=1_000_000)
+    relay_linger_seconds: float = Field(default=0.05, ge=0, le=5)

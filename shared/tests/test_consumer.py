@@ -338,3 +338,44 @@ def test_a_batch_is_acked_whole_around_an_unreadable_message(
 
     assert asyncio.run(scenario()) == 0
     assert applied_task_ids(engine) == list(range(1, 21))
+
+
+@pytest.mark.parametrize("busy", [True, False])
+def test_a_busy_consumer_waits_longer_to_take_a_burst_as_one_batch(
+    database: Database, engine: Engine, config: ConsumerConfig, busy: bool
+) -> None:
+    """Five messages 50 ms apart: one batch while busy (a 0.5 s quiet gap ends it), one batch
+    each while not (a 1 ms gap)."""
+    config = dataclasses.replace(
+        config,
+        busy_above_per_second=0 if busy else 1_000_000,
+        busy_linger_seconds=5.0,
+        busy_quiet_seconds=0.5,
+    )
+    consumer = consumer_of(config, database)
+    batches: list[int] = []
+    process_batch = consumer.process_batch
+
+    def counting(events: Sequence[TaskEvent]) -> list[Outcome]:
+        batches.append(len(events))
+        return process_batch(events)
+
+    consumer.process_batch = counting  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        async with broker(config) as channel:
+            await declare_consumer_queues(channel, config)
+            for task_id in (1, 2):  # waiting before the consumer starts: its first batch
+                await publish(channel, config, created_body(task_id=task_id))
+            async with consuming(consumer):
+                await eventually(lambda: len(applied_task_ids(engine)) == 2)
+                for task_id in range(3, 8):
+                    await publish(channel, config, created_body(task_id=task_id))
+                    await asyncio.sleep(0.05)
+                await eventually(lambda: len(applied_task_ids(engine)) == 7)
+
+    asyncio.run(scenario())
+    if busy:
+        assert batches[-1] == 5  # the five together
+    else:
+        assert max(batches) < 5  # split wherever a millisecond passed without a message

@@ -1,10 +1,10 @@
-"""The rate that decides whether the relay waits to batch (`shared.relay.EventRate`)."""
+"""The rate that decides whether a relay or a consumer waits to batch (`shared.pacing`)."""
 
 import time
 
 import pytest
 
-from shared.relay import EventRate
+from shared.pacing import EventRate
 
 
 def test_the_rate_counts_only_the_last_window(monkeypatch: pytest.MonkeyPatch) -> None:
