@@ -88,6 +88,7 @@ run: export KPI_PORT := $(KPI_PORT)
 run: export GATEWAY_PORT := $(GATEWAY_PORT)
 run: export NGINX_BIN := $(NGINX)
 run: export GATEWAY_DIR := $(GATEWAY_DIR)
+run: export GATEWAY_ACCESS_LOG ?= logs/access.log
 run: export PROMETHEUS_BIN := $(PROMETHEUS)
 run: export PROMETHEUS_DIR := $(PROMETHEUS_DIR)
 run: export METRICS_ADDRESS ?= 127.0.0.1

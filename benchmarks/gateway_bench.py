@@ -162,7 +162,7 @@ def measure(
     idle()
     rows += stress.login(bench, username=USERS[0], password=PASSWORD)
     # Last: 500 connections may leave the system slow for minutes afterwards.
-    rows += stress.soak(bench, seconds=soak_seconds, log=running.system_log)
+    rows += stress.soak(bench, seconds=soak_seconds, log=running.gateway_log)
     return rows
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from benchmarks import wrk
 from benchmarks.report import Row, progress
 from benchmarks.scenarios import C32, Bench, interleaved
-from benchmarks.system import gateway_statuses
+from benchmarks.system import flushed_size, gateway_statuses
 from benchmarks.wrk import Result, Summary
 
 SOAK_CONNECTIONS = 500
@@ -23,7 +23,7 @@ def soak(bench: Bench, *, seconds: float, log: Path) -> list[Row]:
     """
     get_by_id = bench.on_system(f"/tasks/{bench.task_id}")
     before = wrk.run(get_by_id, connections=C32, seconds=bench.seconds)
-    since = log.stat().st_size
+    since = flushed_size(log)
     result = wrk.run(
         bench.on_system(f"/tasks/{bench.task_id}"), connections=SOAK_CONNECTIONS, seconds=seconds
     )

@@ -49,16 +49,19 @@ BASELINE_API = f"http://127.0.0.1:{BASELINE_GATEWAY_PORT}/api"
 METRICS_OFF_API = f"http://127.0.0.1:{METRICS_OFF_GATEWAY_PORT}/api"
 METRICS_ON_API = f"http://127.0.0.1:{METRICS_ON_GATEWAY_PORT}/api"
 AMQP_URL = f"amqp://guest:guest@127.0.0.1:5672/{NAME}"
+ACCESS_LOG_FLUSH_SECONDS = 1.5  # the gateway writes its access log at least every second
 # Logins are what is measured: the per-address limit must not be what stops them.
 RATE_LIMIT = {"GATEWAY_AUTH_RATE": "100000r/s", "GATEWAY_AUTH_BURST": "100000"}
 
 
 @dataclass(frozen=True)
 class Running:
-    """What is up: the processes, and the combined log of `make run` (gateway access log too)."""
+    """What is up: the processes, the combined log of `make run`, and the gateway's access log
+    (a file under `make run`)."""
 
     system_log: Path
     baseline_log: Path
+    gateway_log: Path
     processes: list[subprocess.Popen[bytes]]
 
     @property
@@ -121,6 +124,7 @@ def baseline_env(database_url: str) -> dict[str, str]:
         "METRICS_ON_GATEWAY_DIR": str(LOCAL / "metrics-on-gateway"),
         "GATEWAY_PORT": str(BASELINE_GATEWAY_PORT),
         "GATEWAY_DIR": str(LOCAL / "baseline-gateway"),
+        "GATEWAY_ACCESS_LOG": "logs/access.log",  # as `make run` writes the system's
         "NGINX_BIN": shutil.which("nginx") or "/usr/sbin/nginx",  # as the Makefile finds it
         "AUTH_UPSTREAM": f"127.0.0.1:{PORTS['AUTH_PORT']}",
         "TASKS_UPSTREAM": f"127.0.0.1:{BASELINE_PORT}",
@@ -226,7 +230,10 @@ def running(database_url: str) -> Iterator[Running]:
             log=baseline_log,
         )
         yield Running(
-            system_log=system_log, baseline_log=baseline_log, processes=[system, baseline]
+            system_log=system_log,
+            baseline_log=baseline_log,
+            gateway_log=LOCAL / "gateway" / "logs" / "access.log",
+            processes=[system, baseline],
         )
 
 
@@ -257,16 +264,22 @@ def _queued_messages() -> int:
 
 
 def gateway_statuses(log: Path, *, since: int) -> Counter[int]:
-    """Statuses in the gateway's access log after byte `since` of the `make run` log."""
+    """Statuses in the gateway's access log after its byte `since`, once nginx has written
+    what it buffered."""
+    time.sleep(ACCESS_LOG_FLUSH_SECONDS)
     statuses: Counter[int] = Counter()
     with log.open("rb") as lines:
         lines.seek(since)
         for line in lines:
-            if b'"service":"gateway"' not in line:
-                continue
-            _, _, entry = line.partition(b"| ")
             try:
-                statuses[int(json.loads(entry)["status"])] += 1
+                statuses[int(json.loads(line)["status"])] += 1
             except (ValueError, KeyError):
                 continue
     return statuses
+
+
+def flushed_size(log: Path) -> int:
+    """The size of the gateway's access log once nginx has written what it buffered (it
+    flushes its buffer every second)."""
+    time.sleep(ACCESS_LOG_FLUSH_SECONDS)
+    return log.stat().st_size

@@ -18,6 +18,7 @@ DEFAULTS = {
     "GATEWAY_AUTH_BURST": "100",
     "GATEWAY_TRUSTED_PROXIES": "unix:",
     "GATEWAY_TLS": "off",
+    "GATEWAY_ACCESS_LOG": "/dev/stdout",
     "CORS_ALLOWED_ORIGINS": "",
     "AUTH_UPSTREAM": "127.0.0.1:8001",
     "TASKS_UPSTREAM": "127.0.0.1:8002",
@@ -53,7 +54,8 @@ def render(template: str, values: dict[str, str]) -> str:
 
 def write_config(out_dir: Path, values: dict[str, str]) -> None:
     """Lay out `out_dir` as an nginx prefix directory with the rendered gateway config."""
-    (out_dir / "tmp").mkdir(parents=True, exist_ok=True)
+    for directory in ("tmp", "logs"):
+        (out_dir / directory).mkdir(parents=True, exist_ok=True)
     values = {**DEFAULTS, **values}
     values["CORS_ALLOWED_ORIGINS"] = cors_origins(values["CORS_ALLOWED_ORIGINS"])
     template = (HERE / "gateway.conf.template").read_text()

@@ -59,7 +59,8 @@ def _wait_until_up(process: subprocess.Popen[bytes], log: Path) -> None:
 
 @dataclass(frozen=True)
 class System:
-    log: Path
+    log: Path  # what `make run` prints
+    gateway_log: Path  # the gateway's access log (`make run` writes it to a file)
     database_url: str
 
 
@@ -102,7 +103,8 @@ def system(database_url: str) -> Iterator[System]:  # `database_url`: the tests'
         )
     try:
         _wait_until_up(process, log)
-        yield System(log=log, database_url=e2e_database_url)
+        gateway_log = LOCAL / "gateway" / "logs" / "access.log"
+        yield System(log=log, gateway_log=gateway_log, database_url=e2e_database_url)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
