@@ -94,18 +94,15 @@ class ConsumerConfig:
     binding_key: str  # e.g. `task.#`: which of the exchange's events the queue receives
     prefetch: int = 200
     batch_size: int = 100  # messages applied in one transaction, at most
-    # After the first message of a batch arrives, wait for the rest of its burst (the relay
-    # publishes a batch at once): until no message came for `batch_quiet_seconds`, at most
-    # `batch_linger_seconds`. Under load a batch then carries many events for the price of one
-    # transaction. After a batch of one message (events arrive one by one), no wait, unless
-    # busy.
-    batch_linger_seconds: float = 0.01
-    batch_quiet_seconds: float = 0.001
-    # Busy (more than `busy_above_per_second` events a second over the last second): writes
-    # keep the machine busy, and a batch waits longer for its burst (`shared.pacing`).
-    busy_above_per_second: float = 300.0
-    busy_linger_seconds: float = 0.1
-    busy_quiet_seconds: float = 0.01
+    # Busy (more than `linger_above_per_second` events a second over the last second): writes
+    # keep the machine busy, and after the first message of a batch arrives the consumer waits
+    # for the rest of its burst (the relay publishes a batch at once), until no message came
+    # for `linger_quiet_seconds`, at most `linger_seconds`: a batch then carries many events for
+    # the price of one transaction (`shared.pacing`). Below that rate it applies what has
+    # arrived at once.
+    linger_above_per_second: float = 300.0
+    linger_seconds: float = 0.1
+    linger_quiet_seconds: float = 0.01
     max_attempts: int = 5
     retry_delay_ms: int = 2000
     db_retry_seconds: float = 2.0
@@ -149,10 +146,10 @@ class EventConsumer(EventApplier[EventT]):
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._pending: list[AbstractIncomingMessage] = []
-        # Messages in the last batch; at the start as if it had been full, so that a backlog
-        # waiting for the consumer is taken in whole batches from the first one.
-        self._last_batch = self.config.batch_size
         self._rate = EventRate()
+        # The first batch waits as a busy one does: a backlog waiting for the consumer at its
+        # start is then taken in whole batches from the first one.
+        self._first = True
         self._arrived = asyncio.Event()
         # Strong references: aio-pika keeps only weak ones, and a collected queue stops consuming.
         self._channel: AbstractChannel | None = None
@@ -267,13 +264,13 @@ class EventConsumer(EventApplier[EventT]):
         """Apply what has arrived, a batch at a time, until `stop` is set."""
         while not self._stop.is_set():
             await self._arrived.wait()
-            if self._last_batch > 1 or self._rate.busy(self.config.busy_above_per_second):
+            if self._first or self._rate.busy(self.config.linger_above_per_second):
                 await self._linger()
+            self._first = False
             self._arrived.clear()
             while self._pending and not self._stop.is_set():
                 batch = self._pending[: self.config.batch_size]
                 del self._pending[: len(batch)]
-                self._last_batch = len(batch)
                 self._rate.add(len(batch))
                 async with self._lock:
                     try:
@@ -286,19 +283,15 @@ class EventConsumer(EventApplier[EventT]):
                         )
 
     async def _linger(self) -> None:
-        """Wait until the burst that woke us is in: a batch's worth, a quiet gap, or the limit
-        (longer ones while busy)."""
+        """Wait until the burst that woke us is in: a batch's worth, a quiet gap, or the limit."""
         config = self.config
-        linger, quiet = config.batch_linger_seconds, config.batch_quiet_seconds
-        if self._rate.busy(config.busy_above_per_second):
-            linger, quiet = config.busy_linger_seconds, config.busy_quiet_seconds
-        deadline = asyncio.get_running_loop().time() + linger
+        deadline = asyncio.get_running_loop().time() + config.linger_seconds
         while len(self._pending) < config.batch_size and not self._stop.is_set():
             seen = len(self._pending)
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 return
-            await asyncio.sleep(min(quiet, remaining))
+            await asyncio.sleep(min(config.linger_quiet_seconds, remaining))
             if len(self._pending) == seen:
                 return
 

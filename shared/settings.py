@@ -44,7 +44,7 @@ class ServiceSettings(BaseSettings):
     # times before the message goes to retry (an unreachable database is waited out instead).
     consumer_db_retries: int = Field(default=3, ge=0, le=100)
     # Consumers: above this many events a second a batch waits up to CONSUMER_LINGER_SECONDS
-    # for the rest of its burst (`shared.pacing`); below it, 10 ms at most.
+    # for the rest of its burst (`shared.pacing`); below it, none.
     consumer_linger_above_per_second: float = Field(default=300.0, ge=0, le=1_000_000)
     consumer_linger_seconds: float = Field(default=0.1, ge=0, le=5)
     # This process's Prometheus metrics: http://METRICS_ADDRESS:METRICS_PORT/metrics, a port of

@@ -48,8 +48,8 @@ class Subscription(Generic[EventT]):
             queue=self.queue,
             binding_key=self.binding_key,
             db_retries=settings.consumer_db_retries,
-            busy_above_per_second=settings.consumer_linger_above_per_second,
-            busy_linger_seconds=settings.consumer_linger_seconds,
+            linger_above_per_second=settings.consumer_linger_above_per_second,
+            linger_seconds=settings.consumer_linger_seconds,
         )
 
     def consumer(
