@@ -59,6 +59,19 @@ def consumer_of(
     )
 
 
+def count_batches(consumer: EventConsumer[TaskEvent]) -> list[int]:
+    """The sizes of the batches `consumer` applies from now on, in order (filled as it runs)."""
+    batches: list[int] = []
+    process_batch = consumer.process_batch
+
+    def counting(events: Sequence[TaskEvent]) -> list[Outcome]:
+        batches.append(len(events))
+        return process_batch(events)
+
+    consumer.process_batch = counting  # type: ignore[method-assign]
+    return batches
+
+
 @pytest.fixture
 def tables(engine: Engine) -> Iterator[None]:
     with engine.begin() as connection:
@@ -251,14 +264,7 @@ def test_a_failing_event_in_a_batch_alone_goes_to_dead_letters(
         record(session, event)
 
     consumer = consumer_of(config, database, record_but_task_7)
-    batches: list[int] = []
-    process_batch = consumer.process_batch
-
-    def counting(events: Sequence[TaskEvent]) -> list[Outcome]:
-        batches.append(len(events))
-        return process_batch(events)
-
-    consumer.process_batch = counting  # type: ignore[method-assign]
+    batches = count_batches(consumer)
 
     async def scenario() -> None:
         async with broker(config) as channel:
@@ -353,14 +359,7 @@ def test_a_busy_consumer_waits_longer_to_take_a_burst_as_one_batch(
         linger_quiet_seconds=0.5,
     )
     consumer = consumer_of(config, database)
-    batches: list[int] = []
-    process_batch = consumer.process_batch
-
-    def counting(events: Sequence[TaskEvent]) -> list[Outcome]:
-        batches.append(len(events))
-        return process_batch(events)
-
-    consumer.process_batch = counting  # type: ignore[method-assign]
+    batches = count_batches(consumer)
 
     async def scenario() -> None:
         async with broker(config) as channel:
