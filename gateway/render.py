@@ -61,6 +61,17 @@ def write_config(out_dir: Path, values: dict[str, str]) -> None:
     template = (HERE / "gateway.conf.template").read_text()
     (out_dir / "gateway.conf").write_text(render(template, values))
     shutil.copyfile(HERE / "nginx.local.conf", out_dir / "nginx.conf")
+    rotate_access_log(out_dir, values["GATEWAY_ACCESS_LOG"])
+
+
+def rotate_access_log(out_dir: Path, access_log: str) -> None:
+    """A file access log in the prefix directory starts empty with each start; the previous
+    run's is kept beside it as `<name>.1` (so two runs' worth at most, not every run's)."""
+    if Path(access_log).is_absolute():  # e.g. /dev/stdout
+        return
+    log = out_dir / access_log
+    if log.exists():
+        log.replace(log.with_name(log.name + ".1"))
 
 
 def main(out_dir: Path) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from gateway.render import DEFAULTS, PLACEHOLDER
+from gateway.render import DEFAULTS, PLACEHOLDER, write_config
 from tests.deploy.settings_vars import env_example_names
 
 ROOT = Path(__file__).parents[2]
@@ -35,3 +35,17 @@ def test_compose_and_k8s_configure_every_template_value() -> None:
     assert set(compose["services"]["gateway"]["environment"]) == TEMPLATE_VARS
     assert set(gateway_config["data"]) == TEMPLATE_VARS
     assert env_example_names() >= TEMPLATE_VARS
+
+
+def test_a_file_access_log_starts_empty_and_keeps_the_run_before(tmp_path: Path) -> None:
+    values = {"GATEWAY_ACCESS_LOG": "logs/access.log"}
+    write_config(tmp_path, values)
+    log = tmp_path / "logs" / "access.log"
+    log.write_text("the first run's line\n")
+
+    write_config(tmp_path, values)  # the next start
+
+    assert not log.exists()
+    assert (tmp_path / "logs" / "access.log.1").read_text() == "the first run's line\n"
+    write_config(tmp_path, {"GATEWAY_ACCESS_LOG": "/dev/stdout"})  # not a file of ours
+    assert (tmp_path / "logs" / "access.log.1").exists()
