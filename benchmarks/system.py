@@ -25,6 +25,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from gateway.render import LOCAL_ACCESS_LOG
 from scripts.prometheus_config import JOBS
 
 ROOT = Path(__file__).parents[1]
@@ -124,7 +125,7 @@ def baseline_env(database_url: str) -> dict[str, str]:
         "METRICS_ON_GATEWAY_DIR": str(LOCAL / "metrics-on-gateway"),
         "GATEWAY_PORT": str(BASELINE_GATEWAY_PORT),
         "GATEWAY_DIR": str(LOCAL / "baseline-gateway"),
-        "GATEWAY_ACCESS_LOG": "logs/access.log",  # as `make run` writes the system's
+        "GATEWAY_ACCESS_LOG": LOCAL_ACCESS_LOG,  # as `make run` writes the system's
         "NGINX_BIN": shutil.which("nginx") or "/usr/sbin/nginx",  # as the Makefile finds it
         "AUTH_UPSTREAM": f"127.0.0.1:{PORTS['AUTH_PORT']}",
         "TASKS_UPSTREAM": f"127.0.0.1:{BASELINE_PORT}",
@@ -232,7 +233,7 @@ def running(database_url: str) -> Iterator[Running]:
         yield Running(
             system_log=system_log,
             baseline_log=baseline_log,
-            gateway_log=LOCAL / "gateway" / "logs" / "access.log",
+            gateway_log=LOCAL / "gateway" / LOCAL_ACCESS_LOG,
             processes=[system, baseline],
         )
 

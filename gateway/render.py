@@ -25,6 +25,9 @@ DEFAULTS = {
     "LOGS_UPSTREAM": "127.0.0.1:8003",
     "KPI_UPSTREAM": "127.0.0.1:8004",
 }
+# Where `make run` has nginx write the access log (its GATEWAY_ACCESS_LOG, in the prefix
+# directory); the image writes to /dev/stdout.
+LOCAL_ACCESS_LOG = "logs/access.log"
 PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)\}")
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from gateway.render import DEFAULTS, PLACEHOLDER, write_config
+from gateway.render import DEFAULTS, LOCAL_ACCESS_LOG, PLACEHOLDER, write_config
 from tests.deploy.settings_vars import env_example_names
 
 ROOT = Path(__file__).parents[2]
@@ -38,9 +38,9 @@ def test_compose_and_k8s_configure_every_template_value() -> None:
 
 
 def test_a_file_access_log_starts_empty_and_keeps_the_run_before(tmp_path: Path) -> None:
-    values = {"GATEWAY_ACCESS_LOG": "logs/access.log"}
+    values = {"GATEWAY_ACCESS_LOG": LOCAL_ACCESS_LOG}
     write_config(tmp_path, values)
-    log = tmp_path / "logs" / "access.log"
+    log = tmp_path / LOCAL_ACCESS_LOG
     log.write_text("the first run's line\n")
 
     write_config(tmp_path, values)  # the next start

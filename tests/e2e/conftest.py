@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from conftest import fresh_database
+from gateway.render import LOCAL_ACCESS_LOG
 from scripts.prometheus_config import JOBS
 
 ROOT = Path(__file__).parents[2]
@@ -103,7 +104,7 @@ def system(database_url: str) -> Iterator[System]:  # `database_url`: the tests'
         )
     try:
         _wait_until_up(process, log)
-        gateway_log = LOCAL / "gateway" / "logs" / "access.log"
+        gateway_log = LOCAL / "gateway" / LOCAL_ACCESS_LOG
         yield System(log=log, gateway_log=gateway_log, database_url=e2e_database_url)
     finally:
         process.send_signal(signal.SIGTERM)
