@@ -2,13 +2,16 @@
 
 import re
 from pathlib import Path
+from typing import Any
 
+from pydantic import TypeAdapter
 from pydantic_settings import BaseSettings
 
 from services.auth.config import AuthSettings
 from services.kpi.config import KpiSettings
 from services.logs.config import LogsSettings
 from services.tasks.config import TasksSettings
+from shared.settings import ServiceSettings
 
 ROOT = Path(__file__).parents[2]
 
@@ -35,3 +38,28 @@ def env_example_names() -> set[str]:
     """The variables `.env.example` documents."""
     text = (ROOT / ".env.example").read_text()
     return set(re.findall(r"^([A-Z][A-Z0-9_]*)=", text, flags=re.MULTILINE))
+
+
+def own_defaults(settings: type[BaseSettings]) -> dict[str, Any]:
+    """The common settings a service defaults otherwise than `ServiceSettings` does."""
+    common = ServiceSettings.model_fields
+    return {
+        name.upper(): field.default
+        for name, field in settings.model_fields.items()
+        if name in common and field.default != common[name].default
+    }
+
+
+# e.g. {"kpi": {"CONSUMER_LINGER_ABOVE_PER_SECOND": 0.0}}: a deployment must not undo these by
+# passing every service the common value.
+OWN_DEFAULTS = {
+    "auth": own_defaults(AuthSettings),
+    "tasks": own_defaults(TasksSettings),
+    "logs": own_defaults(LogsSettings),
+    "kpi": own_defaults(KpiSettings),
+}
+
+
+def same_setting(value: str, default: Any) -> bool:
+    """Whether the environment's `value` reads as the setting's `default`."""
+    return bool(TypeAdapter(type(default)).validate_strings(value) == default)

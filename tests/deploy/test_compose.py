@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.settings_vars import SERVICE_VARS, env_example_names
+from tests.deploy.settings_vars import OWN_DEFAULTS, SERVICE_VARS, env_example_names, same_setting
 
 ROOT = Path(__file__).parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -43,6 +43,24 @@ def test_every_setting_a_service_reads_is_configured(service: str, container: st
     environment = SERVICES[container]["environment"]
 
     assert SERVICE_VARS[service] <= set(environment), SERVICE_VARS[service] - set(environment)
+
+
+@pytest.mark.parametrize(
+    ("service", "container"),
+    [
+        (s, n)
+        for s, names in CONTAINERS.items()
+        for n in names
+        if n.endswith("-consumer") and OWN_DEFAULTS[s]
+    ],
+)
+def test_a_consumer_keeps_the_settings_its_service_defaults_otherwise(
+    service: str, container: str
+) -> None:
+    """The shared block gives every service the common value: the service must win."""
+    environment = SERVICES[container]["environment"]
+    for name, default in OWN_DEFAULTS[service].items():
+        assert same_setting(environment[name], default), (name, environment[name])
 
 
 def test_every_setting_is_in_env_example() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.settings_vars import SERVICE_VARS
+from tests.deploy.settings_vars import OWN_DEFAULTS, SERVICE_VARS, same_setting
 
 ROOT = Path(__file__).parents[2]
 K8S = ROOT / "k8s"
@@ -105,6 +105,39 @@ def test_every_setting_a_service_reads_is_configured(service: str, workload: str
     missing = expected - _environment(WORKLOADS[workload])
 
     assert not missing, missing
+
+
+def _value(workload: dict[str, Any], name: str) -> str:
+    """The value the workload's main container gets for `name`: its own, else its ConfigMaps'."""
+    container = workload["spec"]["template"]["spec"]["containers"][0]
+    for item in container.get("env", []):
+        if item["name"] == name:
+            return str(item["value"])
+    for source in container.get("envFrom", []):
+        data = (
+            CONFIG_MAPS[source["configMapRef"]["name"]]["data"] if "configMapRef" in source else {}
+        )
+        if name in data:
+            return str(data[name])
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize(
+    ("service", "workload"),
+    [
+        (s, n)
+        for s, names in SERVICE_WORKLOADS.items()
+        for n in names
+        if n.endswith("-consumer") and OWN_DEFAULTS[s]
+    ],
+)
+def test_a_consumer_keeps_the_settings_its_service_defaults_otherwise(
+    service: str, workload: str
+) -> None:
+    """The shared ConfigMap gives every service the common value: the service must win."""
+    for name, default in OWN_DEFAULTS[service].items():
+        value = _value(WORKLOADS[workload], name)
+        assert same_setting(value, default), (name, value)
 
 
 @pytest.mark.parametrize("service", list(SERVICE_WORKLOADS))
