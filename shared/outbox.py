@@ -24,16 +24,19 @@ from sqlalchemy import (
     Identity,
     Index,
     Insert,
+    Integer,
     MetaData,
     String,
     Table,
     Uuid,
+    bindparam,
     func,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 from shared import tracing
 from shared.context import MAX_REQUEST_ID_LENGTH, current_request_id
@@ -80,6 +83,24 @@ class Outbox:
         """The INSERT of one event, built once (the values are bound per call). Without
         RETURNING: nothing reads the new row's id, and fetching it cost a result to set up."""
         return self.table.insert().inline()
+
+    @functools.cached_property
+    def claim(self) -> Executable:
+        """`claim_unpublished`'s statement, built once (`limit` is bound per call)."""
+        table = self.table
+        oldest = (
+            select(table.c.id)
+            .where(table.c.published_at.is_(None))
+            .order_by(table.c.id)
+            .limit(bindparam("limit", type_=Integer))
+            .with_for_update(skip_locked=True)
+        )
+        return (
+            update(table)
+            .where(table.c.id.in_(oldest.scalar_subquery()))
+            .values(published_at=func.now())
+            .returning(*_columns(self))
+        )
 
     @classmethod
     def define(cls, metadata: MetaData, *, entity_id: str, channel: str) -> "Outbox":
@@ -154,20 +175,7 @@ def claim_unpublished(session: Session, outbox: Outbox, *, limit: int) -> list[S
     """The oldest unpublished events, locked and marked published in the caller's transaction
     (one statement); rows another relay holds are skipped. The caller commits once the broker
     has confirmed them, and unmarks what it did not confirm (`unmark_published`)."""
-    table = outbox.table
-    oldest = (
-        select(table.c.id)
-        .where(table.c.published_at.is_(None))
-        .order_by(table.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    rows = session.execute(
-        update(table)
-        .where(table.c.id.in_(oldest.scalar_subquery()))
-        .values(published_at=func.now())
-        .returning(*_columns(outbox))
-    )
+    rows = session.execute(outbox.claim, {"limit": limit})
     return sorted((StoredEvent(*row) for row in rows), key=lambda event: event.id)
 
 
