@@ -261,26 +261,33 @@ class EventConsumer(EventApplier[EventT]):
         self._arrived.set()
 
     async def _drain(self) -> None:
-        """Apply what has arrived, a batch at a time, until `stop` is set."""
+        """Apply what has arrived, a batch at a time, until `stop` is set.
+
+        Each batch is gathered anew: what arrived while the last one was applied waits for the
+        rest of its burst too when the consumer is busy, instead of going out as a small batch.
+        """
         while not self._stop.is_set():
             await self._arrived.wait()
             if self._first or self._rate.busy(self.config.linger_above_per_second):
                 await self._linger()
             self._first = False
             self._arrived.clear()
-            while self._pending and not self._stop.is_set():
+            if self._pending and not self._stop.is_set():
                 batch = self._pending[: self.config.batch_size]
                 del self._pending[: len(batch)]
                 self._rate.add(len(batch))
-                async with self._lock:
-                    try:
-                        with Handling(batch, queue=self.config.queue) as handling:
-                            await self._apply(batch, handling)
-                    except Exception as exc:  # e.g. the channel closed under an ack: go on
-                        # What was not acked is delivered again once the channel is back.
-                        logger.error(
-                            "consumer_batch_failed", queue=self.config.queue, error=repr(exc)
-                        )
+                await self._apply_batch(batch)
+            if self._pending:
+                self._arrived.set()  # the next batch is waiting already
+
+    async def _apply_batch(self, batch: list[AbstractIncomingMessage]) -> None:
+        async with self._lock:
+            try:
+                with Handling(batch, queue=self.config.queue) as handling:
+                    await self._apply(batch, handling)
+            except Exception as exc:  # e.g. the channel closed under an ack: go on
+                # What was not acked is delivered again once the channel is back.
+                logger.error("consumer_batch_failed", queue=self.config.queue, error=repr(exc))
 
     async def _linger(self) -> None:
         """Wait until the burst that woke us is in: a batch's worth, a quiet gap, or the limit."""

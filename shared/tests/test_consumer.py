@@ -2,6 +2,8 @@
 
 import asyncio
 import dataclasses
+import threading
+import time
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -344,6 +346,49 @@ def test_a_batch_is_acked_whole_around_an_unreadable_message(
 
     assert asyncio.run(scenario()) == 0
     assert applied_task_ids(engine) == list(range(1, 21))
+
+
+@pytest.mark.parametrize("busy", [True, False])
+def test_what_arrives_during_a_busy_batch_is_gathered_with_the_rest_of_its_burst(
+    database: Database, engine: Engine, config: ConsumerConfig, busy: bool
+) -> None:
+    """Three messages arrive while the first batch is applied (slowly), one more just after:
+    busy, the consumer gathers the four into one batch; not busy, it applies the three at once.
+    """
+    config = dataclasses.replace(
+        config,
+        linger_above_per_second=0 if busy else 1_000_000,
+        linger_seconds=5.0,
+        linger_quiet_seconds=0.5,
+    )
+    started = threading.Event()
+
+    def slow_first(session: Session, event: TaskEvent) -> None:
+        if event.task_id == 1:
+            started.set()
+            time.sleep(0.5)
+        record(session, event)
+
+    consumer = consumer_of(config, database, handler=slow_first)
+    batches = count_batches(consumer)
+
+    async def scenario() -> None:
+        async with broker(config) as channel:
+            await declare_consumer_queues(channel, config)
+            async with consuming(consumer):
+                await publish(channel, config, created_body(task_id=1))
+                await asyncio.to_thread(started.wait, 5)
+                for task_id in (2, 3, 4):
+                    await publish(channel, config, created_body(task_id=task_id))
+                await eventually(lambda: 1 in applied_task_ids(engine))
+                await publish(channel, config, created_body(task_id=5))
+                await eventually(lambda: len(applied_task_ids(engine)) == 5)
+
+    asyncio.run(scenario())
+    if busy:
+        assert batches[1:] == [4]  # 2, 3 and 4 waited for 5
+    else:
+        assert batches[1] == 3  # 2, 3 and 4 at once
 
 
 @pytest.mark.parametrize("busy", [True, False])
