@@ -1,6 +1,7 @@
 """The environment variables each service reads: the fields of its settings class."""
 
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +64,15 @@ OWN_DEFAULTS = {
 def same_setting(value: str, default: Any) -> bool:
     """Whether the environment's `value` reads as the setting's `default`."""
     return bool(TypeAdapter(type(default)).validate_strings(value) == default)
+
+
+def consumers_with_own_defaults(
+    deployments: Mapping[str, Iterable[str]],
+) -> list[tuple[str, str]]:
+    """(service, consumer) for each `*-consumer` deployed of a service with `OWN_DEFAULTS`."""
+    return [
+        (service, name)
+        for service, names in deployments.items()
+        for name in names
+        if name.endswith("-consumer") and OWN_DEFAULTS[service]
+    ]

@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.settings_vars import OWN_DEFAULTS, SERVICE_VARS, env_example_names, same_setting
+from tests.deploy.settings_vars import (
+    OWN_DEFAULTS,
+    SERVICE_VARS,
+    consumers_with_own_defaults,
+    env_example_names,
+    same_setting,
+)
 
 ROOT = Path(__file__).parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -45,15 +51,7 @@ def test_every_setting_a_service_reads_is_configured(service: str, container: st
     assert SERVICE_VARS[service] <= set(environment), SERVICE_VARS[service] - set(environment)
 
 
-@pytest.mark.parametrize(
-    ("service", "container"),
-    [
-        (s, n)
-        for s, names in CONTAINERS.items()
-        for n in names
-        if n.endswith("-consumer") and OWN_DEFAULTS[s]
-    ],
-)
+@pytest.mark.parametrize(("service", "container"), consumers_with_own_defaults(CONTAINERS))
 def test_a_consumer_keeps_the_settings_its_service_defaults_otherwise(
     service: str, container: str
 ) -> None:

@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.settings_vars import OWN_DEFAULTS, SERVICE_VARS, same_setting
+from tests.deploy.settings_vars import (
+    OWN_DEFAULTS,
+    SERVICE_VARS,
+    consumers_with_own_defaults,
+    same_setting,
+)
 
 ROOT = Path(__file__).parents[2]
 K8S = ROOT / "k8s"
@@ -122,15 +127,7 @@ def _value(workload: dict[str, Any], name: str) -> str:
     raise KeyError(name)
 
 
-@pytest.mark.parametrize(
-    ("service", "workload"),
-    [
-        (s, n)
-        for s, names in SERVICE_WORKLOADS.items()
-        for n in names
-        if n.endswith("-consumer") and OWN_DEFAULTS[s]
-    ],
-)
+@pytest.mark.parametrize(("service", "workload"), consumers_with_own_defaults(SERVICE_WORKLOADS))
 def test_a_consumer_keeps_the_settings_its_service_defaults_otherwise(
     service: str, workload: str
 ) -> None:
