@@ -49,6 +49,7 @@ from shared.applying import (
     Handler,
     Outcome,
     PoisonMessageError,
+    RowPerEvent,
     parse_event,
     processed_event_table,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "Handler",
     "Outcome",
     "PoisonMessageError",
+    "RowPerEvent",
     "consumer_queues",
     "declare_consumer_queues",
     "parse_event",
@@ -132,8 +134,9 @@ class EventConsumer(EventApplier[EventT]):
         model: type[EventT],
         database: Database,
         processed: Table,
-        handler: Handler[EventT],
+        handler: Handler[EventT] | None = None,
         batch_handler: BatchHandler[EventT] | None = None,
+        rows: RowPerEvent[EventT] | None = None,
     ) -> None:
         super().__init__(
             model=model,
@@ -141,6 +144,7 @@ class EventConsumer(EventApplier[EventT]):
             processed=processed,
             handler=handler,
             batch_handler=batch_handler,
+            rows=rows,
         )
         self.config = config
         self._lock = asyncio.Lock()

@@ -12,9 +12,20 @@ from typing import Annotated, Any, TypeVar
 
 import structlog
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, Table, bindparam, cast, create_engine, event, func, select
+from sqlalchemy import (
+    ColumnElement,
+    MetaData,
+    Table,
+    TableValuedAlias,
+    bindparam,
+    cast,
+    create_engine,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -89,7 +100,8 @@ class Database:
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         # Reads run without BEGIN and ROLLBACK: one round trip per statement instead of three.
         # Their connections stay in autocommit mode in a pool of their own (switching a pooled
-        # connection back and forth costs more than the idle connections do).
+        # connection back and forth costs more than the idle connections do); so does a write
+        # that is one statement (`autocommit`).
         self.read_engine: Engine = create_engine(url, isolation_level="AUTOCOMMIT", **pool)
         self._read_sessionmaker = sessionmaker(self.read_engine, expire_on_commit=False)
         self._executor = ThreadPoolExecutor(pool_size, thread_name_prefix="db")
@@ -106,6 +118,11 @@ class Database:
         A `read_only` one is in autocommit mode: each statement sees the latest commits.
         """
         return (self._read_sessionmaker if read_only else self.sessionmaker)()
+
+    def autocommit(self) -> AbstractContextManager[Connection]:
+        """A connection of the read pool, where each statement is a transaction of its own: for
+        a write that is one statement, no BEGIN and COMMIT round trips around it."""
+        return self.read_engine.connect()
 
     async def run(self, use_case: Callable[..., T], /, **kwargs: Any) -> T:
         """`use_case(session, **kwargs)` in a database thread; see the class docstring."""
@@ -258,9 +275,15 @@ def table_of(model: type[DeclarativeBase]) -> Table:
     return table
 
 
-def insert_columns(table: Table, columns: Sequence[str]) -> Insert:
+def insert_columns(
+    table: Table,
+    columns: Sequence[str],
+    *,
+    where: Callable[[TableValuedAlias], ColumnElement[bool]] | None = None,
+) -> Insert:
     """`INSERT INTO table (columns) SELECT * FROM unnest(:column, ...)`: many rows sent as one
-    array per column (`as_columns`), for a batch of rows.
+    array per column (`as_columns`), for a batch of rows; only those `where(rows)` holds for,
+    if given (still in the arrays' order).
 
     SQLAlchemy's multi-row `VALUES` binds every value as a parameter of its own, and processing
     those costs more than the database takes to insert the rows (about 20 us a row of eight
@@ -270,8 +293,13 @@ def insert_columns(table: Table, columns: Sequence[str]) -> Insert:
     call must have distinct keys: one statement may not update a row twice.
     """
     arrays = [cast(bindparam(name), ARRAY(table.c[name].type)) for name in columns]
-    rows = func.unnest(*arrays).table_valued(*columns).render_derived()
-    return insert(table).from_select(list(columns), select(*(rows.c[name] for name in columns)))
+    if where is None:
+        rows = func.unnest(*arrays).table_valued(*columns).render_derived()
+        return insert(table).from_select(list(columns), select(*(rows.c[name] for name in columns)))
+    # A filter may be planned as a join, which need not keep the arrays' order: say it.
+    rows = func.unnest(*arrays).table_valued(*columns, with_ordinality="n").render_derived()
+    chosen = select(*(rows.c[name] for name in columns)).where(where(rows)).order_by(rows.c.n)
+    return insert(table).from_select(list(columns), chosen)
 
 
 def as_columns(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> dict[str, list[Any]]:

@@ -19,6 +19,7 @@ from shared.consumer import (
     EventConsumer,
     EventT,
     Handler,
+    RowPerEvent,
     consumer_queues,
 )
 from shared.db import Database
@@ -37,8 +38,9 @@ class Subscription(Generic[EventT]):
     exchange: str
     binding_key: str
     model: type[EventT]
-    handler: Handler[EventT]
+    handler: Handler[EventT] | None = None
     batch_handler: BatchHandler[EventT] | None = None
+    rows: RowPerEvent[EventT] | None = None  # instead of a handler (`shared.applying`)
 
     def config(self, settings: ServiceSettings) -> ConsumerConfig:
         """The consumer's broker side, with the service's broker URL."""
@@ -63,6 +65,7 @@ class Subscription(Generic[EventT]):
             processed=processed,
             handler=self.handler,
             batch_handler=self.batch_handler,
+            rows=self.rows,
         )
 
 

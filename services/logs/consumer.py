@@ -3,28 +3,20 @@
 python -m services.logs.consumer   # reads the durable queue `logs.task-events`
 """
 
-from collections.abc import Sequence
-
-from sqlalchemy.orm import Session
-
-from services.logs import service
+from services.logs import repository, service
 from services.logs.config import LogsSettings
-from services.logs.models import processed_event
+from services.logs.models import ActivityLog, processed_event
+from shared.applying import RowPerEvent
+from shared.db import table_of
 from shared.events import TASK_EVENTS, TaskEvent
 from shared.rebuild import ReadModel
 from shared.subscriptions import Subscription, run_consumers
 
 QUEUE = "logs.task-events"
-
-
-def handle(session: Session, event: TaskEvent) -> None:
-    """Add the event's entry; `EventConsumer.process` commits it with the event's id."""
-    service.record_event(session, event=event)
-
-
-def handle_batch(session: Session, events: Sequence[TaskEvent]) -> None:
-    """Add the entries of several events at once (what the consumer does with a batch)."""
-    service.record_events(session, events=events)
+# Each event is one entry, written in the statement that claims it (no handler, no transaction).
+ENTRIES = RowPerEvent[TaskEvent](
+    table=table_of(ActivityLog), columns=repository.ENTRY_COLUMNS, row=service.entry_of
+)
 
 
 def subscriptions(settings: LogsSettings) -> list[Subscription[TaskEvent]]:
@@ -35,8 +27,7 @@ def subscriptions(settings: LogsSettings) -> list[Subscription[TaskEvent]]:
             exchange=settings.events_exchange,
             binding_key=TASK_EVENTS,
             model=TaskEvent,
-            handler=handle,
-            batch_handler=handle_batch,
+            rows=ENTRIES,
         )
     ]
 

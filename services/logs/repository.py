@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from services.logs.models import ActionType, ActivityLog
 from services.logs.schemas import LogFilters
-from shared.db import as_columns, insert_columns, table_of
+from shared.db import table_of
 from shared.pagination import ListQuery, filtered
 
 
@@ -41,17 +41,8 @@ def add_entry(
     return session.scalars(statement).first()
 
 
-def add_entries(session: Session, *, entries: list[dict[str, Any]]) -> None:
-    """Insert several entries in one statement; an event that has an entry already is skipped."""
-    # One array per column (`insert_columns`), into a statement built once, on the table
-    # itself: the rows need no ORM objects.
-    session.execute(_ADD_ENTRIES, as_columns(entries, _ENTRY_COLUMNS))
-
-
-_ENTRY_COLUMNS = ["event_id", "task_id", "user_id", "action_type", "detail", "created_at"]
-_ADD_ENTRIES = insert_columns(table_of(ActivityLog), _ENTRY_COLUMNS).on_conflict_do_nothing(
-    index_elements=[table_of(ActivityLog).c.event_id]
-)
+# The columns of an entry as the consumer writes it (`shared.applying.RowPerEvent`).
+ENTRY_COLUMNS = ["event_id", "task_id", "user_id", "action_type", "detail", "created_at"]
 
 
 def entries_query(*, filters: LogFilters) -> ListQuery:

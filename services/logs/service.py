@@ -1,16 +1,15 @@
 """Activity-log use cases.
 
-Recording an event does not commit: the event consumer commits the entry together with the
-event's id in `processed_event`, in one transaction, and acks only after that.
+An event's entry is written by the event consumer, in the statement that records the event's
+id in `processed_event` (`shared.applying.RowPerEvent`), and acked only after that.
 """
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from services.logs import details, repository
-from services.logs.models import ActionType, ActivityLog
+from services.logs.models import ActionType
 from services.logs.schemas import LogEntryRead, LogFilters
 from shared.events import TaskEvent, TaskEventType
 from shared.pagination import Keyset, Page, PageParams, paginate
@@ -22,8 +21,8 @@ _ACTIONS = {
 }
 
 
-def _entry(event: TaskEvent) -> dict[str, Any]:
-    """The activity-log entry of one event, as column values."""
+def entry_of(event: TaskEvent) -> dict[str, Any]:
+    """The activity-log entry of one event, as column values (`repository.ENTRY_COLUMNS`)."""
     return {
         "event_id": event.event_id,
         "task_id": event.task_id,
@@ -32,16 +31,6 @@ def _entry(event: TaskEvent) -> dict[str, Any]:
         "detail": details.describe(event),
         "created_at": event.occurred_at,
     }
-
-
-def record_event(session: Session, *, event: TaskEvent) -> ActivityLog | None:
-    """Add the event's entry in the caller's transaction; `None` if it has one already."""
-    return repository.add_entry(session, **_entry(event))
-
-
-def record_events(session: Session, *, events: Sequence[TaskEvent]) -> None:
-    """Add the entries of several events in one statement, in the caller's transaction."""
-    repository.add_entries(session, entries=[_entry(event) for event in events])
 
 
 def list_entries(

@@ -1,17 +1,18 @@
 """The logs consumer: its handler, and the whole path through the real RabbitMQ."""
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
 
 from services.logs import service
 from services.logs.config import LogsSettings
-from services.logs.consumer import handle, handle_batch
-from services.logs.models import ActivityLog, processed_event
+from services.logs.consumer import ENTRIES
+from services.logs.models import processed_event
 from services.logs.tests.factories import committed_entries, create_event
 from shared.consumer import ConsumerConfig, EventConsumer, Outcome
 from shared.db import Database
@@ -32,8 +33,7 @@ def consumer(config: ConsumerConfig, database: Database) -> EventConsumer[TaskEv
         model=TaskEvent,
         database=database,
         processed=processed_event,
-        handler=handle,
-        batch_handler=handle_batch,  # as the logs consumer runs
+        rows=ENTRIES,  # as the logs consumer runs
     )
 
 
@@ -87,14 +87,70 @@ def test_a_duplicated_event_adds_nothing(
     assert len(committed_entries(engine)) == 1
 
 
-def test_an_event_recorded_twice_keeps_one_entry(session: Session, logs_schema: None) -> None:
-    """Even without its `processed_event` row (e.g. lost in a partial reset)."""
+def test_an_event_whose_claim_is_gone_keeps_one_entry(
+    consumer: EventConsumer[TaskEvent], engine: Engine
+) -> None:
+    """E.g. its `processed_event` row pruned before a very late redelivery."""
     event = create_event()
+    body = event_body(event)
+    assert consumer.process(body) is Outcome.APPLIED
+    with engine.begin() as connection:
+        connection.execute(delete(processed_event))
 
-    assert service.record_event(session, event=event) is not None
-    assert service.record_event(session, event=event) is None
-    count = select(func.count()).select_from(ActivityLog)
-    assert session.scalar(count.where(ActivityLog.event_id == event.event_id)) == 1
+    assert consumer.process(body) is Outcome.APPLIED  # claimed anew, and no second entry
+    assert [entry.event_id for entry in committed_entries(engine)] == [event.event_id]
+
+
+def test_a_batch_claims_and_adds_its_entries_in_order_once_each(
+    consumer: EventConsumer[TaskEvent], engine: Engine
+) -> None:
+    """One statement for the batch: a copy inside it, or an event applied before, adds nothing."""
+    start = datetime.now(UTC)
+    earlier, *events = [
+        create_event(task_id=task_id, occurred_at=start) for task_id in (1, 2, 3, 4)
+    ]
+    assert consumer.process_batch([earlier]) == [Outcome.APPLIED]
+
+    outcomes = consumer.process_batch([events[0], earlier, events[1], events[0], events[2]])
+
+    assert outcomes == [
+        Outcome.APPLIED,
+        Outcome.DUPLICATE,
+        Outcome.APPLIED,
+        Outcome.DUPLICATE,
+        Outcome.APPLIED,
+    ]
+    entries = committed_entries(engine)  # the same time: in the order they were applied
+    assert [entry.task_id for entry in entries] == [1, 2, 3, 4]
+    with engine.connect() as connection:
+        claimed = connection.scalar(select(func.count()).select_from(processed_event))
+    assert claimed == 4
+
+
+def test_a_batch_that_fails_claims_nothing(
+    config: ConsumerConfig, database: Database, engine: Engine
+) -> None:
+    """The claim and the entries are one statement: an entry refused takes its claim back."""
+    good, bad = create_event(task_id=1), create_event(task_id=2)
+
+    def entry_of(event: TaskEvent) -> dict[str, object]:
+        entry = service.entry_of(event)
+        return {**entry, "action_type": "task_exploded"} if event is bad else entry  # no CHECK
+
+    consumer = EventConsumer(
+        config,
+        model=TaskEvent,
+        database=database,
+        processed=processed_event,
+        rows=dataclasses.replace(ENTRIES, row=entry_of),
+    )
+
+    with pytest.raises(IntegrityError):
+        consumer.process_batch([good, bad])
+
+    assert committed_entries(engine) == []
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(processed_event)) == 0
 
 
 def test_an_event_delivered_late_takes_its_place_in_time(

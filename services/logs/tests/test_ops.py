@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from services.logs import consumer as logs_consumer
 from services.logs import manage
 from services.logs.config import LogsSettings
-from services.logs.consumer import handle
+from services.logs.consumer import ENTRIES
 from services.logs.models import processed_event
 from services.logs.tests.factories import committed_entries, create_event
 from shared.consumer import ConsumerConfig, EventConsumer, Handler
@@ -62,10 +62,16 @@ async def cli(*argv: str) -> None:
 
 
 def logs_consumer_with(
-    handler: Handler[TaskEvent], config: ConsumerConfig, database: Database
+    handler: Handler[TaskEvent] | None, config: ConsumerConfig, database: Database
 ) -> EventConsumer[TaskEvent]:
+    """The logs consumer on the test's queue; with `handler` instead of its entries if given."""
     return EventConsumer(
-        config, model=TaskEvent, database=database, processed=processed_event, handler=handler
+        config,
+        model=TaskEvent,
+        database=database,
+        processed=processed_event,
+        handler=handler,
+        rows=None if handler else ENTRIES,
     )
 
 
@@ -112,7 +118,7 @@ def test_a_dead_letter_is_listed_without_being_taken_then_redriven_and_applied_o
                 await dead_letters_of(config, 1)
             await cli("dead-letters", "list")
             await cli("dead-letters", "list")
-            async with consuming(logs_consumer_with(handle, config, database)):  # the fix
+            async with consuming(logs_consumer_with(None, config, database)):  # the fix
                 await cli("dead-letters", "redrive", "--id", str(event.event_id))
                 await eventually(lambda: len(committed_entries(engine)) == 1)
                 assert await list_dead_letters(config) == []
@@ -230,7 +236,7 @@ def test_redriving_an_unknown_id_says_so(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     async def scenario() -> None:
-        async with broker(config), consuming(logs_consumer_with(handle, config, database)):
+        async with broker(config), consuming(logs_consumer_with(None, config, database)):
             await cli("dead-letters", "redrive", "--id", "no-such-id")
 
     with pytest.raises(SystemExit) as exit_info:
