@@ -12,8 +12,9 @@ Each consumer has one durable quorum queue bound to an events exchange, plus two
 
 Messages are applied in batches (the database half, `EventApplier`, is in `shared/applying.py`):
 what the prefetch has delivered, up to `batch_size`, in one database transaction that also
-records each `event_id` in the service's `processed_event` table; they are acked only after
-that commit, so a redelivered or duplicated event changes nothing. If any message of a batch
+records each `event_id` in the service's `processed_event` table (for a row-per-event read
+model, `RowPerEvent`, one autocommit statement does both); they are acked only after that
+commit, so a redelivered or duplicated event changes nothing. If any message of a batch
 fails, the transaction is rolled back and the batch applied again one message per
 transaction, so only the failing one goes to retry or dead letters and its neighbours are
 applied. An unreachable database is not the messages' fault: the consumer waits and tries the
