@@ -144,11 +144,11 @@ def _sorted_out(
     events: Sequence[EventT], claimed: set[uuid.UUID]
 ) -> tuple[list[EventT], list[Outcome]]:
     """The events to apply (the first copy of each claimed id), and every event's outcome."""
-    unclaimed = set(claimed)
+    to_apply = set(claimed)
     fresh, outcomes = [], []
     for event in events:
-        if event.event_id in unclaimed:
-            unclaimed.discard(event.event_id)  # a second copy in the batch is a duplicate
+        if event.event_id in to_apply:
+            to_apply.discard(event.event_id)  # a second copy in the batch is a duplicate
             fresh.append(event)
             outcomes.append(Outcome.APPLIED)
         else:

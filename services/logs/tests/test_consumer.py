@@ -1,4 +1,5 @@
-"""The logs consumer: its handler, and the whole path through the real RabbitMQ."""
+"""The logs consumer: its entries (claimed and written in one statement), and the whole path
+through the real RabbitMQ."""
 
 import asyncio
 import dataclasses
