@@ -3,7 +3,8 @@
 The system under test is `make run` itself, with the environment pointing it at the
 `efficient_e2e_test` database (recreated), the `efficient_e2e_test` RabbitMQ vhost (recreated)
 and ports 18001-18004 / 18080 (metrics 181xx, Prometheus 18090), so a running development
-system is never touched.
+system is never touched. `E2E_NAME` and `E2E_PORT_BASE` (18000) move both, so two checkouts can
+run their end-to-end tests at once.
 """
 
 import os
@@ -23,12 +24,19 @@ from scripts.prometheus_config import JOBS
 
 ROOT = Path(__file__).parents[2]
 LOCAL = ROOT / ".local" / "e2e"
-E2E_NAME = "efficient_e2e_test"
-GATEWAY = "http://127.0.0.1:18080/api"
-PORTS = {"AUTH_PORT": "18001", "TASKS_PORT": "18002", "LOGS_PORT": "18003", "KPI_PORT": "18004"}
-# Each process's metrics port and Prometheus's: `make run`'s defaults + 9000 (18101, ... 18090).
-METRICS_PORTS = {variable: str(port + 9000) for variable, port in JOBS.values()}
-PROMETHEUS = "http://127.0.0.1:18090"
+E2E_NAME = os.environ.get("E2E_NAME", "efficient_e2e_test")
+BASE = int(os.environ.get("E2E_PORT_BASE", "18000"))
+GATEWAY_ROOT = f"http://127.0.0.1:{BASE + 80}"
+GATEWAY = f"{GATEWAY_ROOT}/api"
+AUTH_ROOT = f"http://127.0.0.1:{BASE + 1}"
+PORTS = {
+    f"{service}_PORT": str(BASE + number)
+    for number, service in enumerate(("AUTH", "TASKS", "LOGS", "KPI"), start=1)
+}
+# Each process's metrics port and Prometheus's: `make run`'s defaults + the base - 9000
+# (18101, ... 18090 with the default base).
+METRICS_PORTS = {variable: str(port + BASE - 9000) for variable, port in JOBS.values()}
+PROMETHEUS = f"http://127.0.0.1:{BASE + 90}"
 
 
 def _fresh_vhost() -> None:
@@ -75,7 +83,7 @@ def system(database_url: str) -> Iterator[System]:  # `database_url`: the tests'
         **os.environ,
         **PORTS,
         **METRICS_PORTS,
-        "GATEWAY_PORT": "18080",
+        "GATEWAY_PORT": str(BASE + 80),
         "GATEWAY_DIR": str(LOCAL / "gateway"),
         "PROMETHEUS_DIR": str(LOCAL / "prometheus"),
         "PROMETHEUS_SCRAPE_INTERVAL": "1s",  # the e2e test waits for every target to be up
@@ -85,8 +93,8 @@ def system(database_url: str) -> Iterator[System]:  # `database_url`: the tests'
         "CORS_ALLOWED_ORIGINS": "http://localhost:5173",
         "DATABASE_URL": e2e_database_url,
         "AMQP_URL": f"amqp://guest:guest@127.0.0.1:5672/{E2E_NAME}",
-        "AUTH_URL": "http://127.0.0.1:18001",
-        "AUTH_JWKS_URL": "http://127.0.0.1:18001/auth/.well-known/jwks.json",
+        "AUTH_URL": AUTH_ROOT,
+        "AUTH_JWKS_URL": f"{AUTH_ROOT}/auth/.well-known/jwks.json",
         "JWT_GENERATED_KEY_PATH": str(LOCAL / "signing-key.pem"),
         "RELAY_POLL_SECONDS": "0.5",
         "ACCESS_TOKEN_EXPIRE_MINUTES": "15",
