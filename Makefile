@@ -122,7 +122,7 @@ replay: install ## Rebuild a consumer's read model beside the live one, then swi
 	$(if $(filter $(CONSUMER),$(USER_EVENT_CONSUMERS)),$(BIN)/python -m services.auth.manage replay --queue $(CONSUMER).user-events.replay || $(REPLAY_ABORT))
 	$(BIN)/python -m services.$(CONSUMER).manage replay-finish
 
-# Operations (shared/ops.py). A consumer's services own dead letters and processed events, a
+# Operations (shared/messaging/ops.py). A consumer's services own dead letters and processed events, a
 # producer's an outbox. Optional: QUEUE=<one of the consumer's queues>, ID="<message id> ...".
 CONSUMERS := logs kpi tasks
 PRODUCERS := tasks auth

@@ -30,10 +30,10 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import DropSchema
 
 from scripts.preflight import create_database_if_missing
-from shared import tracing
-from shared.db import Database
-from shared.migrations import upgrade
-from shared.settings import ServiceSettings
+from shared.core import tracing
+from shared.core.db import Database
+from shared.core.migrations import upgrade
+from shared.core.settings import ServiceSettings
 from tests.tokens import TestSigner
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)

@@ -33,7 +33,7 @@ from services.kpi.consumer import QUEUE as KPI_QUEUE
 from services.logs.consumer import QUEUE as LOGS_QUEUE
 from services.tasks.models import OUTBOX, Task
 from services.tasks.repository import add_outbox_event
-from shared.events import TaskEvent, TaskEventType, TaskSnapshot
+from shared.contracts.events import TaskEvent, TaskEventType, TaskSnapshot
 
 
 @dataclass(frozen=True)

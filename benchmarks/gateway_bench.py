@@ -36,7 +36,7 @@ from benchmarks.scenarios import (
 from benchmarks.system import Running
 from benchmarks.wrk import Summary
 from conftest import DEFAULT_TEST_DATABASE_URL, fresh_database
-from shared.db import CONNECT_ARGS
+from shared.core.db import CONNECT_ARGS
 
 USERS = ["bench_ada", "bench_bob", "bench_cy"]
 GET_BY_ID = "GET /tasks/{id}"

@@ -29,10 +29,10 @@ from services.kpi.consumer import handle_batch
 from services.kpi.flow_schemas import FlowWindow
 from services.kpi.models import TASK_TABLES, TaskState
 from services.kpi.schemas import MonthSpan
-from shared.db import Database
-from shared.events import TaskEvent, TaskStatus
-from shared.migrations import upgrade
-from shared.months import MonthRange
+from shared.contracts.events import TaskEvent, TaskStatus
+from shared.core.db import Database
+from shared.core.migrations import upgrade
+from shared.web.months import MonthRange
 from tests.events import create_snapshot, create_task_event
 
 ROOT = Path(__file__).parents[1]

@@ -12,7 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from shared.openapi import published_openapi
+from shared.web.openapi import published_openapi
 
 SERVICES = ("auth", "tasks", "logs", "kpi")
 OUT_DIR = Path(__file__).parents[1] / "docs" / "openapi"

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from shared.settings import ServiceSettings
+from shared.core.settings import ServiceSettings
 
 POSTGRES_HINT = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 RABBITMQ_HINT = "rabbitmq-server -detached"

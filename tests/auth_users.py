@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 import httpx
 
-from shared.http import service_client
+from shared.web.client import service_client
 
 AUTH_URL = "http://auth.test"
 _ONE_USER = re.compile(r"/auth/users/(-?\d+)")
@@ -26,7 +26,8 @@ class FakeAuthUsers:
         self.on_request: Callable[[httpx.Request], None] | None = None
 
     def client(self) -> httpx.Client:
-        """A client as tasks makes it (`shared.http`), whose every request this fake answers."""
+        """A client as tasks makes it (`shared.web.client`), whose every request this fake
+        answers."""
         return service_client(timeout=3.0, transport=httpx.MockTransport(self.handle))
 
     def handle(self, request: httpx.Request) -> httpx.Response:

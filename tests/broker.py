@@ -14,9 +14,10 @@ from typing import Any, Protocol
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
-from shared.consumer import ConsumerConfig, EventConsumer
-from shared.events import TASK_EVENTS
-from shared.messaging import declare_events_exchange, unrouted_name
+from shared.contracts.events import TASK_EVENTS
+from shared.messaging.broker import declare_events_exchange, unrouted_name
+from shared.messaging.consumer import EventConsumer
+from shared.messaging.queues import ConsumerConfig
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from shared.events import (
+from shared.contracts.events import (
     FieldChange,
     TaskEvent,
     TaskEventType,
@@ -16,7 +16,7 @@ from shared.events import (
     UserEventType,
     UserSnapshot,
 )
-from shared.security import Role
+from shared.contracts.roles import Role
 
 
 def create_snapshot(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from shared.logging import configure_logging
+from shared.core.logging import configure_logging
 
 
 class JsonLogs:

@@ -1,5 +1,5 @@
 """The published OpenAPI documents: committed, current, and following the conventions that a
-client generator relies on (`shared/openapi.py`)."""
+client generator relies on (`shared/web/openapi.py`)."""
 
 import json
 import re
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from scripts.openapi import OUT_DIR, SERVICES, document
-from shared.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPES
-from shared.version import VERSION
+from shared.core.version import VERSION
+from shared.web.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPES
 
 ROOT = Path(__file__).parents[1]
 

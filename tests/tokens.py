@@ -6,7 +6,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
-from shared.security import ALGORITHM, Role, StaticKeySource, TokenVerifier
+from shared.contracts.roles import Role
+from shared.web.security import ALGORITHM, StaticKeySource, TokenVerifier
 
 ISSUER = "efficient-system-auth"
 AUDIENCE = "efficient-system"

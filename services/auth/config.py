@@ -4,7 +4,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 
-from shared.settings import RelaySettings
+from shared.core.settings import RelaySettings
 
 PLACEHOLDER_PASSWORDS = {"changeme", "change-me", "admin", "password", "secret"}
 

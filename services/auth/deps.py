@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from services.auth.schemas import LoginRequest
 from services.auth.service import Credentials
-from shared.errors import InvalidJSONError
+from shared.core.errors import InvalidJSONError
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from jwt.algorithms import OKPAlgorithm
 
 from services.auth.config import AuthSettings
-from shared.security import ALGORITHM
+from shared.web.security import ALGORITHM
 
 logger = structlog.get_logger(__name__)
 

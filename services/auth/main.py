@@ -11,9 +11,9 @@ from services.auth.router import router
 from services.auth.service import Credentials
 from services.auth.throttle import Throttle
 from services.auth.tokens import TokenIssuer
-from shared.app import create_service_app
-from shared.logging import configure_logging
-from shared.security import StaticKeySource, TokenVerifier
+from shared.core.logging import configure_logging
+from shared.web.app import create_service_app
+from shared.web.security import StaticKeySource, TokenVerifier
 
 
 def create_app(settings: AuthSettings | None = None) -> FastAPI:

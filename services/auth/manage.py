@@ -22,11 +22,11 @@ from services.auth import keys, service
 from services.auth.config import AuthSettings
 from services.auth.models import OUTBOX
 from services.auth.passwords import Passwords
-from shared.db import standalone_session
-from shared.errors import ConflictError
-from shared.migrations import prestart as migrate
-from shared.ops import Operations
-from shared.replay import replay_command
+from shared.core.db import standalone_session
+from shared.core.errors import ConflictError
+from shared.core.migrations import prestart as migrate
+from shared.messaging.ops import Operations
+from shared.messaging.replay import replay_command
 
 SERVICE_DIR = Path(__file__).parent
 OPERATIONS: Operations[AuthSettings] = Operations(outbox=OUTBOX)

@@ -18,8 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from shared.db import schema_metadata
-from shared.outbox import Outbox
+from shared.core.db import schema_metadata
+from shared.messaging.outbox import Outbox
 
 SCHEMA = "auth"
 

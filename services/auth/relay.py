@@ -1,11 +1,12 @@
-"""The auth outbox relay: `auth.outbox` -> the exchange `auth.events` (see shared/relay.py).
+"""The auth outbox relay: `auth.outbox` -> the exchange `auth.events` (see
+`shared/messaging/relay.py`).
 
 python -m services.auth.relay
 """
 
 from services.auth.config import AuthSettings
 from services.auth.models import OUTBOX
-from shared.relay import RelayConfig, run_relay
+from shared.messaging.relay import RelayConfig, run_relay
 
 
 def relay_config(settings: AuthSettings) -> RelayConfig:

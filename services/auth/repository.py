@@ -13,10 +13,10 @@ from sqlalchemy.sql import ColumnElement, FromClause
 
 from services.auth.models import OUTBOX, LoginAttempt, RefreshToken, User
 from services.auth.throttle import Attempts, Scope
-from shared import outbox
-from shared.db import table_of
-from shared.events import UserEvent
-from shared.pagination import ListQuery
+from shared.contracts.events import UserEvent
+from shared.core.db import table_of
+from shared.messaging import outbox
+from shared.web.pagination import ListQuery
 
 ATTEMPTS = table_of(LoginAttempt)
 KEY_LENGTH = 254

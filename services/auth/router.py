@@ -14,11 +14,11 @@ from services.auth.schemas import (
     UserRead,
     UserSummary,
 )
-from shared.db import DatabaseDep
-from shared.ids import Id, PathId
-from shared.openapi import problem_responses
-from shared.pagination import Page, PageDep
-from shared.security import CurrentUser
+from shared.core.db import DatabaseDep
+from shared.web.ids import Id, PathId
+from shared.web.openapi import problem_responses
+from shared.web.pagination import Page, PageDep
+from shared.web.security import CurrentUser
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

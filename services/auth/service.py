@@ -19,11 +19,11 @@ from services.auth.passwords import Passwords
 from services.auth.schemas import TokenPair, UserCreate, UserSummary
 from services.auth.throttle import AccountQueue, Scope, Throttle
 from services.auth.tokens import TokenIssuer, hash_refresh_token, new_refresh_token
-from shared.db import Database
-from shared.errors import ConflictError, NotFoundError, UnauthorizedError
-from shared.events import FieldChange, UserEvent, UserEventType, UserSnapshot
-from shared.pagination import Keyset, Page, PageParams, paginate
-from shared.security import Role
+from shared.contracts.events import FieldChange, UserEvent, UserEventType, UserSnapshot
+from shared.contracts.roles import Role
+from shared.core.db import Database
+from shared.core.errors import ConflictError, NotFoundError, UnauthorizedError
+from shared.web.pagination import Keyset, Page, PageParams, paginate
 
 INVALID_CREDENTIALS = "Incorrect username or password."
 # One failed login in this many also deletes the counts nobody has touched for a while.

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from services.auth.config import AuthSettings
-from shared.errors import AppError
+from shared.core.errors import AppError
 
 
 class Scope(StrEnum):

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 import jwt
 
 from services.auth.keys import SigningKey
-from shared.security import ALGORITHM, Role
+from shared.contracts.roles import Role
+from shared.web.security import ALGORITHM
 
 
 class TokenIssuer:

@@ -3,8 +3,8 @@
     python -m services.kpi.consumer
 
 One process, two consumers: the durable queue `kpi.task-events` (bound to `tasks.events`) and
-`kpi.user-events` (bound to `auth.events`); see `shared/consumer.py` for acks, retries and the
-dead-letter queues `kpi.task-events.dead` and `kpi.user-events.dead`.
+`kpi.user-events` (bound to `auth.events`); see `shared/messaging/consumer.py` for acks, retries and
+the dead-letter queues `kpi.task-events.dead` and `kpi.user-events.dead`.
 """
 
 from collections.abc import Sequence
@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from services.kpi import service
 from services.kpi.config import KpiSettings
 from services.kpi.models import processed_event, user_directory
-from shared import directory
-from shared.events import TASK_EVENTS, USER_EVENTS, TaskEvent, UserEvent
-from shared.rebuild import ReadModel
-from shared.subscriptions import Subscription, run_consumers
+from shared.contracts.events import TASK_EVENTS, USER_EVENTS, TaskEvent, UserEvent
+from shared.messaging import directory
+from shared.messaging.rebuild import ReadModel
+from shared.messaging.subscriptions import Subscription, run_consumers
 
 QUEUE = "kpi.task-events"
 USER_QUEUE = "kpi.user-events"

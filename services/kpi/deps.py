@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 
 from services.kpi.flow_schemas import MAX_WINDOW_DAYS, FlowWindow
 from services.kpi.schemas import MAX_TREND_MONTHS, MonthSpan, month_count
-from shared.months import MAX_YEAR, MIN_YEAR, TZ_DESCRIPTION, TimeZoneName, zone
-from shared.query import query_model
+from shared.web.months import MAX_YEAR, MIN_YEAR, TZ_DESCRIPTION, TimeZoneName, zone
+from shared.web.query import query_model
 
 # YYYY-MM from MIN_YEAR-01 to MAX_YEAR-12 (1970..9998), ASCII digits only: the parameters'
 # schema in the OpenAPI document too, so a generated client knows what is valid.

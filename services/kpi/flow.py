@@ -22,7 +22,7 @@ from datetime import datetime
 
 from services.kpi.models import UNASSIGNED
 from services.kpi.periods import periods_of
-from shared.events import TaskStatus
+from shared.contracts.events import TaskStatus
 
 RATIO = 1.02  # consecutive histogram bins' bounds; a bin's value is within 1% of its members
 LEAD, CYCLE = "lead", "cycle"

@@ -31,9 +31,9 @@ from sqlalchemy.orm import Session
 from services.kpi.flow import CompletionKey, Flow, StatusKey, Version
 from services.kpi.models import FlowCompletion, FlowStatusDelta, TaskFlow, TaskHistory
 from services.kpi.periods import Piece
-from shared.db import as_columns, insert_columns, table_of
-from shared.events import TaskStatus
-from shared.pagination import AnySelect
+from shared.contracts.events import TaskStatus
+from shared.core.db import as_columns, insert_columns, table_of
+from shared.web.pagination import AnySelect
 
 Ranges = Sequence[tuple[int, Piece]]  # pieces, each tagged with the index of what it sums into
 
@@ -257,8 +257,9 @@ def completion_order() -> list[ColumnElement[Any]]:
 
 @functools.cache
 def completions_query() -> AnySelect:
-    """The tasks done, completed in [`:start`, `:end`) (the pages are cut by `shared.pagination`,
-    ordered by completion then id, through the partial index on the done tasks)."""
+    """The tasks done, completed in [`:start`, `:end`) (the pages are cut by
+    `shared.web.pagination`, ordered by completion then id, through the partial index on the done
+    tasks)."""
     return select(
         TaskFlow.task_id,
         TaskFlow.assignee_id,

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field, computed_field
 
 from services.kpi import flow
-from shared.months import local_midnight, zone
+from shared.web.months import local_midnight, zone
 
 MAX_WINDOW_DAYS = 366
 

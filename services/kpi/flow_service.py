@@ -29,8 +29,8 @@ from services.kpi.flow_schemas import (
 )
 from services.kpi.models import UNASSIGNED, user_directory
 from services.kpi.periods import ORIGIN, cover
-from shared.events import TaskEvent, TaskEventType, TaskStatus
-from shared.pagination import Keyset, ListQuery, Page, PageParams, paginate
+from shared.contracts.events import TaskEvent, TaskEventType, TaskStatus
+from shared.web.pagination import Keyset, ListQuery, Page, PageParams, paginate
 
 PERCENTILES = (50, 85, 95)
 AGEING_LIMIT = 500

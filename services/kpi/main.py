@@ -5,8 +5,8 @@ from fastapi import FastAPI
 from services.kpi.config import KpiSettings
 from services.kpi.models import SCHEMA
 from services.kpi.router import router
-from shared.app import create_service_app
-from shared.security import TokenVerifier
+from shared.web.app import create_service_app
+from shared.web.security import TokenVerifier
 
 
 def create_app(

@@ -4,13 +4,14 @@ python -m services.kpi.manage prestart        # wait for the database, migrate, 
 python -m services.kpi.manage replay-start    # rebuild the read model and directory: step 1
 python -m services.kpi.manage replay-finish   # step 3, after the producers' `replay`
 python -m services.kpi.manage replay-abort    # drop an unfinished replay
-python -m services.kpi.manage dead-letters list|redrive|purge   # see shared/ops.py
+python -m services.kpi.manage dead-letters list|redrive|purge   # see shared/messaging/ops.py
 python -m services.kpi.manage prune-processed                   # forget old event ids
 
 `make replay CONSUMER=kpi` runs the three steps: `replay-start`, then
 `python -m services.tasks.manage replay --queue kpi.task-events.replay` and
 `python -m services.auth.manage replay --queue kpi.user-events.replay`, then `replay-finish`.
-The API answers from the old generation until the new one has caught up (`shared/rebuild.py`).
+The API answers from the old generation until the new one has caught up
+(`shared/messaging/rebuild.py`).
 """
 
 import argparse
@@ -20,10 +21,10 @@ from pathlib import Path
 from services.kpi.config import KpiSettings
 from services.kpi.consumer import read_model, subscriptions
 from services.kpi.models import processed_event
-from shared.migrations import prestart
-from shared.ops import Operations
-from shared.replay import add_rebuild_commands, run_rebuild_command
-from shared.subscriptions import ensure_consumer_queues
+from shared.core.migrations import prestart
+from shared.messaging.ops import Operations
+from shared.messaging.replay import add_rebuild_commands, run_rebuild_command
+from shared.messaging.subscriptions import ensure_consumer_queues
 
 SERVICE_DIR = Path(__file__).parent
 OPERATIONS = Operations(subscriptions=subscriptions, processed=processed_event)

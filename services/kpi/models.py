@@ -3,7 +3,7 @@
 `task_state` keeps the last applied version of every task ever seen (a deleted task stays as a
 tombstone, so an older event cannot bring it back). The counters hold each live task's
 contribution, kept up to date in the consumer's transaction, so a KPI reads a few counter rows
-instead of scanning the tasks. `user` names the assignees (shared/directory.py).
+instead of scanning the tasks. `user` names the assignees (shared/messaging/directory.py).
 """
 
 from datetime import date, datetime
@@ -22,9 +22,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.consumer import processed_event_table
-from shared.db import schema_metadata
-from shared.directory import user_table
+from shared.core.db import schema_metadata
+from shared.messaging.applying import processed_event_table
+from shared.messaging.directory import user_table
 
 SCHEMA = "kpi"
 UNASSIGNED = 0  # `month_counter.assignee_key` of tasks without an assignee (user ids start at 1)

@@ -32,8 +32,8 @@ from services.kpi.models import (
     MonthCounter,
     TaskState,
 )
-from shared.db import as_columns, insert_columns, table_of
-from shared.events import TaskSnapshot, TaskStatus
+from shared.contracts.events import TaskSnapshot, TaskStatus
+from shared.core.db import as_columns, insert_columns, table_of
 
 MonthKey = tuple[date, int, str]  # (month, assignee_key, status)
 DueKey = tuple[date, datetime]  # (month created, hour due)

@@ -16,10 +16,10 @@ from services.kpi.flow_schemas import (
     WorkInProgress,
 )
 from services.kpi.schemas import ByUserKpi, CompletionRate, MonthlyKpi, Trend
-from shared.db import DatabaseDep
-from shared.months import MonthDep
-from shared.pagination import Page, PageDep
-from shared.security import CurrentUser
+from shared.core.db import DatabaseDep
+from shared.web.months import MonthDep
+from shared.web.pagination import Page, PageDep
+from shared.web.security import CurrentUser
 
 router = APIRouter(prefix="/kpi", tags=["kpi"])
 

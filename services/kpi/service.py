@@ -32,8 +32,8 @@ from services.kpi.schemas import (
     TrendPoint,
     UserKpi,
 )
-from shared.events import TaskEvent, TaskEventType, TaskStatus
-from shared.months import MonthRange
+from shared.contracts.events import TaskEvent, TaskEventType, TaskStatus
+from shared.web.months import MonthRange
 
 
 class _Deltas:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from services.kpi import zoned_repository
 from services.kpi.zoned_repository import Edges
-from shared.months import MonthRange
+from shared.web.months import MonthRange
 
 StatusCounts = dict[str, int]
 

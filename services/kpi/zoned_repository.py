@@ -14,7 +14,7 @@ from sqlalchemy import DateTime, Integer, column, func, select, true, values
 from sqlalchemy.orm import Session
 
 from services.kpi.models import UNASSIGNED, TaskState
-from shared.events import TaskStatus
+from shared.contracts.events import TaskStatus
 
 # (index of the month, start, end, sign): the tasks in [start, end) are added (sign 1) to the
 # month's UTC counters, or taken out (sign -1).

@@ -1,6 +1,6 @@
 """Logs service settings, read once from the environment."""
 
-from shared.settings import ServiceSettings
+from shared.core.settings import ServiceSettings
 
 
 class LogsSettings(ServiceSettings):

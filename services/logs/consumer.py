@@ -6,11 +6,11 @@ python -m services.logs.consumer   # reads the durable queue `logs.task-events`
 from services.logs import repository, service
 from services.logs.config import LogsSettings
 from services.logs.models import ActivityLog, processed_event
-from shared.applying import RowPerEvent
-from shared.db import table_of
-from shared.events import TASK_EVENTS, TaskEvent
-from shared.rebuild import ReadModel
-from shared.subscriptions import Subscription, run_consumers
+from shared.contracts.events import TASK_EVENTS, TaskEvent
+from shared.core.db import table_of
+from shared.messaging.applying import RowPerEvent
+from shared.messaging.rebuild import ReadModel
+from shared.messaging.subscriptions import Subscription, run_consumers
 
 QUEUE = "logs.task-events"
 # Each event is one entry, written in the statement that claims it (no handler, no transaction).

@@ -6,8 +6,8 @@ from fastapi import Depends, Query, Request
 
 from services.logs.models import ActionType
 from services.logs.schemas import LogFilters
-from shared.ids import Id
-from shared.months import MonthDep
+from shared.web.ids import Id
+from shared.web.months import MonthDep
 
 
 async def log_filters(

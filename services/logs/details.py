@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.events import FieldChange, TaskEvent, TaskEventType
+from shared.contracts.events import FieldChange, TaskEvent, TaskEventType
 
 # Changes that follow from another one (`completed_at` from `status`), or bookkeeping.
 _IMPLIED = {"completed_at", "updated_at", "version"}

@@ -5,8 +5,8 @@ from fastapi import FastAPI
 from services.logs.config import LogsSettings
 from services.logs.models import SCHEMA
 from services.logs.router import router
-from shared.app import create_service_app
-from shared.security import TokenVerifier
+from shared.web.app import create_service_app
+from shared.web.security import TokenVerifier
 
 
 def create_app(

@@ -4,12 +4,12 @@ python -m services.logs.manage prestart        # wait for the database, migrate,
 python -m services.logs.manage replay-start    # rebuild the activity log: step 1
 python -m services.logs.manage replay-finish   # step 3, after the tasks service's `replay`
 python -m services.logs.manage replay-abort    # drop an unfinished replay
-python -m services.logs.manage dead-letters list|redrive|purge   # see shared/ops.py
+python -m services.logs.manage dead-letters list|redrive|purge   # see shared/messaging/ops.py
 python -m services.logs.manage prune-processed                   # forget old event ids
 
 `make replay CONSUMER=logs` runs the three steps, with
 `python -m services.tasks.manage replay --queue logs.task-events.replay` between them. The API
-answers from the old log until the new one has caught up (`shared/rebuild.py`).
+answers from the old log until the new one has caught up (`shared/messaging/rebuild.py`).
 """
 
 import argparse
@@ -19,10 +19,10 @@ from pathlib import Path
 from services.logs.config import LogsSettings
 from services.logs.consumer import read_model, subscriptions
 from services.logs.models import processed_event
-from shared.migrations import prestart
-from shared.ops import Operations
-from shared.replay import add_rebuild_commands, run_rebuild_command
-from shared.subscriptions import ensure_consumer_queues
+from shared.core.migrations import prestart
+from shared.messaging.ops import Operations
+from shared.messaging.replay import add_rebuild_commands, run_rebuild_command
+from shared.messaging.subscriptions import ensure_consumer_queues
 
 SERVICE_DIR = Path(__file__).parent
 OPERATIONS = Operations(subscriptions=subscriptions, processed=processed_event)

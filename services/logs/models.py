@@ -7,8 +7,8 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, Identity, Index, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.consumer import processed_event_table
-from shared.db import schema_metadata
+from shared.core.db import schema_metadata
+from shared.messaging.applying import processed_event_table
 
 SCHEMA = "logs"
 

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from services.logs.models import ActionType, ActivityLog
 from services.logs.schemas import LogFilters
-from shared.db import table_of
-from shared.pagination import ListQuery, filtered
+from shared.core.db import table_of
+from shared.web.pagination import ListQuery, filtered
 
 
 def add_entry(
@@ -41,7 +41,7 @@ def add_entry(
     return session.scalars(statement).first()
 
 
-# The columns of an entry as the consumer writes it (`shared.applying.RowPerEvent`).
+# The columns of an entry as the consumer writes it (`shared.messaging.applying.RowPerEvent`).
 ENTRY_COLUMNS = ["event_id", "task_id", "user_id", "action_type", "detail", "created_at"]
 
 

@@ -5,9 +5,9 @@ from fastapi import APIRouter
 from services.logs import service
 from services.logs.deps import LogFiltersDep
 from services.logs.schemas import LogEntryRead
-from shared.db import DatabaseDep
-from shared.pagination import Page, PageDep
-from shared.security import CurrentUser
+from shared.core.db import DatabaseDep
+from shared.web.pagination import Page, PageDep
+from shared.web.security import CurrentUser
 
 router = APIRouter(prefix="/logs", tags=["logs"])
 

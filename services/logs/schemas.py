@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from services.logs.models import ActionType
-from shared.months import MonthRange
+from shared.web.months import MonthRange
 
 # Answered in UTC whatever the database session's time zone.
 UtcDatetime = Annotated[datetime, AfterValidator(lambda value: value.astimezone(UTC))]

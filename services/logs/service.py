@@ -1,7 +1,7 @@
 """Activity-log use cases.
 
 An event's entry is written by the event consumer, in the statement that records the event's
-id in `processed_event` (`shared.applying.RowPerEvent`), and acked only after that.
+id in `processed_event` (`shared.messaging.applying.RowPerEvent`), and acked only after that.
 """
 
 from typing import Any
@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from services.logs import details, repository
 from services.logs.models import ActionType
 from services.logs.schemas import LogEntryRead, LogFilters
-from shared.events import TaskEvent, TaskEventType
-from shared.pagination import Keyset, Page, PageParams, paginate
+from shared.contracts.events import TaskEvent, TaskEventType
+from shared.web.pagination import Keyset, Page, PageParams, paginate
 
 _ACTIONS = {
     TaskEventType.CREATED: ActionType.TASK_CREATED,

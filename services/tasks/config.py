@@ -1,6 +1,6 @@
 """Tasks service settings, read once from the environment."""
 
-from shared.settings import RelaySettings
+from shared.core.settings import RelaySettings
 
 
 class TasksSettings(RelaySettings):

@@ -3,7 +3,7 @@
     python -m services.tasks.consumer
 
 Reads the durable queue `tasks.user-events` (bound to `auth.events` with `user.#`); see
-`shared/consumer.py` for acks, retries and the dead-letter queue `tasks.user-events.dead`.
+`shared/messaging/consumer.py` for acks, retries and the dead-letter queue `tasks.user-events.dead`.
 """
 
 import structlog
@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from services.tasks.config import TasksSettings
 from services.tasks.models import SCHEMA, processed_event, user_directory
-from shared import directory
-from shared.events import USER_EVENTS, UserEvent
-from shared.rebuild import ReadModel
-from shared.subscriptions import Subscription, run_consumers
+from shared.contracts.events import USER_EVENTS, UserEvent
+from shared.messaging import directory
+from shared.messaging.rebuild import ReadModel
+from shared.messaging.subscriptions import Subscription, run_consumers
 
 QUEUE = "tasks.user-events"
 logger = structlog.get_logger(__name__)

@@ -8,12 +8,12 @@ from pydantic import Field
 
 from services.tasks.schemas import SortField, SortOrder, TaskFilters
 from services.tasks.users import UserDirectory
-from shared.conditional import ENTITY_TAGS_SCHEMA, EntityTags, parse_entity_tags
-from shared.events import TaskStatus
-from shared.ids import Id
-from shared.months import MonthQuery, MonthRange
-from shared.pagination import PageParams, PageQuery
-from shared.query import query_model
+from shared.contracts.events import TaskStatus
+from shared.web.conditional import ENTITY_TAGS_SCHEMA, EntityTags, parse_entity_tags
+from shared.web.ids import Id
+from shared.web.months import MonthQuery, MonthRange
+from shared.web.pagination import PageParams, PageQuery
+from shared.web.query import query_model
 
 
 async def get_users(request: Request) -> UserDirectory:

@@ -6,10 +6,10 @@ from services.tasks.config import TasksSettings
 from services.tasks.models import SCHEMA
 from services.tasks.router import router
 from services.tasks.users import UserDirectory
-from shared.app import create_service_app
-from shared.http import service_client
-from shared.security import TokenVerifier
-from shared.tracing import configure_tracing
+from shared.core.tracing import configure_tracing
+from shared.web.app import create_service_app
+from shared.web.client import service_client
+from shared.web.security import TokenVerifier
 
 
 def create_app(

@@ -7,12 +7,12 @@ python -m services.tasks.manage replay-start  # rebuild the user directory: step
 python -m services.tasks.manage replay-finish # step 3, after auth's `replay`
 python -m services.tasks.manage replay-abort  # drop an unfinished replay
 python -m services.tasks.manage outbox-status # unpublished events, the oldest one's age
-python -m services.tasks.manage dead-letters list|redrive|purge   # see shared/ops.py
+python -m services.tasks.manage dead-letters list|redrive|purge   # see shared/messaging/ops.py
 python -m services.tasks.manage prune-processed                   # forget old event ids
 
 `make replay CONSUMER=tasks` rebuilds the user directory: `replay-start`, then
 `python -m services.auth.manage replay --queue tasks.user-events.replay`, then `replay-finish`.
-The old directory serves until the new one has caught up (`shared/rebuild.py`).
+The old directory serves until the new one has caught up (`shared/messaging/rebuild.py`).
 """
 
 import argparse
@@ -22,10 +22,10 @@ from pathlib import Path
 from services.tasks.config import TasksSettings
 from services.tasks.consumer import read_model, subscriptions
 from services.tasks.models import OUTBOX, processed_event
-from shared.migrations import prestart
-from shared.ops import Operations
-from shared.replay import add_rebuild_commands, replay_command, run_rebuild_command
-from shared.subscriptions import ensure_consumer_queues
+from shared.core.migrations import prestart
+from shared.messaging.ops import Operations
+from shared.messaging.replay import add_rebuild_commands, replay_command, run_rebuild_command
+from shared.messaging.subscriptions import ensure_consumer_queues
 
 SERVICE_DIR = Path(__file__).parent
 OPERATIONS = Operations(subscriptions=subscriptions, processed=processed_event, outbox=OUTBOX)

@@ -8,10 +8,10 @@ from sqlalchemy import BigInteger, CheckConstraint, DateTime, Identity, Index, S
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql import func, text
 
-from shared.consumer import processed_event_table
-from shared.db import schema_metadata
-from shared.directory import user_table
-from shared.outbox import Outbox
+from shared.core.db import schema_metadata
+from shared.messaging.applying import processed_event_table
+from shared.messaging.directory import user_table
+from shared.messaging.outbox import Outbox
 
 SCHEMA = "tasks"
 

@@ -1,8 +1,8 @@
 """Who may change what: the one place the tasks service decides it."""
 
 from services.tasks.models import Task
-from shared.errors import ForbiddenError
-from shared.security import Principal
+from shared.core.errors import ForbiddenError
+from shared.web.security import Principal
 
 
 def can_update(user: Principal, task: Task) -> bool:

@@ -1,11 +1,12 @@
-"""The tasks outbox relay: `tasks.outbox` -> the exchange `tasks.events` (see shared/relay.py).
+"""The tasks outbox relay: `tasks.outbox` -> the exchange `tasks.events` (see
+`shared/messaging/relay.py`).
 
 python -m services.tasks.relay
 """
 
 from services.tasks.config import TasksSettings
 from services.tasks.models import OUTBOX
-from shared.relay import RelayConfig, run_relay
+from shared.messaging.relay import RelayConfig, run_relay
 
 
 def relay_config(settings: TasksSettings) -> RelayConfig:

@@ -7,11 +7,11 @@ from sqlalchemy.orm import Session
 
 from services.tasks.models import DUE_DATE_ASC_KEY, DUE_DATE_DESC_KEY, OUTBOX, Task
 from services.tasks.schemas import SortField, SortOrder, TaskFilters
-from shared import outbox
-from shared.db import table_of
-from shared.events import TaskEvent
-from shared.months import MonthRange
-from shared.pagination import ListQuery, filtered
+from shared.contracts.events import TaskEvent
+from shared.core.db import table_of
+from shared.messaging import outbox
+from shared.web.months import MonthRange
+from shared.web.pagination import ListQuery, filtered
 
 
 def get_task(session: Session, *, task_id: int, for_update: bool = False) -> Task | None:

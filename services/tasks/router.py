@@ -8,12 +8,12 @@ from fastapi import APIRouter, Request, Response, status
 from services.tasks import service
 from services.tasks.deps import ExpectedVersionsDep, IfNoneMatchDep, TaskListDep, UsersDep
 from services.tasks.schemas import TaskCreate, TaskRead, TaskUpdate
-from shared.conditional import version_etag
-from shared.db import DatabaseDep
-from shared.ids import PathId
-from shared.openapi import problem_responses
-from shared.pagination import Page
-from shared.security import CurrentUser
+from shared.core.db import DatabaseDep
+from shared.web.conditional import version_etag
+from shared.web.ids import PathId
+from shared.web.openapi import problem_responses
+from shared.web.pagination import Page
+from shared.web.security import CurrentUser
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 

@@ -14,9 +14,9 @@ from pydantic import (
     field_validator,
 )
 
-from shared.events import TaskStatus
-from shared.ids import Id
-from shared.text import NO_NUL
+from shared.contracts.events import TaskStatus
+from shared.web.ids import Id
+from shared.web.text import NO_NUL
 
 
 def _as_utc(value: datetime) -> datetime:

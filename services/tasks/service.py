@@ -11,11 +11,11 @@ from services.tasks import policy, repository
 from services.tasks.models import Task
 from services.tasks.schemas import SortOrder, TaskCreate, TaskFilters, TaskRead, TaskUpdate
 from services.tasks.users import UserDirectory
-from shared.errors import InvalidFieldError, NotFoundError, PreconditionFailedError
-from shared.events import FieldChange, TaskEvent, TaskEventType, TaskSnapshot, TaskStatus
-from shared.months import MonthRange
-from shared.pagination import Keyset, Page, PageParams, paginate
-from shared.security import Principal
+from shared.contracts.events import FieldChange, TaskEvent, TaskEventType, TaskSnapshot, TaskStatus
+from shared.core.errors import InvalidFieldError, NotFoundError, PreconditionFailedError
+from shared.web.months import MonthRange
+from shared.web.pagination import Keyset, Page, PageParams, paginate
+from shared.web.security import Principal
 
 # Bookkeeping that changes on every write; not reported as a changed field.
 _UNREPORTED = {"updated_at", "version"}

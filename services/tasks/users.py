@@ -11,8 +11,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from services.tasks.models import user_directory
-from shared import directory
-from shared.errors import InvalidFieldError, ServiceUnavailableError
+from shared.core.errors import InvalidFieldError, ServiceUnavailableError
+from shared.messaging import directory
 
 
 class _User(BaseModel):

@@ -16,9 +16,11 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from shared.consumer import ConsumerConfig, EventConsumer, Outcome
-from shared.db import Database
-from shared.events import TaskEvent
+from shared.contracts.events import TaskEvent
+from shared.core.db import Database
+from shared.messaging.applying import Outcome
+from shared.messaging.consumer import EventConsumer
+from shared.messaging.queues import ConsumerConfig
 from shared.tests.test_consumer import processed, record
 
 

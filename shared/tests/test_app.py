@@ -6,9 +6,9 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
-from shared.app import create_service_app
-from shared.security import CurrentUser, Principal
-from shared.settings import ServiceSettings
+from shared.core.settings import ServiceSettings
+from shared.web.app import create_service_app
+from shared.web.security import CurrentUser, Principal
 from tests.tokens import TestSigner
 
 router = APIRouter(prefix="/things", tags=["things"])

@@ -13,18 +13,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSchema, DropSchema
 
-from shared.consumer import (
-    ATTEMPT_HEADER,
-    ConsumerConfig,
-    EventConsumer,
-    Handler,
-    Outcome,
-    PoisonMessageError,
-    declare_consumer_queues,
-    processed_event_table,
-)
-from shared.db import Database
-from shared.events import TaskEvent
+from shared.contracts.events import TaskEvent
+from shared.core.db import Database
+from shared.messaging.applying import Handler, Outcome, PoisonMessageError, processed_event_table
+from shared.messaging.consumer import ATTEMPT_HEADER, EventConsumer
+from shared.messaging.queues import ConsumerConfig, declare_consumer_queues
 from tests.broker import (
     broker,
     consumer_config,

@@ -12,10 +12,11 @@ from aio_pika.abc import AbstractChannel
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from shared import heartbeat
-from shared.consumer import ConsumerConfig, EventConsumer, declare_consumer_queues
-from shared.db import Database
-from shared.events import TaskEvent
+from shared.contracts.events import TaskEvent
+from shared.core.db import Database
+from shared.messaging import heartbeat
+from shared.messaging.consumer import EventConsumer
+from shared.messaging.queues import ConsumerConfig, declare_consumer_queues
 from shared.tests.test_consumer import applied_task_ids, consumer_of, created_body, processed
 from tests.broker import broker, consuming, dead_letter_count, eventually, publish
 

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from shared.db import Database, DatabaseUnavailableError, OverloadedError
+from shared.core.db import Database, DatabaseUnavailableError, OverloadedError
 
 
 @pytest.fixture

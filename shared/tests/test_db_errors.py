@@ -11,9 +11,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from shared.consumer import ERROR_HEADER, ConsumerConfig
-from shared.db import Database, DatabaseFailure, classify
-from shared.events import TaskEvent
+from shared.contracts.events import TaskEvent
+from shared.core.db import Database, DatabaseFailure, classify
+from shared.messaging.consumer import ERROR_HEADER
+from shared.messaging.queues import ConsumerConfig
 from shared.tests.test_consumer import (
     SCHEMA,
     applied_task_ids,

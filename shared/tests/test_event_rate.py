@@ -1,10 +1,11 @@
-"""The rate that decides whether a relay or a consumer waits to batch (`shared.pacing`)."""
+"""The rate that decides whether a relay or a consumer waits to batch
+(`shared.messaging.pacing`)."""
 
 import time
 
 import pytest
 
-from shared.pacing import EventRate
+from shared.messaging.pacing import EventRate
 
 
 def test_the_rate_counts_only_the_last_window(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from shared.consumer import PoisonMessageError, parse_event
-from shared.events import UserEvent, UserEventType
+from shared.contracts.events import UserEvent, UserEventType
+from shared.messaging.applying import PoisonMessageError, parse_event
 from tests.events import create_snapshot, create_task_event, create_user_event, event_body
 
 

@@ -6,9 +6,9 @@ import structlog
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from shared.consumer import ConsumerConfig, declare_consumer_queues
-from shared.db import Database
-from shared.events import TaskEvent
+from shared.contracts.events import TaskEvent
+from shared.core.db import Database
+from shared.messaging.queues import ConsumerConfig, declare_consumer_queues
 from shared.tests.test_consumer import applied_task_ids, consumer_of, created_body, record
 from tests.broker import broker, consuming, dead_letter, eventually, publish
 from tests.json_logs import json_logs

@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from shared.heartbeat import beat, is_fresh
+from shared.messaging.heartbeat import beat, is_fresh
 
 
 def test_a_beating_process_is_fresh_until_it_stops(tmp_path: Path) -> None:
@@ -38,7 +38,7 @@ def test_the_probe_command_exits_by_freshness(tmp_path: Path) -> None:
     fresh.touch()
 
     def probe(path: Path) -> int:
-        command = [sys.executable, "-m", "shared.heartbeat", str(path), "60"]
+        command = [sys.executable, "-m", "shared.messaging.heartbeat", str(path), "60"]
         return subprocess.run(command, check=False).returncode
 
     assert probe(fresh) == 0

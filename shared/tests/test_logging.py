@@ -4,8 +4,8 @@ import structlog
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from shared import tracing
-from shared.context import REQUEST_ID
+from shared.core import tracing
+from shared.core.context import REQUEST_ID
 from tests.json_logs import json_logs
 
 logger = structlog.get_logger("test")

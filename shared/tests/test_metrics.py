@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.app import create_service_app
-from shared.security import CurrentUser
-from shared.settings import ServiceSettings
+from shared.core.settings import ServiceSettings
+from shared.web.app import create_service_app
+from shared.web.security import CurrentUser
 from tests.tokens import TestSigner
 
 router = APIRouter(prefix="/gadgets")

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
 from services.tasks.deps import TaskListQuery
-from shared.query import document_query_models, query_model
+from shared.web.query import document_query_models, query_model
 
 
 class Sample(BaseModel):

@@ -10,25 +10,23 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import ChannelPreconditionFailed
 from sqlalchemy.engine import Engine
 
-from shared.consumer import (
-    ERROR_HEADER,
-    ConsumerConfig,
-    consumer_queues,
-    declare_consumer_queues,
-)
-from shared.db import Database
-from shared.dead_letters import DELIVERY_LIMIT_ERROR, DeadLetter
-from shared.events import TASK_EVENTS, TaskEvent
-from shared.messaging import declare_events_exchange
-from shared.queues import (
+from shared.contracts.events import TASK_EVENTS, TaskEvent
+from shared.core.db import Database
+from shared.core.settings import ServiceSettings
+from shared.messaging.broker import declare_events_exchange
+from shared.messaging.consumer import ERROR_HEADER
+from shared.messaging.dead_letters import DELIVERY_LIMIT_ERROR, DeadLetter
+from shared.messaging.queues import (
     DELIVERY_LIMIT,
+    ConsumerConfig,
     QueueMigrationError,
     QueueSpec,
+    consumer_queues,
     declare,
+    declare_consumer_queues,
     ensure_queue,
 )
-from shared.settings import ServiceSettings
-from shared.subscriptions import Subscription, ensure_consumer_queues
+from shared.messaging.subscriptions import Subscription, ensure_consumer_queues
 from shared.tests.test_consumer import applied_task_ids, consumer_of, created_body, record
 from tests.broker import (
     AMQP_URL,

@@ -14,11 +14,12 @@ from pydantic import ValidationError
 
 from services.auth.keys import KeySet, SigningKey, generate_pem
 from services.auth.tests.factories import create_access_token, create_foreign_key
-from shared.context import REQUEST_ID
-from shared.errors import install_error_handlers
-from shared.http import async_service_client
-from shared.security import CurrentUser, JWKSKeySource, Principal, Role, TokenVerifier
-from shared.settings import ServiceSettings
+from shared.contracts.roles import Role
+from shared.core.context import REQUEST_ID
+from shared.core.settings import ServiceSettings
+from shared.web.client import async_service_client
+from shared.web.errors import install_error_handlers
+from shared.web.security import CurrentUser, JWKSKeySource, Principal, TokenVerifier
 
 JWKS_URL = "http://auth.test/auth/.well-known/jwks.json"
 

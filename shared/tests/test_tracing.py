@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 ROOT = Path(__file__).parents[2]
 A_TRACED_PROCESS = """
 from opentelemetry.trace import SpanKind
-from shared import tracing
+from shared.core import tracing
 tracing.configure_tracing(service="tasks-relay")
 span = tracing.start_span("probe", kind=SpanKind.INTERNAL, parent=None, attributes={})
 span.end()
@@ -26,7 +26,7 @@ tracing.provider().shutdown()  # what the SDK does at exit: send what is batched
 AN_UNTRACED_PROCESS = """
 import sys
 from opentelemetry import trace
-from shared import tracing
+from shared.core import tracing
 tracing.configure_tracing(service="tasks-relay")
 assert tracing.provider() is None and tracing.current_context() is None
 assert type(trace.get_tracer_provider()).__name__ == "ProxyTracerProvider"  # no SDK provider

@@ -1,12 +1,12 @@
-"""The series names the processes export (`shared/metrics.py`), and the ones a query uses."""
+"""The series names the processes export (`shared/*/metrics.py`), and the ones a query uses."""
 
 import re
 
 from prometheus_client import REGISTRY, Metric
 
 from services.tasks.models import OUTBOX
-from shared.db import Database
-from shared.metrics import OutboxCollector
+from shared.core.db import Database
+from shared.messaging.metrics import OutboxCollector
 
 _SUFFIXES = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}
 # Our own and prometheus-client's names; `up` is Prometheus's own, per target.

@@ -12,7 +12,7 @@ from services.auth.config import AuthSettings
 from services.kpi.config import KpiSettings
 from services.logs.config import LogsSettings
 from services.tasks.config import TasksSettings
-from shared.settings import ServiceSettings
+from shared.core.settings import ServiceSettings
 
 ROOT = Path(__file__).parents[2]
 

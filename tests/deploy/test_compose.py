@@ -125,6 +125,6 @@ def test_processes_without_http_have_a_heartbeat_healthcheck() -> None:
             "CMD",
             "python",
             "-m",
-            "shared.heartbeat",
+            "shared.messaging.heartbeat",
         ]
         assert SERVICES[name]["environment"]["HEARTBEAT_FILE"] == "/tmp/heartbeat"

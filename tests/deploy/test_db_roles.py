@@ -15,9 +15,9 @@ from conftest import fresh_database, service_settings
 from services.kpi.config import KpiSettings
 from services.kpi.consumer import read_model as kpi_read_model
 from services.kpi.consumer import subscriptions as kpi_subscriptions
-from shared import rebuild
-from shared.consumer import declare_consumer_queues
-from shared.migrations import upgrade
+from shared.core.migrations import upgrade
+from shared.messaging import rebuild
+from shared.messaging.queues import declare_consumer_queues
 from tests.broker import AMQP_URL, channel_to, unique_name
 
 ROOT = Path(__file__).parents[2]

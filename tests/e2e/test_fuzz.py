@@ -26,7 +26,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from schemathesis import Case, GenerationMode, HookContext
 
 from services.kpi.flow_schemas import MAX_WINDOW_DAYS
-from shared.pagination import MAX_OFFSET
+from shared.web.pagination import MAX_OFFSET
 from tests.e2e.conftest import GATEWAY, System
 from tests.e2e.test_system import client_address, new_user
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from scripts.seed import seed
 from services.auth.config import AuthSettings
-from tests.e2e.conftest import GATEWAY, System
+from tests.e2e.conftest import GATEWAY, GATEWAY_ROOT, System
 
 PROTECTED = [
     "/auth/me",
@@ -280,7 +280,7 @@ def test_oversized_urls_and_headers_are_json_errors_from_the_gateway(api: httpx.
 
 
 def test_unknown_paths_are_json_404s(api: httpx.Client) -> None:
-    response = httpx.get("http://127.0.0.1:18080/not-the-api")
+    response = httpx.get(f"{GATEWAY_ROOT}/not-the-api")
 
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"

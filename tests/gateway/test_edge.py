@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.problems import Problem, problem_title, problem_type
+from shared.web.problems import Problem, problem_title, problem_type
 from tests.gateway.conftest import start_gateway
 
 ALLOWED = "http://localhost:5173"

@@ -27,11 +27,11 @@ from services.logs.models import processed_event as logs_processed
 from services.tasks import consumer as tasks_consumer
 from services.tasks.config import TasksSettings
 from services.tasks.models import processed_event as tasks_processed
-from shared.consumer import EventConsumer
-from shared.db import Database
-from shared.migrations import upgrade
-from shared.rebuild import replay_queue
-from shared.subscriptions import Subscription, ensure_consumer_queues
+from shared.core.db import Database
+from shared.core.migrations import upgrade
+from shared.messaging.consumer import EventConsumer
+from shared.messaging.rebuild import replay_queue
+from shared.messaging.subscriptions import Subscription, ensure_consumer_queues
 from tests.broker import AMQP_URL, channel_to, unique_name
 
 SERVICES = Path(__file__).parents[2] / "services"

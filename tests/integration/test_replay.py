@@ -28,12 +28,12 @@ from services.tasks.models import OutboxEvent
 from services.tasks.relay import relay_config as tasks_relay
 from services.tasks.schemas import TaskCreate, TaskUpdate
 from services.tasks.tests.factories import ACTOR, UNUSED_USERS
-from shared import generations, rebuild
-from shared.db import Database
-from shared.events import TaskStatus
-from shared.readmodel import shadow_schema
-from shared.relay import OutboxRelay
-from shared.replay import replay
+from shared.contracts.events import TaskStatus
+from shared.core.db import Database
+from shared.core.readmodel import shadow_schema
+from shared.messaging import generations, rebuild
+from shared.messaging.relay import OutboxRelay
+from shared.messaging.replay import replay
 from tests.broker import eventually, running
 from tests.integration.conftest import System
 from tests.tokens import TestSigner

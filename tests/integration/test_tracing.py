@@ -20,9 +20,9 @@ from sqlalchemy.engine import Engine
 from services.tasks.main import create_app as create_tasks_app
 from services.tasks.relay import relay_config as tasks_relay
 from services.tasks.users import UserDirectory
-from shared.db import Database
-from shared.events import TaskEvent
-from shared.relay import OutboxRelay
+from shared.contracts.events import TaskEvent
+from shared.core.db import Database
+from shared.messaging.relay import OutboxRelay
 from tests.auth_users import AUTH_URL, FakeAuthUsers
 from tests.broker import bound_queue, eventually, receive, running
 from tests.integration.conftest import System

@@ -25,11 +25,11 @@ from services.tasks.main import create_app as create_tasks_app
 from services.tasks.models import user_directory as tasks_users
 from services.tasks.relay import relay_config as tasks_relay
 from services.tasks.users import UserDirectory
-from shared import rebuild
-from shared.db import Database
-from shared.migrations import upgrade
-from shared.relay import OutboxRelay
-from shared.replay import replay
+from shared.core.db import Database
+from shared.core.migrations import upgrade
+from shared.messaging import rebuild
+from shared.messaging.relay import OutboxRelay
+from shared.messaging.replay import replay
 from tests.auth_users import AUTH_URL, FakeAuthUsers
 from tests.broker import eventually, running
 from tests.integration.conftest import SERVICES, System, migrate, system

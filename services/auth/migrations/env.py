@@ -2,6 +2,6 @@
 
 from services.auth.config import AuthSettings
 from services.auth.models import Base
-from shared.migrations import run_migrations
+from shared.core.migrations import run_migrations
 
 run_migrations(Base.metadata, AuthSettings().database_url)

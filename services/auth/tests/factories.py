@@ -11,8 +11,8 @@ from services.auth.keys import SigningKey, generate_pem
 from services.auth.models import OUTBOX, User
 from services.auth.passwords import Passwords
 from services.auth.tokens import TokenIssuer
-from shared.events import UserEvent
-from shared.security import Role
+from shared.contracts.events import UserEvent
+from shared.contracts.roles import Role
 
 DEFAULT_PASSWORD = "correct-horse-battery"
 _numbers = itertools.count(1)

@@ -14,7 +14,7 @@ from services.auth.config import AuthSettings
 from services.auth.manage import create_admin, prestart
 from services.auth.models import OUTBOX, User
 from services.auth.tests.factories import DEFAULT_PASSWORD, PASSWORDS, create_user
-from shared.errors import ConflictError
+from shared.core.errors import ConflictError
 
 
 def test_health_probes(client: TestClient) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from services.auth.models import RefreshToken
 from services.auth.tests.factories import DEFAULT_PASSWORD, create_user
-from shared.security import Role
+from shared.contracts.roles import Role
 
 
 def _login(client: TestClient, username: str, password: str = DEFAULT_PASSWORD) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 
 from services.auth import manage
 from services.auth.models import OUTBOX
-from shared.outbox import add_event
+from shared.messaging.outbox import add_event
 from tests.events import create_user_event
 
 

@@ -16,11 +16,11 @@ from services.auth.models import OUTBOX, User
 from services.auth.relay import relay_config
 from services.auth.schemas import UserCreate
 from services.auth.tests.factories import PASSWORDS, create_user, outbox_events
-from shared.events import FieldChange, UserEvent, UserEventType, UserSnapshot
-from shared.messaging import declare_events_exchange
-from shared.migrations import upgrade
-from shared.relay import OutboxRelay
-from shared.security import Role
+from shared.contracts.events import FieldChange, UserEvent, UserEventType, UserSnapshot
+from shared.contracts.roles import Role
+from shared.core.migrations import upgrade
+from shared.messaging.broker import declare_events_exchange
+from shared.messaging.relay import OutboxRelay
 from tests.broker import AMQP_URL, channel_to, receive, running, unique_name
 
 SERVICE_DIR = Path(__file__).parents[1]

@@ -2,6 +2,6 @@
 
 from services.kpi.config import KpiSettings
 from services.kpi.models import Base
-from shared.migrations import run_migrations
+from shared.core.migrations import run_migrations
 
 run_migrations(Base.metadata, KpiSettings().database_url)

@@ -20,9 +20,10 @@ from services.kpi.config import KpiSettings
 from services.kpi.consumer import handle, handle_batch
 from services.kpi.main import create_app
 from services.kpi.models import SCHEMA, processed_event
-from shared.consumer import ConsumerConfig, EventConsumer
-from shared.db import Database
-from shared.events import TASK_EVENTS, TaskEvent
+from shared.contracts.events import TASK_EVENTS, TaskEvent
+from shared.core.db import Database
+from shared.messaging.consumer import EventConsumer
+from shared.messaging.queues import ConsumerConfig
 from tests.broker import AMQP_URL
 from tests.tokens import TestSigner
 

@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session
 
 from services.kpi.consumer import handle, handle_user_event
 from services.kpi.models import CompletionCounter, MonthCounter, TaskState
-from shared.events import FieldChange, TaskEvent, TaskEventType, TaskSnapshot, TaskStatus, UserEvent
+from shared.contracts.events import (
+    FieldChange,
+    TaskEvent,
+    TaskEventType,
+    TaskSnapshot,
+    TaskStatus,
+    UserEvent,
+)
 from tests.events import create_snapshot, create_task_event, create_user_event
 
 _task_ids = itertools.count(1)

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from services.kpi import service
 from services.kpi.tests.conftest import Fetch
 from services.kpi.tests.factories import apply_events, create_event, create_next_event
-from shared.events import TaskEvent, TaskStatus
-from shared.months import MonthRange
+from shared.contracts.events import TaskEvent, TaskStatus
+from shared.web.months import MonthRange
 from tests.tokens import TestSigner
 
 ROUTES = ["/kpi/completion-rate", "/kpi/by-user", "/kpi/monthly"]

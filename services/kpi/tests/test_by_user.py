@@ -9,8 +9,9 @@ from services.kpi.consumer import handle_user_event
 from services.kpi.models import user_directory
 from services.kpi.tests.conftest import Fetch
 from services.kpi.tests.factories import apply_events, create_event, create_next_event, create_user
-from shared.consumer import EventConsumer, Outcome
-from shared.events import FieldChange, TaskEvent, TaskStatus, UserEvent
+from shared.contracts.events import FieldChange, TaskEvent, TaskStatus, UserEvent
+from shared.messaging.applying import Outcome
+from shared.messaging.consumer import EventConsumer
 from tests.events import create_user_event, event_body
 
 JUNE = {"year": 2025, "month": 6}

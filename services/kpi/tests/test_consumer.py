@@ -14,8 +14,9 @@ from services.kpi.tests.factories import (
     month_counters,
     task_state,
 )
-from shared.consumer import EventConsumer, Outcome
-from shared.events import TaskEvent, TaskStatus
+from shared.contracts.events import TaskEvent, TaskStatus
+from shared.messaging.applying import Outcome
+from shared.messaging.consumer import EventConsumer
 from tests.events import event_body
 
 MARCH = date(2025, 3, 1)

@@ -16,9 +16,11 @@ from services.kpi.tests.factories import (
     month_counters,
     task_state,
 )
-from shared.consumer import ATTEMPT_HEADER, ConsumerConfig, EventConsumer, Outcome
-from shared.db import Database
-from shared.events import TaskEvent, TaskStatus
+from shared.contracts.events import TaskEvent, TaskStatus
+from shared.core.db import Database
+from shared.messaging.applying import Outcome
+from shared.messaging.consumer import ATTEMPT_HEADER, EventConsumer
+from shared.messaging.queues import ConsumerConfig
 from tests.broker import (
     broker,
     consumer_config,

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from services.kpi.tests.conftest import Fetch
 from services.kpi.tests.factories import apply_events, create_event, create_next_event
-from shared.events import TaskStatus
+from shared.contracts.events import TaskStatus
 from tests.tokens import TestSigner
 
 MARCH = {"from": "2025-03-01", "to": "2025-03-31"}

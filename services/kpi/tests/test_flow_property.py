@@ -26,9 +26,9 @@ from services.kpi import flow_service
 from services.kpi.flow_schemas import CompletedTask, FlowWindow, Per, TimeStats
 from services.kpi.models import TASK_TABLES
 from services.kpi.tests.factories import create_event, create_next_event
-from shared.consumer import EventConsumer
-from shared.events import TaskEvent, TaskEventType, TaskStatus
-from shared.pagination import PageParams
+from shared.contracts.events import TaskEvent, TaskEventType, TaskStatus
+from shared.messaging.consumer import EventConsumer
+from shared.web.pagination import PageParams
 
 START = datetime(2025, 3, 1, tzinfo=UTC)  # the month of DST starts in St_Johns and Berlin
 ZONES = ["UTC", "Asia/Kathmandu", "America/St_Johns", "Europe/Berlin"]

@@ -20,8 +20,8 @@ from services.kpi.tests.factories import (
     create_user,
     month_counters,
 )
-from shared.consumer import EventConsumer
-from shared.events import TaskEvent, TaskEventType, TaskSnapshot, TaskStatus
+from shared.contracts.events import TaskEvent, TaskEventType, TaskSnapshot, TaskStatus
+from shared.messaging.consumer import EventConsumer
 from tests.events import event_body
 
 START = datetime(2025, 1, 1, tzinfo=UTC)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from services.kpi.tests.conftest import Fetch
 from services.kpi.tests.factories import apply_events, create_event, create_next_event
-from shared.events import TaskStatus
+from shared.contracts.events import TaskStatus
 from tests.tokens import TestSigner
 
 

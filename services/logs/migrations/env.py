@@ -2,6 +2,6 @@
 
 from services.logs.config import LogsSettings
 from services.logs.models import Base
-from shared.migrations import run_migrations
+from shared.core.migrations import run_migrations
 
 run_migrations(Base.metadata, LogsSettings().database_url)

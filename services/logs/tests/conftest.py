@@ -16,7 +16,7 @@ from conftest import emptied, migrate_fresh, on_test_session, service_settings
 from services.logs.config import LogsSettings
 from services.logs.main import create_app
 from services.logs.models import SCHEMA
-from shared.db import Database
+from shared.core.db import Database
 from tests.tokens import TestSigner
 
 SERVICE_DIR = Path(__file__).parents[1]

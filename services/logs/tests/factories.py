@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from services.logs import repository
 from services.logs.models import ActionType, ActivityLog
-from shared.events import FieldChange, TaskEvent, TaskEventType
+from shared.contracts.events import FieldChange, TaskEvent, TaskEventType
 from tests.events import create_snapshot, create_task_event
 
 

@@ -15,9 +15,11 @@ from services.logs.config import LogsSettings
 from services.logs.consumer import ENTRIES
 from services.logs.models import processed_event
 from services.logs.tests.factories import committed_entries, create_event
-from shared.consumer import ConsumerConfig, EventConsumer, Outcome
-from shared.db import Database
-from shared.events import TaskEvent, TaskEventType
+from shared.contracts.events import TaskEvent, TaskEventType
+from shared.core.db import Database
+from shared.messaging.applying import Outcome
+from shared.messaging.consumer import EventConsumer
+from shared.messaging.queues import ConsumerConfig
 from tests.broker import broker, consumer_config, dead_letter, eventually, publish, running
 from tests.events import event_body
 

@@ -6,7 +6,7 @@ import pytest
 
 from services.logs.details import describe
 from services.logs.tests.factories import create_event
-from shared.events import TaskEventType
+from shared.contracts.events import TaskEventType
 
 
 def _updated(**changes: tuple[Any, Any]) -> str:

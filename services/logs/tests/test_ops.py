@@ -18,13 +18,15 @@ from services.logs.config import LogsSettings
 from services.logs.consumer import ENTRIES
 from services.logs.models import processed_event
 from services.logs.tests.factories import committed_entries, create_event
-from shared.consumer import ConsumerConfig, EventConsumer, Handler
-from shared.db import Database
-from shared.dead_letters import DeadLetter, list_dead_letters
-from shared.events import TaskEvent
-from shared.maintenance import prune_processed
-from shared.outbox import StoredEvent
-from shared.relay import outbox_message
+from shared.contracts.events import TaskEvent
+from shared.core.db import Database
+from shared.messaging.applying import Handler
+from shared.messaging.consumer import EventConsumer
+from shared.messaging.dead_letters import DeadLetter, list_dead_letters
+from shared.messaging.maintenance import prune_processed
+from shared.messaging.outbox import StoredEvent
+from shared.messaging.queues import ConsumerConfig
+from shared.messaging.relay import outbox_message
 from tests.broker import broker, consumer_config, consuming, eventually
 
 BROKEN = "RuntimeError('the handler is broken')"

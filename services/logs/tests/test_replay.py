@@ -23,13 +23,15 @@ from services.logs.config import LogsSettings
 from services.logs.main import create_app
 from services.logs.models import ActivityLog, processed_event
 from services.logs.tests.factories import create_event
-from shared import generations, rebuild
-from shared.consumer import ConsumerConfig, EventConsumer, declare_consumer_queues
-from shared.db import Database
-from shared.events import TaskEvent
-from shared.readmodel import shadow_schema
-from shared.rebuild import ReadModel, ReplayError, replay_queue
-from shared.subscriptions import Subscription
+from shared.contracts.events import TaskEvent
+from shared.core.db import Database
+from shared.core.readmodel import shadow_schema
+from shared.messaging import generations, rebuild
+from shared.messaging.consumer import EventConsumer
+from shared.messaging.queues import ConsumerConfig, declare_consumer_queues
+from shared.messaging.rebuild import ReadModel, replay_queue
+from shared.messaging.replay_queues import ReplayError
+from shared.messaging.subscriptions import Subscription
 from tests.broker import AMQP_URL, channel_to, consuming, eventually, publish, unique_name
 from tests.events import event_body
 from tests.tokens import TestSigner

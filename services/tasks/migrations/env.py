@@ -2,6 +2,6 @@
 
 from services.tasks.config import TasksSettings
 from services.tasks.models import Base
-from shared.migrations import run_migrations
+from shared.core.migrations import run_migrations
 
 run_migrations(Base.metadata, TasksSettings().database_url)

@@ -10,8 +10,9 @@ from services.tasks import consumer, repository, service
 from services.tasks.models import OutboxEvent, Task, user_directory
 from services.tasks.schemas import TaskCreate
 from services.tasks.users import UserDirectory
-from shared.events import TaskStatus, UserEvent
-from shared.security import Principal, Role
+from shared.contracts.events import TaskStatus, UserEvent
+from shared.contracts.roles import Role
+from shared.web.security import Principal
 from tests.events import create_user_event
 
 ACTOR = Principal(id=1, role=Role.USER)

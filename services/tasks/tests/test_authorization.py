@@ -5,7 +5,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from services.tasks.tests.factories import create_task, outbox_events
-from shared.security import Role
+from shared.contracts.roles import Role
 from tests.tokens import TestSigner
 
 CREATOR, ASSIGNEE, OTHER, ADMIN = 1, 2, 3, 4

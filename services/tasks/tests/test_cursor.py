@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from services.tasks.tests.factories import create_task
-from shared.pagination import MAX_OFFSET
+from shared.web.pagination import MAX_OFFSET
 from tests.tokens import TestSigner
 
 MONTH = {"year": 2025, "month": 6}

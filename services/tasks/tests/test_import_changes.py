@@ -7,8 +7,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from services.tasks.tests.factories import create_task, outbox_events
-from shared.events import TaskEvent
-from shared.security import Role
+from shared.contracts.events import TaskEvent
+from shared.contracts.roles import Role
 from tests.tokens import TestSigner
 
 CREATED = datetime(2025, 3, 1, 9, tzinfo=UTC)

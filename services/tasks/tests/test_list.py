@@ -5,7 +5,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from services.tasks.tests.factories import create_task
-from shared.events import TaskStatus
+from shared.contracts.events import TaskStatus
 from tests.tokens import TestSigner
 
 

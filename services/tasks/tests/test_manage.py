@@ -6,7 +6,7 @@ import pytest
 
 from services.tasks import consumer as tasks_consumer
 from services.tasks import manage
-from shared.events import USER_EVENTS
+from shared.contracts.events import USER_EVENTS
 from tests.broker import broker, consumer_config, publish
 from tests.events import create_user_event, event_body
 

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from services.tasks import manage
 from services.tasks.models import OUTBOX
-from shared.maintenance import OutboxStatus, outbox_status
-from shared.outbox import add_event
+from shared.messaging.maintenance import OutboxStatus, outbox_status
+from shared.messaging.outbox import add_event
 from tests.events import create_snapshot, create_task_event
 
 

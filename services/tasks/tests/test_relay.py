@@ -20,11 +20,11 @@ from services.tasks.models import OUTBOX, OutboxEvent
 from services.tasks.relay import relay_config
 from services.tasks.schemas import TaskUpdate
 from services.tasks.tests.factories import ACTOR, UNUSED_USERS, create_tasks
-from shared.db import Database
-from shared.events import TaskEvent, TaskStatus
-from shared.messaging import unrouted_name
-from shared.metrics import OutboxCollector
-from shared.relay import OutboxListener, OutboxRelay
+from shared.contracts.events import TaskEvent, TaskStatus
+from shared.core.db import Database
+from shared.messaging.broker import unrouted_name
+from shared.messaging.metrics import OutboxCollector
+from shared.messaging.relay import OutboxListener, OutboxRelay
 from tests.broker import AMQP_URL, bound_queue, eventually, receive, running, unique_name
 from tests.proxy import TcpProxy
 

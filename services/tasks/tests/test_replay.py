@@ -12,8 +12,8 @@ from services.tasks import service
 from services.tasks.config import TasksSettings
 from services.tasks.models import OUTBOX, OutboxEvent
 from services.tasks.tests.factories import ACTOR, create_tasks
-from shared.events import TaskEvent
-from shared.replay import UnknownQueueError, replay
+from shared.contracts.events import TaskEvent
+from shared.messaging.replay import UnknownQueueError, replay
 from tests.broker import AMQP_URL, unique_name
 
 

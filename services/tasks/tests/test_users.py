@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.tasks.consumer import handle
 from services.tasks.models import Task, processed_event, user_directory
 from services.tasks.tests.factories import create_task, create_user, directory_users
-from shared import directory
-from shared.consumer import ConsumerConfig, EventConsumer, Outcome
-from shared.db import Database
-from shared.events import USER_EVENTS, UserEvent
+from shared.contracts.events import USER_EVENTS, UserEvent
+from shared.core.db import Database
+from shared.messaging import directory
+from shared.messaging.applying import Outcome
+from shared.messaging.consumer import EventConsumer
+from shared.messaging.queues import ConsumerConfig
 from tests.auth_users import FakeAuthUsers
 from tests.events import create_user_event, event_body
 from tests.tokens import TestSigner

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 
 from services.tasks.models import Task
 from services.tasks.tests.factories import create_task, outbox_events
-from shared.events import TaskEvent, TaskStatus
-from shared.security import Role
+from shared.contracts.events import TaskEvent, TaskStatus
+from shared.contracts.roles import Role
 from tests.auth_users import FakeAuthUsers
 from tests.tokens import TestSigner
 

@@ -15,10 +15,10 @@ revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
 # Users who exist before user events did reach the other services' directories through these
 # events, relayed like any other: an upgrade needs no manual step. Built here in SQL, in the
-# user event contract's schema_version 1 (shared/events.py), so this revision never changes.
+# user event contract's schema_version 1 (shared/contracts/events.py), so this revision never
+# changes.
 BACKFILL = """
 WITH existing AS (
     SELECT gen_random_uuid() AS event_id, id, username, role, created_at

@@ -17,7 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # The users kpi has heard of, from auth's user events (shared/directory.py). Auth's
+    # The users kpi has heard of, from auth's user events (shared/messaging/directory.py). Auth's
     # migration 0002 writes an event for every user that exists, so nothing is copied here.
     op.create_table(
         "user",

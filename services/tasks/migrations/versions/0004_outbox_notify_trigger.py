@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from shared.outbox import drop_notify_trigger_ddl, notify_trigger_ddl
+from shared.messaging.outbox import drop_notify_trigger_ddl, notify_trigger_ddl
 
 revision: str = "0004"
 down_revision: str | None = "0003"

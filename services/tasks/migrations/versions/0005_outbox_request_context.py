@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from shared.outbox import request_columns
+from shared.messaging.outbox import request_columns
 
 revision: str = "0005"
 down_revision: str | None = "0004"

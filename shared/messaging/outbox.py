@@ -1,0 +1,196 @@
+"""The transactional outbox every producer shares: its table shape and its queries.
+
+A producer (tasks, auth) stores each event in `<schema>.outbox` in the transaction of the change it
+describes, so the change and its event commit or roll back together; its relay
+(`shared/messaging/relay.py`) publishes the rows later. Published rows stay as the event history,
+which a replay (`shared/messaging/replay.py`) can send again. Queries here never commit.
+
+A row also keeps what the request that wrote it was: its `request_id` (`X-Request-ID`) and,
+with tracing on, its W3C trace context (`trace_context`: `traceparent`, `tracestate`); the
+relay sends both in the message's headers. With tracing off `trace_context` stays NULL.
+"""
+
+import functools
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Insert,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    bindparam,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
+
+from shared.contracts.events import Envelope
+from shared.core import tracing
+from shared.core.context import MAX_REQUEST_ID_LENGTH, current_request_id
+
+
+def request_columns() -> list[Column[Any]]:
+    """The columns naming the request that wrote a row: its ID and its trace context."""
+    return [
+        Column("request_id", String(MAX_REQUEST_ID_LENGTH)),
+        Column("trace_context", JSONB(none_as_null=True)),
+    ]
+
+
+def outbox_table(metadata: MetaData, *, entity_id: str) -> Table:
+    """`outbox` in the metadata's schema; `entity_id` names the column of the changed thing."""
+    table = Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("event_id", Uuid, nullable=False, unique=True),
+        Column("event_type", String(32), nullable=False),
+        Column(entity_id, BigInteger, nullable=False, index=True),
+        Column("payload", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+        Column("published_at", DateTime(timezone=True)),
+        *request_columns(),
+    )
+    # The relay only ever scans what is still unpublished.
+    Index("ix_outbox_unpublished", table.c.id, postgresql_where=table.c.published_at.is_(None))
+    return table
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """One producer's outbox: its table, and the NOTIFY channel that wakes its relay."""
+
+    table: Table
+    channel: str  # an identifier, never user input: LISTEN takes no bound parameter
+    entity_id: str  # the table's column naming the changed thing (`task_id`, `user_id`)
+
+    @functools.cached_property
+    def insert(self) -> Insert:
+        """The INSERT of one event, built once (the values are bound per call). Without
+        RETURNING: nothing reads the new row's id, and fetching it cost a result to set up."""
+        return self.table.insert().inline()
+
+    @functools.cached_property
+    def claim(self) -> Executable:
+        """`claim_unpublished`'s statement, built once (`limit` is bound per call)."""
+        table = self.table
+        oldest = (
+            select(table.c.id)
+            .where(table.c.published_at.is_(None))
+            .order_by(table.c.id)
+            .limit(bindparam("limit", type_=Integer))
+            .with_for_update(skip_locked=True)
+        )
+        return (
+            update(table)
+            .where(table.c.id.in_(oldest.scalar_subquery()))
+            .values(published_at=func.now())
+            .returning(*_columns(self))
+        )
+
+    @classmethod
+    def define(cls, metadata: MetaData, *, entity_id: str, channel: str) -> "Outbox":
+        """The outbox table in the metadata's schema, and the channel that wakes its relay."""
+        return cls(
+            table=outbox_table(metadata, entity_id=entity_id), channel=channel, entity_id=entity_id
+        )
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One outbox row, as the relay and the replay publish it."""
+
+    id: int
+    event_id: uuid.UUID
+    event_type: str
+    payload: dict[str, Any]
+    created_at: datetime
+    request_id: str | None = None
+    trace_context: dict[str, str] | None = None
+
+
+def add_event(session: Session, outbox: Outbox, *, event: Envelope, entity_id: int) -> None:
+    """Store `event` in the caller's transaction; its relay is woken when that commits.
+
+    The row names the request being handled (`shared.core.context`) and its trace, if any.
+    """
+    row = {
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        outbox.entity_id: entity_id,
+        "payload": event.model_dump(mode="json"),
+        "request_id": current_request_id(),
+    }
+    trace_context = tracing.current_context()
+    if trace_context is not None:  # tracing on (off: the column stays NULL, at no cost)
+        row["trace_context"] = trace_context
+    # As parameters, not `.values(...)`: the compiled INSERT is cached for each set of columns,
+    # and no value is made into a clause of the statement on every call.
+    session.connection().execute(outbox.insert, row)
+    # No NOTIFY here: the table's trigger sends it (`notify_trigger_ddl`), in the same round trip.
+
+
+def notify_trigger_ddl(*, schema: str, channel: str) -> list[str]:
+    """DDL of the trigger that NOTIFYs `channel` on every insert into `<schema>.outbox`.
+
+    A statement-level trigger: a write costs no round trip of its own for the wake-up, and
+    PostgreSQL delivers it when (and only if) the transaction commits.
+    """
+    return [
+        f"CREATE OR REPLACE FUNCTION {schema}.notify_outbox() RETURNS trigger"
+        f" LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('{channel}', ''); RETURN NULL; END $$",
+        f"CREATE TRIGGER outbox_notify AFTER INSERT ON {schema}.outbox"
+        f" FOR EACH STATEMENT EXECUTE FUNCTION {schema}.notify_outbox()",
+    ]
+
+
+def drop_notify_trigger_ddl(*, schema: str) -> list[str]:
+    """DDL that removes what `notify_trigger_ddl` made."""
+    return [
+        f"DROP TRIGGER IF EXISTS outbox_notify ON {schema}.outbox",
+        f"DROP FUNCTION IF EXISTS {schema}.notify_outbox()",
+    ]
+
+
+def _columns(outbox: Outbox) -> Sequence[Any]:
+    c = outbox.table.c
+    return (c.id, c.event_id, c.event_type, c.payload, c.created_at, c.request_id, c.trace_context)
+
+
+def claim_unpublished(session: Session, outbox: Outbox, *, limit: int) -> list[StoredEvent]:
+    """The oldest unpublished events, locked and marked published in the caller's transaction
+    (one statement); rows another relay holds are skipped. The caller commits once the broker
+    has confirmed them, and unmarks what it did not confirm (`unmark_published`)."""
+    rows = session.execute(outbox.claim, {"limit": limit})
+    return sorted((StoredEvent(*row) for row in rows), key=lambda event: event.id)
+
+
+def unmark_published(session: Session, outbox: Outbox, *, ids: Sequence[int]) -> None:
+    """Leave the rows `ids` unpublished after all (the broker did not confirm them)."""
+    table = outbox.table
+    session.execute(update(table).where(table.c.id.in_(ids)).values(published_at=None))
+
+
+def events_after(
+    session: Session, outbox: Outbox, *, after_id: int, limit: int
+) -> list[StoredEvent]:
+    """Up to `limit` stored events after the row `after_id`, published or not, oldest first."""
+    table = outbox.table
+    rows = session.execute(
+        select(*_columns(outbox)).where(table.c.id > after_id).order_by(table.c.id).limit(limit)
+    )
+    return [StoredEvent(*row) for row in rows]
