@@ -71,6 +71,7 @@ class System:
     log: Path  # what `make run` prints
     gateway_log: Path  # the gateway's access log (`make run` writes it to a file)
     database_url: str
+    env: dict[str, str]  # the environment `make run` was started with (for more replicas)
 
 
 @pytest.fixture(scope="session")
@@ -113,7 +114,7 @@ def system(database_url: str) -> Iterator[System]:  # `database_url`: the tests'
     try:
         _wait_until_up(process, log)
         gateway_log = LOCAL / "gateway" / LOCAL_ACCESS_LOG
-        yield System(log=log, gateway_log=gateway_log, database_url=e2e_database_url)
+        yield System(log=log, gateway_log=gateway_log, database_url=e2e_database_url, env=env)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
