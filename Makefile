@@ -38,7 +38,8 @@ METRICS_PORTS := AUTH_METRICS_PORT TASKS_METRICS_PORT LOGS_METRICS_PORT KPI_METR
 export $(METRICS_PORTS)
 
 .PHONY: help install nginx wrk prometheus run migrate seed replay dead-letters redrive purge-dead-letters \
-	outbox-status prune-processed admin rotate-key openapi plots test lint fmt bench bench-events clean
+	outbox-status prune-processed admin rotate-key openapi plots test lint fmt bench bench-events clean \
+	doctor
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-19s %s\n", $$1, $$2}'
@@ -77,7 +78,10 @@ prometheus: ## Install Prometheus and promtool with apt-get when missing (make r
 		if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus; then \
 			$$sudo systemctl disable --now prometheus; fi; }
 
-migrate: install ## Check PostgreSQL and RabbitMQ, create the database if missing, migrate every service
+doctor: $(BIN)/.installed ## Report PostgreSQL and RabbitMQ (installed? running?) and what `make run` would do
+	$(BIN)/python -m scripts.preflight --dry-run
+
+migrate: install ## Install/start a local PostgreSQL and RabbitMQ if needed, create the database, migrate
 	$(BIN)/python -m scripts.preflight
 	@for service in $(SERVICES); do $(BIN)/python -m services.$$service.manage prestart; done
 
@@ -161,7 +165,10 @@ rotate-key: install ## Make a new JWT signing key current (the old one stays pub
 openapi: install ## Regenerate the published OpenAPI documents, docs/openapi/<service>.json (commit them)
 	LOG_LEVEL=WARNING $(BIN)/python -m scripts.openapi
 
-test: lint ## Lint, then every test (end-to-end included) against the real PostgreSQL, RabbitMQ and nginx
+# The tests' PostgreSQL is TEST_DATABASE_URL's (tests/conftest.py's default otherwise).
+TEST_DATABASE_DEFAULT := postgresql+psycopg2://postgres@127.0.0.1:5432/efficient_test
+test: lint ## Lint, bring PostgreSQL and RabbitMQ up as `make run` does, then every test (e2e included)
+	DATABASE_URL="$${TEST_DATABASE_URL:-$(TEST_DATABASE_DEFAULT)}" $(BIN)/python -m scripts.preflight
 	$(BIN)/pytest
 
 lint: install ## ruff (lint and format check) and mypy strict

@@ -191,7 +191,7 @@ def _install(machine: Machine, package: str, then: str) -> list[Step]:
     ]
 
 
-def _newest_postgres(lib: Path = Path("/usr/lib/postgresql")) -> str:
+def newest_postgres(lib: Path = Path("/usr/lib/postgresql")) -> str:
     versions = [p.name for p in lib.glob("*") if (p / "bin" / "postgres").exists()]
     return max(versions, key=lambda version: tuple(map(int, version.split("."))), default="")
 
@@ -202,7 +202,7 @@ def _start_postgres(server: Server, machine: Machine) -> list[Step]:
     if cluster is None:
         if server.clusters:
             return []  # clusters on other ports only: which one to move is the user's call
-        version = _newest_postgres()
+        version = newest_postgres()
         create = ("pg_createcluster", "--start", "-p", str(server.port), version, "main")
         return [
             Step(f"PostgreSQL has no cluster: creating {version}/main", machine.as_root(*create)),
