@@ -10,6 +10,7 @@ runs, and prints the commands it would run without running them.
 
 import argparse
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -70,9 +71,17 @@ def check_postgres(database_url: str) -> None:
     try:
         if create_database_if_missing(database_url):
             print(f"created database {make_url(database_url).database}")
-    except OperationalError:
+    except OperationalError as error:
         url = make_url(database_url)
-        _fail("PostgreSQL", f"{url.host}:{url.port or 5432}", POSTGRES_HINT)
+        where = f"{url.host}:{url.port or 5432}"
+        if "password" in str(error.orig):
+            print(
+                f"PostgreSQL at {where} refuses {url.username}'s login.\n"
+                "Put the role's password in DATABASE_URL (in the environment or .env).",
+                file=sys.stderr,
+            )
+            sys.exit(1)
+        _fail("PostgreSQL", where, POSTGRES_HINT)
 
 
 def check_rabbitmq(amqp_url: str) -> None:
@@ -109,7 +118,7 @@ def show(steps: list[Step]) -> str:
         return "  make run would do nothing here"
     lines = []
     for step in steps:
-        command = f": {' '.join(step.argv)}" if step.argv else ""
+        command = f": {shlex.join(step.argv)}" if step.argv else ""
         lines.append(f"  make run would: {step.say}{command}")
     return "\n".join(lines)
 
@@ -125,7 +134,7 @@ def _wait(host: str, port: int) -> None:
 def run(steps: list[Step], machine: Machine) -> None:
     """Run the steps in order, saying each; stop at the first command that fails."""
     for step in steps:
-        print(step.say, flush=True)
+        print(f"{step.say}{f':  {shlex.join(step.argv)}' if step.argv else ''}", flush=True)
         if step.wait_for is not None:
             _wait(*step.wait_for)
         elif step.argv:
@@ -141,7 +150,7 @@ Plan = Callable[[Server, Machine], list[Step]]
 def bring_up(url: str, machine: Machine, inspect: Inspect, plan: Plan) -> Server:
     """Install, start and set up the server until its plan is empty (an install comes first)."""
     server = inspect(url, machine)
-    for _ in range(3):
+    for _ in range(4):  # at most: install, start, set up
         steps = plan(server, machine)
         if not steps:
             break

@@ -89,6 +89,15 @@ def stopped_postgres(private_postgres: Private) -> Private:
     return private_postgres
 
 
+@pytest.fixture
+def running_postgres(private_postgres: Private) -> Private:
+    """The private cluster, running (pg_ctlcluster waits until it accepts connections)."""
+    if not answers("127.0.0.1", private_postgres.port):
+        start = ("pg_ctlcluster", "--skip-systemctl-redirect", VERSION, CLUSTER, "start")
+        run(private_postgres.machine, *start)
+    return private_postgres
+
+
 def _rabbitmq_env(base: Path) -> dict[str, str]:
     (base / "enabled_plugins").write_text("[].\n")  # no management listener on 15672
     (base / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{AMQP_PORT}\n")

@@ -10,7 +10,7 @@ import psycopg2
 import pytest
 from sqlalchemy import make_url
 
-from scripts.preflight import bring_up, doctor
+from scripts.preflight import bring_up, check_postgres, doctor
 from scripts.servers import (
     Cluster,
     Machine,
@@ -50,6 +50,20 @@ def test_a_stopped_cluster_is_started_and_lets_postgres_in_over_tcp(
     assert server.login == "ok"
     _connect(stopped_postgres.url)  # what the services' default URL needs
     assert plan_postgres(inspect_postgres(stopped_postgres.url, machine), machine) == []
+
+
+def test_a_refused_password_is_named_not_called_unreachable(
+    running_postgres: Private, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"postgresql+psycopg2://someone:wrong@127.0.0.1:{running_postgres.port}/x"
+
+    with pytest.raises(SystemExit) as exit_:
+        check_postgres(url)
+
+    assert exit_.value.code == 1
+    assert f"PostgreSQL at 127.0.0.1:{running_postgres.port} refuses someone's login" in (
+        capsys.readouterr().err
+    )
 
 
 def test_a_missing_postgresql_is_installed_with_apt_get(
