@@ -12,8 +12,8 @@ import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -27,6 +27,7 @@ LOCAL_HOSTS = frozenset({"", "127.0.0.1", "localhost", "::1"})
 # Lines put first in pg_hba.conf, so the default URL's `postgres` role needs no password on TCP.
 TRUST_LINES = ("host all postgres 127.0.0.1/32 trust", "host all postgres ::1/128 trust")
 Login = Literal["ok", "refused", "unknown"]
+Probe = Callable[[], Login]  # tries the URL's login, once the server answers
 
 
 @dataclass(frozen=True)
@@ -130,21 +131,27 @@ def _postgres_login(database_url: str) -> Login:
     return "ok"
 
 
+def _look(name: str, host: str, port: int, binary: str, machine: Machine, login: Probe) -> Server:
+    local = host in LOCAL_HOSTS
+    up = answers(host, port)
+    return Server(
+        name=name,
+        host=host,
+        port=port,
+        installed=local and machine.has(binary),
+        answering=up,
+        login=login() if up and local else "unknown",
+    )
+
+
 def inspect_postgres(database_url: str, machine: Machine) -> Server:
     """Look at the PostgreSQL server `database_url` names, changing nothing."""
     url = make_url(database_url)
     host, port = url.host or "", url.port or 5432
-    up = answers(host, port)
-    local = host in LOCAL_HOSTS
-    return Server(
-        name="PostgreSQL",
-        host=host,
-        port=port,
-        installed=local and machine.has("pg_ctlcluster"),
-        answering=up,
-        login=_postgres_login(database_url) if up and local else "unknown",
-        clusters=_clusters(machine) if local else (),
+    server = _look(
+        "PostgreSQL", host, port, "pg_ctlcluster", machine, lambda: _postgres_login(database_url)
     )
+    return replace(server, clusters=_clusters(machine)) if server.local else server
 
 
 async def _amqp_login(amqp_url: str) -> Login:
@@ -161,17 +168,14 @@ async def _amqp_login(amqp_url: str) -> Login:
 def inspect_rabbitmq(amqp_url: str, machine: Machine) -> Server:
     """Look at the RabbitMQ broker `amqp_url` names, changing nothing."""
     parts = urlsplit(amqp_url)
-    host, port = parts.hostname or "", parts.port or 5672
-    up = answers(host, port)
-    local = host in LOCAL_HOSTS
     guest = parts.username == "guest" and parts.password == "guest"
-    return Server(
-        name="RabbitMQ",
-        host=host,
-        port=port,
-        installed=local and machine.has("rabbitmq-server"),
-        answering=up,
-        login=asyncio.run(_amqp_login(amqp_url)) if up and local and guest else "unknown",
+    return _look(
+        "RabbitMQ",
+        parts.hostname or "",
+        parts.port or 5672,
+        "rabbitmq-server",
+        machine,
+        lambda: asyncio.run(_amqp_login(amqp_url)) if guest else "unknown",
     )
 
 
@@ -196,6 +200,16 @@ def newest_postgres(lib: Path = Path("/usr/lib/postgresql")) -> str:
     return max(versions, key=lambda version: tuple(map(int, version.split("."))), default="")
 
 
+def _control(cluster: Cluster, action: str, machine: Machine) -> tuple[str, ...]:
+    """`action` (start, reload) on one cluster: through systemd where it runs."""
+    if machine.systemd:
+        unit = f"postgresql@{cluster.version}-{cluster.name}"
+        return machine.as_root("systemctl", action, unit)
+    return machine.as_root(
+        "pg_ctlcluster", "--skip-systemctl-redirect", cluster.version, cluster.name, action
+    )
+
+
 def _start_postgres(server: Server, machine: Machine) -> list[Step]:
     wait = Step(f"waiting for PostgreSQL at {server.host}:{server.port}", wait_for=_at(server))
     cluster = next((c for c in server.clusters if c.port == server.port), None)
@@ -209,21 +223,8 @@ def _start_postgres(server: Server, machine: Machine) -> list[Step]:
             wait,
         ]
     name = f"{cluster.version}/{cluster.name}"
-    if machine.systemd:
-        start: tuple[str, ...] = (
-            "systemctl",
-            "start",
-            f"postgresql@{cluster.version}-{cluster.name}",
-        )
-    else:
-        start = (
-            "pg_ctlcluster",
-            "--skip-systemctl-redirect",
-            cluster.version,
-            cluster.name,
-            "start",
-        )
-    return [Step(f"PostgreSQL {name} is stopped: starting it", machine.as_root(*start)), wait]
+    start = _control(cluster, "start", machine)
+    return [Step(f"PostgreSQL {name} is stopped: starting it", start), wait]
 
 
 def _trust_postgres(server: Server, machine: Machine) -> list[Step]:
@@ -233,27 +234,16 @@ def _trust_postgres(server: Server, machine: Machine) -> list[Step]:
     root = Path(machine.env.get("PG_CLUSTER_CONF_ROOT") or "/etc/postgresql")
     hba = root / cluster.version / cluster.name / "pg_hba.conf"
     insert = [arg for line in reversed(TRUST_LINES) for arg in ("-e", f"1i {line}")]
-    if machine.systemd:
-        reload: tuple[str, ...] = (
-            "systemctl",
-            "reload",
-            f"postgresql@{cluster.version}-{cluster.name}",
-        )
-    else:
-        reload = (
-            "pg_ctlcluster",
-            "--skip-systemctl-redirect",
-            cluster.version,
-            cluster.name,
-            "reload",
-        )
     return [
         Step(
             f"PostgreSQL asks the postgres role for a password over TCP: letting it in from "
             f"this machine only ({hba})",
             machine.as_root("sed", "-i", *insert, str(hba)),
         ),
-        Step(f"reloading PostgreSQL {cluster.version}/{cluster.name}", machine.as_root(*reload)),
+        Step(
+            f"reloading PostgreSQL {cluster.version}/{cluster.name}",
+            _control(cluster, "reload", machine),
+        ),
     ]
 
 
