@@ -19,7 +19,7 @@ import pytest
 
 from scripts.servers import Machine, answers, newest_postgres
 
-PORT_BASE = int(os.environ.get("E2E_PORT_BASE", "23000"))
+PORT_BASE = int(os.environ.get("E2E_PORT_BASE", "18000"))  # as tests/e2e
 POSTGRES_PORT = PORT_BASE + 432
 AMQP_PORT = PORT_BASE + 672
 NODE = f"preflight-{PORT_BASE}@localhost"
