@@ -1,7 +1,8 @@
 """A private PostgreSQL cluster and a private RabbitMQ node for the preflight's tests.
 
 Both live in a temporary directory and listen on ports of their own (E2E_PORT_BASE + 432 and
-+ 672 to + 684, clear of the e2e system's), so the shared servers on 5432 and 5672 are never stopped or changed.
++ 672 to + 684, clear of the e2e system's), so the shared servers on 5432 and 5672 are never
+stopped or changed.
 The cluster is registered under its own PG_CLUSTER_CONF_ROOT, so pg_lsclusters and
 pg_ctlcluster see it alone; the node has its own RABBITMQ_NODENAME, ports, data and config.
 """
