@@ -42,7 +42,11 @@ Counter = type[MonthCounter] | type[DueCounter] | type[DueDayCounter]
 
 
 def ensure_task_states(session: Session, *, tasks: Sequence[TaskSnapshot]) -> None:
-    """Insert placeholders (version 0, contributing nothing) for the tasks not known yet."""
+    """Insert placeholders (version 0, contributing nothing) for the tasks not known yet.
+
+    In task id order, the order `lock_task_states` locks them in: two batches inserting the same
+    new tasks wait on each other's uncommitted rows, and in any other order they would deadlock.
+    """
     placeholders = [
         {
             "task_id": task.id,
@@ -54,7 +58,7 @@ def ensure_task_states(session: Session, *, tasks: Sequence[TaskSnapshot]) -> No
             "completed_at": task.completed_at,
             "deleted": True,
         }
-        for task in tasks
+        for task in sorted(tasks, key=lambda task: task.id)
     ]
     session.execute(_ENSURE_STATES, as_columns(placeholders, _STATE_COLUMNS))
 
