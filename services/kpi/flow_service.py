@@ -185,9 +185,11 @@ def ageing(session: Session, *, window: FlowWindow, now: datetime | None = None)
     threshold = stats(_histograms(session, window, by_assignee=False).get((CYCLE, -1), {}))
     if threshold.p85_seconds is None:
         return AgeingWork(**window.info(), as_of=now, threshold_seconds=None, items=[])
-    rows = flow_repository.started_before(
-        session, moment=now - timedelta(seconds=threshold.p85_seconds), limit=AGEING_LIMIT
-    )
+    if threshold.p85_seconds < (now - ORIGIN).total_seconds():
+        moment = now - timedelta(seconds=threshold.p85_seconds)
+        rows = flow_repository.started_before(session, moment=moment, limit=AGEING_LIMIT)
+    else:  # longer than the calendar has had: no task can have been in progress that long
+        rows = []
     items = [
         AgeingTask(
             task_id=task_id,
