@@ -9,6 +9,9 @@ The definitions (README, "Flow metrics"):
   `done`, if it is done now (a reopen takes the completion back; the next one counts);
 - lead time: completion - `created_at`; cycle time: completion - start (none when the task was
   never in progress);
+- a completed task is credited to its assignee at completion, the assignee of the version that
+  made it done: a later reassignment does not move it (the completion's own version, after a
+  reopen, credits its own assignee); a task not done is its current assignee's;
 - a deleted task contributes nothing.
 
 The result depends only on the set of versions, not on the order they arrived in, so adding a
@@ -49,7 +52,7 @@ class Flow:
 
     moves: tuple[tuple[datetime, str | None, str], ...]  # (at, from, to); from None: created
     status: str
-    assignee_id: int | None
+    assignee_id: int | None  # at completion if the task is done, else the current one
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None  # None unless the task is done
@@ -82,6 +85,7 @@ def flow_of(versions: Iterable[Version]) -> Flow | None:
     moves: list[tuple[datetime, str | None, str]] = []
     current: str | None = None
     moment, started, completed = ordered[0].occurred_at, None, None
+    assignee = ordered[0].assignee_id
     for version in ordered:
         moment = max(moment, version.occurred_at)
         entering_done = version.status == TaskStatus.DONE and current != TaskStatus.DONE
@@ -96,9 +100,11 @@ def flow_of(versions: Iterable[Version]) -> Flow | None:
             if current == TaskStatus.IN_PROGRESS and started is None:
                 started = moment
             completed = moment if current == TaskStatus.DONE else None
+        if current != TaskStatus.DONE or entering_done:
+            assignee = version.assignee_id
     last = ordered[-1]
     assert current is not None
-    return Flow(tuple(moves), current, last.assignee_id, last.created_at, started, completed)
+    return Flow(tuple(moves), current, assignee, last.created_at, started, completed)
 
 
 def bin_of(seconds: float) -> int:

@@ -49,6 +49,12 @@ def histories(session: Session, *, task_ids: Sequence[int]) -> dict[int, list[Ve
     return found
 
 
+def credited_assignees(session: Session, *, task_ids: Sequence[int]) -> dict[int, int | None]:
+    """The assignee each of these tasks' stored flow is counted for, by task (live tasks only)."""
+    query = select(TaskFlow.task_id, TaskFlow.assignee_id).where(TaskFlow.task_id.in_(task_ids))
+    return {task_id: assignee for task_id, assignee in session.execute(query)}
+
+
 def add_history(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
     """Store versions; one already stored (a duplicate) is left as it is."""
     if rows:

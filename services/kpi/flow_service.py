@@ -6,6 +6,7 @@ any order of delivery, with any duplicates, ends in the same aggregates.
 """
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -45,6 +46,7 @@ def apply_events(session: Session, *, events: Sequence[TaskEvent]) -> None:
     """
     task_ids = sorted({event.task_id for event in events})
     before = flow_repository.histories(session, task_ids=task_ids)
+    credited = flow_repository.credited_assignees(session, task_ids=task_ids)
     known = {(task_id, v.version) for task_id, versions in before.items() for v in versions}
     fresh = {(e.task_id, e.version): e for e in events if (e.task_id, e.version) not in known}
     after = {task_id: list(before.get(task_id, [])) for task_id in task_ids}
@@ -53,6 +55,10 @@ def apply_events(session: Session, *, events: Sequence[TaskEvent]) -> None:
     contributions, flows = Contributions(), {}
     for task_id in task_ids:
         old, new = flow_of(before.get(task_id, [])), flow_of(after[task_id])
+        if old is not None and task_id in credited:
+            # Taken out where it was counted: a release before this one counted a completion
+            # for the task's assignee of the time, not the one at completion.
+            old = replace(old, assignee_id=credited[task_id])
         if old != new:
             contributions.add(old, sign=-1)
             contributions.add(new, sign=1)

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.kpi.tests.conftest import Fetch
@@ -57,6 +58,52 @@ def test_each_task_completed_in_the_window_with_its_lead_and_cycle_time(
     assert body["items"][-1]["assignee_id"] == 5
     assert body["items"][-1]["started_at"] == "2025-03-03T00:00:00Z"
     assert body["next_cursor"] is None
+
+
+def test_a_done_task_reassigned_stays_credited_to_its_assignee_at_completion(
+    fetch: Fetch, session: Session
+) -> None:
+    created = create_event(task_id=1, created_at=utc(3, 1), assignee_id=5)
+    started = create_next_event(after=created, at=utc(3, 2), status=TaskStatus.IN_PROGRESS)
+    done = create_next_event(after=started, at=utc(3, 4), status=TaskStatus.DONE)
+    handed_over = create_next_event(after=done, at=utc(3, 6), assignee_id=6)
+    apply_events(session, created, started, done, handed_over)
+
+    listed = fetch("/kpi/flow/completions", **MARCH)["items"]
+    times = fetch("/kpi/flow/times", **MARCH, by_assignee="true")["by_assignee"]
+
+    assert [(item["task_id"], item["assignee_id"]) for item in listed] == [(1, 5)]
+    assert [
+        (item["assignee_id"], item["lead"]["count"], item["cycle"]["mean_seconds"])
+        for item in times
+    ] == [(5, 1, 2 * 86400.0)]
+    reopened = create_next_event(after=handed_over, at=utc(3, 8), status=TaskStatus.IN_PROGRESS)
+    apply_events(
+        session, reopened, create_next_event(after=reopened, at=utc(3, 9), status=TaskStatus.DONE)
+    )
+    times = fetch("/kpi/flow/times", **MARCH, by_assignee="true")["by_assignee"]
+    credited = [(item["assignee_id"], item["lead"]["count"]) for item in times]
+    assert [(assignee, count) for assignee, count in credited if count] == [(6, 1)]
+
+
+def test_a_completion_counted_for_a_later_assignee_by_an_earlier_release_is_taken_out_there(
+    fetch: Fetch, session: Session
+) -> None:
+    created = create_event(task_id=1, created_at=utc(3, 1), assignee_id=5)
+    done = create_next_event(after=created, at=utc(3, 4), status=TaskStatus.DONE)
+    handed_over = create_next_event(after=done, at=utc(3, 6), assignee_id=6)
+    apply_events(session, created, done, handed_over)
+    # What a release before this one left: the completion counted for the current assignee.
+    session.execute(text("UPDATE kpi.task_flow SET assignee_id = 6"))
+    session.execute(text("UPDATE kpi.flow_completion SET assignee_key = 6"))
+
+    apply_events(
+        session, create_next_event(after=handed_over, at=utc(3, 8), status=TaskStatus.TODO)
+    )
+
+    times = fetch("/kpi/flow/times", **MARCH, by_assignee="true")
+    assert times["lead"]["count"] == 0
+    assert {item["lead"]["count"] for item in times["by_assignee"]} <= {0}  # none below 0
 
 
 def test_pages_follow_their_cursor_and_a_reopened_task_leaves_the_list(

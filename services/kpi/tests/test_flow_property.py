@@ -2,9 +2,17 @@
 through the consumer's real apply path, must equal a recount from the tasks' histories.
 
 The recount works from each task's events alone, in the README's words: a version moves the
-task into its status at its time (a task imported as done is todo until its completion); the
-start is the first move into in_progress, the completion the last move into done if the task
-is done; a deleted task counts nowhere. Percentiles are within the histogram's 1%.
+task into its status at its time (a task imported as done is todo until its completion), and
+moments never go back (a change dated before the one before it moves the task at that one's
+moment); the start is the first move into in_progress, the completion the last move into done
+if the task is done, credited to the assignee of the version that made it done (reassigning a
+done task moves nothing); a deleted task counts nowhere. Percentiles are within the
+histogram's 1%.
+
+The histories hold imports (created in any status, done ones completed later than created),
+reassignments before and after completion, reopens, deletes, and changes dated before the
+change before them: the tasks service refuses those now, but its older releases published them,
+and a replay delivers them again.
 """
 
 import math
@@ -42,7 +50,12 @@ task_plans = st.tuples(
     st.sampled_from(ASSIGNEES),
     st.integers(0, 3 * 24 * 60),  # an import as done: minutes to its completion
     st.lists(
-        st.tuples(st.integers(1, 3 * 24 * 60), st.sampled_from(STEPS), st.sampled_from(ASSIGNEES)),
+        st.tuples(
+            st.integers(1, 3 * 24 * 60),  # minutes after the change before (or the completion)
+            st.sampled_from(STEPS),
+            st.sampled_from(ASSIGNEES),
+            st.sampled_from([0, 0, 0, 1, 3]),  # days dated before the change before (0: after)
+        ),
         max_size=6,
     ),
 )
@@ -62,8 +75,11 @@ def history(task_id: int, plan: tuple[Any, ...]) -> list[TaskEvent]:
             completed_at=done_at,
         )
     ]
-    for minutes, step, who in steps:
-        at = max(at, done_at or at) + timedelta(minutes=minutes)
+    for minutes, step, who, past in steps:
+        if past == 0:
+            at = max(at, done_at or at) + timedelta(minutes=minutes)
+        else:
+            at = events[-1].occurred_at - timedelta(days=past, minutes=minutes)
         if step == "delete":
             events.append(create_next_event(after=events[-1], deleted=True, at=at))
             break
@@ -77,8 +93,10 @@ def moves(events: list[TaskEvent]) -> list[tuple[datetime, str]] | None:
     if any(event.event_type is TaskEventType.DELETED for event in events):
         return None
     found: list[tuple[datetime, str]] = []
-    for event in sorted(events, key=lambda event: event.version):
-        moment = max([event.occurred_at, *(at for at, _ in found[-1:])])
+    ordered = sorted(events, key=lambda event: event.version)
+    moment = ordered[0].occurred_at
+    for event in ordered:
+        moment = max(moment, event.occurred_at)  # no earlier than any version before it
         task = task_of(event)
         entering_done = task.status is TaskStatus.DONE and (not found or found[-1][1] != "done")
         if entering_done and task.completed_at and task.completed_at > moment:
@@ -88,6 +106,16 @@ def moves(events: list[TaskEvent]) -> list[tuple[datetime, str]] | None:
         if not found or found[-1][1] != task.status.value:
             found.append((moment, task.status.value))
     return found
+
+
+def assignee_at_completion(events: list[TaskEvent]) -> int | None:
+    """The assignee of the version that made the task done, the last time it became done."""
+    status, assignee = None, None
+    for event in sorted(events, key=lambda event: event.version):
+        if event.task.status is TaskStatus.DONE and status is not TaskStatus.DONE:
+            assignee = event.task.assignee_id
+        status = event.task.status
+    return assignee
 
 
 def task_of(event: TaskEvent) -> Any:
@@ -114,7 +142,7 @@ def completed(tasks: list[list[TaskEvent]], window: FlowWindow) -> list[dict[str
         found.append(
             {
                 "task_id": last.id,
-                "assignee": last.assignee_id,
+                "assignee": assignee_at_completion(events),
                 "lead": max(0.0, (done_at - last.created_at).total_seconds()),
                 "cycle": (done_at - starts[0]).total_seconds() if starts else None,
                 "at": done_at,
