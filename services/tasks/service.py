@@ -31,7 +31,8 @@ def create_task(
         users.ensure_exists(session, data.assignee_id, field="assignee_id", token=actor.token)
     now = datetime.now(UTC)
     created_at = data.created_at or now
-    completed_at = data.completed_at or created_at
+    done = data.status is TaskStatus.DONE
+    completed_at = (data.completed_at or created_at) if done else None
     task = repository.insert_task(
         session,
         values={
@@ -42,8 +43,9 @@ def create_task(
             "creator_id": actor.id,
             "due_date": data.due_date,
             "created_at": created_at,
-            "updated_at": created_at,
-            "completed_at": completed_at if data.status is TaskStatus.DONE else None,
+            # An imported done task's last change is its completion: no later change predates it.
+            "updated_at": completed_at or created_at,
+            "completed_at": completed_at,
             "version": 1,
         },
     )
@@ -154,14 +156,17 @@ def _get_for_write(session: Session, *, task_id: int) -> Task:
 
 
 def _moment_of_change(task: Task, changed_at: datetime | None) -> datetime:
-    """When the change happened: now, or an imported moment no earlier than the last change
-    (so each task's events keep their order in time)."""
+    """When the change happened: now, or an imported moment no earlier than the last change nor
+    the completion (so each task's events, and its moves between statuses, keep their order)."""
     if changed_at is None:
         return datetime.now(UTC)
-    if changed_at < task.updated_at:
+    # `completed_at` too: earlier releases stored an imported done task with `updated_at` at
+    # its creation.
+    last = max(task.updated_at, task.completed_at or task.updated_at)
+    if changed_at < last:
         raise InvalidFieldError(
             field="changed_at",
-            message=f"cannot be before the task's last change ({task.updated_at.isoformat()})",
+            message=f"cannot be before the task's last change or completion ({last.isoformat()})",
         )
     return changed_at
 

@@ -1,13 +1,16 @@
 """`changed_at` on PUT/PATCH: an admin imports a past change, dated, in its task's order."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from services.tasks.models import Task
 from services.tasks.tests.factories import create_task, outbox_events
-from shared.contracts.events import TaskEvent
+from shared.contracts.events import TaskEvent, TaskStatus
 from shared.contracts.roles import Role
 from tests.tokens import TestSigner
 
@@ -94,6 +97,61 @@ def test_a_change_dated_out_of_order_is_422(
     response = client.patch(
         f"/tasks/{task.id}",
         json={"status": "done", "changed_at": changed_at},
+        headers=_admin(signer),
+    )
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["changed_at"]
+    assert outbox_events(session) == []
+
+
+def test_a_change_dated_before_an_imported_completion_is_422(
+    client: TestClient, signer: TestSigner, session: Session
+) -> None:
+    imported = client.post(
+        "/tasks/",
+        json={
+            "title": "Old work",
+            "status": "done",
+            "created_at": "2025-01-01T00:00:00Z",
+            "completed_at": "2025-01-11T00:00:00Z",
+        },
+        headers=_admin(signer),
+    ).json()
+    assert imported["updated_at"] == imported["completed_at"]  # its last change: its completion
+
+    def change(status: str, at: str) -> Any:
+        return client.patch(
+            f"/tasks/{imported['id']}",
+            json={"status": status, "changed_at": at},
+            headers=_admin(signer),
+        )
+
+    refused = change("in_progress", "2025-01-05T00:00:00Z")
+    assert refused.status_code == 422
+    [error] = refused.json()["errors"]
+    assert error["field"] == "changed_at"
+    assert "2025-01-11" in error["message"]
+    assert change("in_progress", "2025-01-11T00:00:00Z").status_code == 200
+    done = change("done", "2025-01-12T00:00:00Z").json()
+    assert (done["status"], done["completed_at"]) == ("done", "2025-01-12T00:00:00Z")
+    events = [TaskEvent.model_validate(row.payload) for row in outbox_events(session)]
+    assert [event.occurred_at.day for event in events] == [1, 11, 12]
+
+
+def test_a_change_dated_before_the_completion_of_a_task_stored_by_an_earlier_release_is_422(
+    client: TestClient, signer: TestSigner, session: Session
+) -> None:
+    # Earlier releases stored an imported done task with `updated_at` at its creation.
+    task = create_task(session, created_at=CREATED, status=TaskStatus.DONE)
+    session.execute(
+        update(Task).where(Task.id == task.id).values(completed_at=CREATED + timedelta(days=10))
+    )
+    session.commit()
+
+    response = client.patch(
+        f"/tasks/{task.id}",
+        json={"status": "todo", "changed_at": "2025-03-05T00:00:00Z"},
         headers=_admin(signer),
     )
 
