@@ -52,7 +52,8 @@ def _fresh_vhost() -> None:
 
 
 def _wait_until_up(process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
+    # Generous: on a loaded machine each service's prestart alone can take tens of seconds.
+    deadline = time.monotonic() + 300
     probes = ["/healthz", "/auth/.well-known/jwks.json", "/tasks/docs", "/logs/docs", "/kpi/docs"]
     while time.monotonic() < deadline:
         if process.poll() is not None:
