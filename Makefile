@@ -165,11 +165,12 @@ rotate-key: install ## Make a new JWT signing key current (the old one stays pub
 openapi: install ## Regenerate the published OpenAPI documents, docs/openapi/<service>.json (commit them)
 	LOG_LEVEL=WARNING $(BIN)/python -m scripts.openapi
 
-# The tests' PostgreSQL is TEST_DATABASE_URL's (tests/conftest.py's default otherwise).
+# The tests' PostgreSQL is TEST_DATABASE_URL's (tests/conftest.py's default otherwise). The line
+# coverage of the code is printed at the end; below pyproject's `fail_under` the run fails.
 TEST_DATABASE_DEFAULT := postgresql+psycopg2://postgres@127.0.0.1:5432/efficient_test
 test: lint ## Lint, bring PostgreSQL and RabbitMQ up as `make run` does, then every test (e2e included)
 	DATABASE_URL="$${TEST_DATABASE_URL:-$(TEST_DATABASE_DEFAULT)}" $(BIN)/python -m scripts.preflight
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=
 
 lint: install ## ruff (lint and format check) and mypy strict
 	$(BIN)/ruff check .

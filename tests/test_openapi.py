@@ -70,10 +70,10 @@ def test_every_operation_follows_the_conventions(documents: dict[str, str], serv
 
 
 def test_every_error_code_has_its_type_documented() -> None:
-    readme = (ROOT / "README.md").read_text()
+    page = (ROOT / "docs" / "problems.md").read_text()
 
     for code, title in PROBLEM_TYPES.items():
-        assert f"| `{code}` | {title} |" in readme, code
+        assert f"| `{code}` | {title} |" in page, code
 
 
 def _gateway_allow_map() -> list[tuple[re.Pattern[str], str]]:
