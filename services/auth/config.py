@@ -20,6 +20,9 @@ class AuthSettings(RelaySettings):
     # The key the current one replaced (its private or public PEM): the JWKS still publishes
     # it, so tokens it signed verify until they expire. A missing or empty file: none.
     jwt_previous_key_file: Path | None = None
+    # The key staged to sign next (its private PEM): published in the JWKS, signing nothing
+    # until it is promoted (docs/key-rotation.md). A missing or empty file: none.
+    jwt_next_key_file: Path | None = None
     jwt_generated_key_path: Path = Path(".local/auth-signing-key.pem")
     # OWASP's minimum for Argon2id is m=19 MiB, t=2, p=1: never weaker.
     password_hash_memory_kib: int = Field(default=19 * 1024, ge=19 * 1024)
