@@ -23,7 +23,7 @@ class AuthSettings(RelaySettings):
     # it, so tokens it signed verify until they expire. A missing or empty file: none.
     jwt_previous_key_file: Path | None = None
     # The key staged to sign next (its private PEM): published in the JWKS, signing nothing
-    # until it is promoted (docs/key-rotation.md). A missing or empty file: none.
+    # until it is promoted (docs/auth.md). A missing or empty file: none.
     jwt_next_key_file: Path | None = None
     jwt_generated_key_path: Path = Path(".local/auth-signing-key.pem")
     # OWASP's minimum for Argon2id is m=19 MiB, t=2, p=1: never weaker.

@@ -2,7 +2,7 @@
 their JWKS.
 
 Rotation has two steps, so that a key is published before anything is signed with it
-(docs/key-rotation.md). `rotate-key` stages a new key as the next key: the JWKS publishes it,
+(docs/auth.md). `rotate-key` stages a new key as the next key: the JWKS publishes it,
 nothing is signed with it. `promote-key`, once every auth replica publishes it and the JWKS
 caches have expired, makes it current and keeps the old one as the previous key: the JWKS
 still publishes that one, so tokens signed before verify until they expire.
