@@ -38,7 +38,7 @@ METRICS_PORTS := AUTH_METRICS_PORT TASKS_METRICS_PORT LOGS_METRICS_PORT KPI_METR
 export $(METRICS_PORTS)
 
 .PHONY: help install nginx wrk prometheus run migrate seed replay dead-letters redrive purge-dead-letters \
-	outbox-status prune-processed admin rotate-key openapi plots test lint fmt bench bench-events clean \
+	outbox-status prune-processed admin rotate-key promote-key openapi plots test lint fmt bench bench-events clean \
 	doctor
 
 help: ## List the targets
@@ -159,8 +159,11 @@ admin: install ## Create an admin: make admin USERNAME=root EMAIL=root@example.c
 	@test -n "$(USERNAME)" -a -n "$(EMAIL)" || { echo "usage: make admin USERNAME=... EMAIL=... [PROMOTE=1]"; exit 2; }
 	$(BIN)/python -m services.auth.manage create-admin --username "$(USERNAME)" --email "$(EMAIL)" $(if $(PROMOTE),--promote)
 
-rotate-key: install ## Make a new JWT signing key current (the old one stays published); then restart auth
+rotate-key: install ## Stage a new JWT signing key (published, not signing); restart auth, then promote-key
 	$(BIN)/python -m services.auth.manage rotate-key
+
+promote-key: install ## Make the staged JWT key sign (5 min after it was published); then restart auth
+	$(BIN)/python -m services.auth.manage promote-key
 
 openapi: install ## Regenerate the published OpenAPI documents, docs/openapi/<service>.json (commit them)
 	LOG_LEVEL=WARNING $(BIN)/python -m scripts.openapi

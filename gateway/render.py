@@ -17,6 +17,7 @@ DEFAULTS = {
     "GATEWAY_AUTH_RATE": "300r/m",
     "GATEWAY_AUTH_BURST": "100",
     "GATEWAY_TRUSTED_PROXIES": "unix:",
+    "GATEWAY_SECRET": "",
     "GATEWAY_TLS": "off",
     "GATEWAY_ACCESS_LOG": "/dev/stdout",
     "CORS_ALLOWED_ORIGINS": "",
@@ -29,6 +30,7 @@ DEFAULTS = {
 # directory); the image writes to /dev/stdout.
 LOCAL_ACCESS_LOG = "logs/access.log"
 PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)\}")
+SECRET = re.compile(r"[A-Za-z0-9_-]{32,128}")  # as auth requires (services/auth/config.py)
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
@@ -61,6 +63,8 @@ def write_config(out_dir: Path, values: dict[str, str]) -> None:
         (out_dir / directory).mkdir(parents=True, exist_ok=True)
     values = {**DEFAULTS, **values}
     values["CORS_ALLOWED_ORIGINS"] = cors_origins(values["CORS_ALLOWED_ORIGINS"])
+    if values["GATEWAY_SECRET"] and not SECRET.fullmatch(values["GATEWAY_SECRET"]):
+        raise ValueError("GATEWAY_SECRET must be 32 to 128 letters, digits, - or _")
     template = (HERE / "gateway.conf.template").read_text()
     (out_dir / "gateway.conf").write_text(render(template, values))
     shutil.copyfile(HERE / "nginx.local.conf", out_dir / "nginx.conf")

@@ -1,5 +1,6 @@
 """Auth service settings, read once from the environment."""
 
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
@@ -7,6 +8,7 @@ from pydantic import Field, SecretStr, model_validator
 from shared.core.settings import RelaySettings
 
 PLACEHOLDER_PASSWORDS = {"changeme", "change-me", "admin", "password", "secret"}
+GATEWAY_SECRET_FORM = re.compile(r"[A-Za-z0-9_-]{32,128}")  # fits an nginx header as it is
 
 
 class AuthSettings(RelaySettings):
@@ -20,6 +22,9 @@ class AuthSettings(RelaySettings):
     # The key the current one replaced (its private or public PEM): the JWKS still publishes
     # it, so tokens it signed verify until they expire. A missing or empty file: none.
     jwt_previous_key_file: Path | None = None
+    # The key staged to sign next (its private PEM): published in the JWKS, signing nothing
+    # until it is promoted (docs/auth.md). A missing or empty file: none.
+    jwt_next_key_file: Path | None = None
     jwt_generated_key_path: Path = Path(".local/auth-signing-key.pem")
     # OWASP's minimum for Argon2id is m=19 MiB, t=2, p=1: never weaker.
     password_hash_memory_kib: int = Field(default=19 * 1024, ge=19 * 1024)
@@ -36,6 +41,10 @@ class AuthSettings(RelaySettings):
     login_max_wait_seconds: int = Field(default=900, ge=1, le=86_400)
     login_window_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     register_address_limit: int = Field(default=20, ge=1, le=100_000)
+    # Shared with the gateway, which sends it to auth alone (`X-Gateway-Secret`): only a
+    # request carrying it may name the client's address in X-Forwarded-For. Unset (local
+    # runs): uvicorn's FORWARDED_ALLOW_IPS decides whose X-Forwarded-For is believed.
+    gateway_secret: SecretStr | None = None
     admin_username: str | None = None
     admin_email: str | None = None
     admin_password: SecretStr | None = None
@@ -45,6 +54,13 @@ class AuthSettings(RelaySettings):
         has_key = self.jwt_private_key is not None or self.jwt_private_key_file is not None
         if self.environment == "production" and not has_key:
             raise ValueError("JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE is required in production")
+        gateway_secret = self.gateway_secret.get_secret_value() if self.gateway_secret else None
+        if gateway_secret is not None and (
+            not GATEWAY_SECRET_FORM.fullmatch(gateway_secret) or "change-me" in gateway_secret
+        ):
+            raise ValueError(
+                "GATEWAY_SECRET must be 32 to 128 letters, digits, - or _ (openssl rand -hex 32)"
+            )
         if self.admin_username:
             password = self.admin_password.get_secret_value() if self.admin_password else ""
             if len(password) < 12 or password.lower() in PLACEHOLDER_PASSWORDS:

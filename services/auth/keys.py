@@ -1,8 +1,11 @@
-"""The Ed25519 keys of access tokens: the one that signs, the previous one, and their JWKS.
+"""The Ed25519 keys of access tokens: the one that signs, the next and the previous one, and
+their JWKS.
 
-Rotation (`python -m services.auth.manage rotate-key`) makes a new key current and keeps the
-old one as the previous key: the JWKS publishes both, so tokens signed before the rotation
-verify until they expire.
+Rotation has two steps, so that a key is published before anything is signed with it
+(docs/auth.md). `rotate-key` stages a new key as the next key: the JWKS publishes it,
+nothing is signed with it. `promote-key`, once every auth replica publishes it and the JWKS
+caches have expired, makes it current and keeps the old one as the previous key: the JWKS
+still publishes that one, so tokens signed before verify until they expire.
 """
 
 import base64
@@ -49,20 +52,23 @@ class SigningKey:
 
 @dataclass(frozen=True)
 class KeySet:
-    """The key that signs new tokens, and the public half of the one it replaced."""
+    """The key that signs new tokens, and the public halves of the next one (staged, signing
+    nothing yet) and of the one it replaced."""
 
     signing: SigningKey
     previous: dict[str, Any] | None = None
+    next: dict[str, Any] | None = None
     document: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
         keys = [self.signing.public_jwk()]
-        if self.previous is not None and self.previous["kid"] != self.signing.kid:
-            keys.append(self.previous)
+        for other in (self.next, self.previous):
+            if other is not None and other["kid"] not in {key["kid"] for key in keys}:
+                keys.append(other)
         object.__setattr__(self, "document", {"keys": keys})
 
     def jwks(self) -> dict[str, Any]:
-        """The JWKS document: the current public key first, then the previous one."""
+        """The JWKS document: the current public key first, then the next, then the previous."""
         return self.document
 
 
@@ -99,23 +105,36 @@ def generate_pem() -> bytes:
     )
 
 
-def key_paths(settings: AuthSettings) -> tuple[Path | None, Path | None]:
-    """The files of the current and the previous key (None where the settings name none).
+@dataclass(frozen=True)
+class KeyFiles:
+    """Where the current, the previous and the next key are kept (None: not in a file)."""
 
-    Without a configured key (outside production) both live beside the generated key.
+    current: Path | None
+    previous: Path | None
+    next: Path | None
+
+
+def key_paths(settings: AuthSettings) -> KeyFiles:
+    """The files of the current, the previous and the next key (None where the settings name
+    none). Without a configured key (outside production) all live beside the generated key.
     """
+    previous, next_ = settings.jwt_previous_key_file, settings.jwt_next_key_file
     if settings.jwt_private_key is not None:
-        return None, settings.jwt_previous_key_file
+        return KeyFiles(current=None, previous=previous, next=next_)
     if settings.jwt_private_key_file is not None:
-        return settings.jwt_private_key_file, settings.jwt_previous_key_file
+        return KeyFiles(current=settings.jwt_private_key_file, previous=previous, next=next_)
     generated = settings.jwt_generated_key_path
-    previous = settings.jwt_previous_key_file or generated.with_suffix(".previous.pem")
-    return generated, previous
+    return KeyFiles(
+        current=generated,
+        previous=previous or generated.with_suffix(".previous.pem"),
+        next=next_ or generated.with_suffix(".next.pem"),
+    )
 
 
 def load_keys(settings: AuthSettings) -> KeySet:
     """The configured keys; outside production, a generated one kept on disk if none is set."""
-    current_path, previous_path = key_paths(settings)
+    files = key_paths(settings)
+    current_path = files.current
     if settings.jwt_private_key is not None:
         signing = SigningKey.from_pem(settings.jwt_private_key.get_secret_value().encode())
     elif settings.jwt_private_key_file is not None:
@@ -130,19 +149,43 @@ def load_keys(settings: AuthSettings) -> KeySet:
             hint="set JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE outside local runs",
         )
         signing = SigningKey.from_pem(current_path.read_bytes())
-    # A missing or empty file means no previous key (deployments may mount an empty one).
-    previous_pem = previous_path.read_bytes() if previous_path and previous_path.exists() else b""
-    previous = previous_jwk_from_pem(previous_pem) if previous_pem.strip() else None
-    return KeySet(signing=signing, previous=previous)
+    previous_pem, next_pem = _read_optional(files.previous), _read_optional(files.next)
+    return KeySet(
+        signing=signing,
+        previous=previous_jwk_from_pem(previous_pem) if previous_pem else None,
+        next=SigningKey.from_pem(next_pem).public_jwk() if next_pem else None,
+    )
 
 
-def rotate(*, key_file: Path, previous_file: Path) -> tuple[str, str]:
-    """Keep the current key as the previous one and write a new current key: (old, new) kid."""
-    old = SigningKey.from_pem(key_file.read_bytes())
+def _read_optional(path: Path | None) -> bytes:
+    """A key file's PEM; empty when there is none (deployments may mount an empty file)."""
+    pem = path.read_bytes() if path is not None and path.exists() else b""
+    return pem if pem.strip() else b""
+
+
+def stage(*, next_file: Path) -> str:
+    """Write a new key as the next key (published, signing nothing yet): its kid."""
+    staged = _read_optional(next_file)
+    if staged:
+        raise ValueError(
+            f"{next_file} already holds a staged key (kid {SigningKey.from_pem(staged).kid}): "
+            "promote it first (promote-key)"
+        )
     new_pem = generate_pem()
+    write_private(next_file, new_pem)
+    return SigningKey.from_pem(new_pem).kid
+
+
+def promote(*, key_file: Path, previous_file: Path, next_file: Path) -> tuple[str, str]:
+    """Make the next key current, keep the current one as the previous: (old, new) kid."""
+    next_pem = _read_optional(next_file)
+    if not next_pem:
+        raise ValueError(f"{next_file} holds no staged key: stage one first (rotate-key)")
+    old = SigningKey.from_pem(key_file.read_bytes())
     write_private(previous_file, key_file.read_bytes())
-    write_private(key_file, new_pem)
-    return old.kid, SigningKey.from_pem(new_pem).kid
+    write_private(key_file, next_pem)
+    write_private(next_file, b"")
+    return old.kid, SigningKey.from_pem(next_pem).kid
 
 
 def write_private(path: Path, data: bytes) -> None:

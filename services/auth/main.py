@@ -38,6 +38,7 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         on_shutdown=[passwords.close],
     )
     app.state.signing_key = signing_key
+    app.state.gateway_secret = settings.gateway_secret
     app.state.keys = keys
     app.state.credentials = Credentials(
         passwords=passwords,

@@ -5,14 +5,17 @@ python -m services.auth.manage create-admin --username NAME --email ADDRESS [--p
                                               # password from ADMIN_PASSWORD or a prompt
 python -m services.auth.manage replay --queue tasks.user-events.replay
                                               # re-publish every user event to one queue
-python -m services.auth.manage rotate-key [--key-file PATH --previous-file PATH]
-                                              # a new signing key; the old one stays published
+python -m services.auth.manage rotate-key [--next-file PATH]
+                                              # stage a new key: published, signing nothing yet
+python -m services.auth.manage promote-key [--key-file PATH --previous-file PATH --next-file PATH]
+                                              # the staged key signs; the old one stays published
 python -m services.auth.manage outbox-status  # unpublished events, the oldest one's age
 """
 
 import argparse
 import getpass
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -76,19 +79,58 @@ def prestart(settings: AuthSettings) -> None:
             )
 
 
-def rotate_key(settings: AuthSettings, *, key_file: Path | None, previous_file: Path | None) -> str:
-    """Make a new signing key current, keep the old one as the previous key; what to say."""
-    current_path, previous_path = keys.key_paths(settings)
-    key_file, previous_file = key_file or current_path, previous_file or previous_path
-    if key_file is None or previous_file is None:
-        raise ValueError(
-            "the keys must be files: set JWT_PRIVATE_KEY_FILE and JWT_PREVIOUS_KEY_FILE, "
-            "or pass --key-file and --previous-file"
-        )
-    old_kid, new_kid = keys.rotate(key_file=key_file, previous_file=previous_file)
+# How long a staged key must have been published before it may sign: the JWKS caches'
+# lifetime (`Cache-Control: max-age=300` on the JWKS, the verifiers' refresh interval).
+PUBLICATION_DELAY_SECONDS = 300
+
+
+def rotate_key(settings: AuthSettings, *, next_file: Path | None) -> str:
+    """Stage a new key as the next key (step 1 of a rotation); what to say."""
+    next_file = next_file or keys.key_paths(settings).next
+    if next_file is None:
+        raise ValueError("the next key must be a file: set JWT_NEXT_KEY_FILE or pass --next-file")
+    kid = keys.stage(next_file=next_file)
     return (
-        f"{key_file} now holds a new key (kid {new_kid}); {previous_file} the previous one "
-        f"(kid {old_kid}). Restart auth: tokens signed before stay valid until they expire."
+        f"{next_file} now holds the next key (kid {kid}). Roll out auth so every replica "
+        f"publishes it; {PUBLICATION_DELAY_SECONDS} s after the rollout, run promote-key."
+    )
+
+
+def promote_key(
+    settings: AuthSettings,
+    *,
+    key_file: Path | None,
+    previous_file: Path | None,
+    next_file: Path | None,
+    now: float | None = None,
+) -> str:
+    """Make the staged key current, keep the old one as the previous key (step 2); what to say.
+
+    Refused while the staged key is younger than the publication delay (`now` is the time to
+    compare with; None: `time.time()`).
+    """
+    files = keys.key_paths(settings)
+    key_file, previous_file = key_file or files.current, previous_file or files.previous
+    next_file = next_file or files.next
+    if key_file is None or previous_file is None or next_file is None:
+        raise ValueError(
+            "the keys must be files: set JWT_PRIVATE_KEY_FILE, JWT_PREVIOUS_KEY_FILE and "
+            "JWT_NEXT_KEY_FILE, or pass --key-file, --previous-file and --next-file"
+        )
+    if next_file.exists():
+        age = (time.time() if now is None else now) - next_file.stat().st_mtime
+        if age < PUBLICATION_DELAY_SECONDS:
+            raise ValueError(
+                f"the next key was staged {age:.0f} s ago: roll out auth, then promote it "
+                f"{PUBLICATION_DELAY_SECONDS} s later, once every JWKS cache holds it"
+            )
+    old_kid, new_kid = keys.promote(
+        key_file=key_file, previous_file=previous_file, next_file=next_file
+    )
+    return (
+        f"{key_file} now holds the staged key (kid {new_kid}); {previous_file} the previous one "
+        f"(kid {old_kid}); {next_file} is empty. Roll out auth: tokens signed before stay valid "
+        "until they expire."
     )
 
 
@@ -107,9 +149,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     replay_parser = commands.add_parser("replay", help="re-publish every event to one queue")
     replay_parser.add_argument("--queue", required=True, help="e.g. tasks.user-events.replay")
-    rotate = commands.add_parser("rotate-key", help="make a new signing key current")
-    rotate.add_argument("--key-file", type=Path, help="default: the configured key's file")
-    rotate.add_argument("--previous-file", type=Path, help="default: JWT_PREVIOUS_KEY_FILE")
+    rotate = commands.add_parser("rotate-key", help="stage a new key: published, not signing")
+    rotate.add_argument("--next-file", type=Path, help="default: JWT_NEXT_KEY_FILE")
+    promote = commands.add_parser("promote-key", help="make the staged key sign")
+    promote.add_argument("--key-file", type=Path, help="default: the configured key's file")
+    promote.add_argument("--previous-file", type=Path, help="default: JWT_PREVIOUS_KEY_FILE")
+    promote.add_argument("--next-file", type=Path, help="default: JWT_NEXT_KEY_FILE")
     OPERATIONS.add_commands(commands)
     args = parser.parse_args(argv)
     settings = AuthSettings()
@@ -119,9 +164,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         prestart(settings)
     elif args.command == "replay":
         replay_command(parser, settings, outbox=OUTBOX, queue=args.queue)
-    elif args.command == "rotate-key":
+    elif args.command in ("rotate-key", "promote-key"):
         try:
-            print(rotate_key(settings, key_file=args.key_file, previous_file=args.previous_file))
+            print(
+                rotate_key(settings, next_file=args.next_file)
+                if args.command == "rotate-key"
+                else promote_key(
+                    settings,
+                    key_file=args.key_file,
+                    previous_file=args.previous_file,
+                    next_file=args.next_file,
+                )
+            )
         except (ValueError, OSError) as exc:
             parser.exit(1, f"refused: {exc}\n")
     else:

@@ -202,19 +202,37 @@ def ensure_admin(
     """
     user = repository.get_user_by_username(session, username=username)
     if user is None:
-        user = repository.add_user(
-            session,
-            username=username,
-            email=email.lower(),
-            password_hash=passwords.hash(password),
-            role=Role.ADMIN.value,
+        user = _add_admin(
+            session, username=username, email=email, password_hash=passwords.hash(password)
         )
-        _record(session, UserEventType.REGISTERED, user=user, actor_id=None)
     elif user.role != Role.ADMIN.value:
         _promote(session, user=user, email=email, promote=promote)
     if reset_password:
         user.password_hash = passwords.hash(password)
     session.commit()
+    return user
+
+
+def _add_admin(session: Session, *, username: str, email: str, password_hash: str) -> User:
+    """A new admin; 409 when another user has the address (whoever registered it first may
+    not block the bootstrap, nor be made admin)."""
+    if "email" in repository.find_taken(session, username=username, email=email):
+        raise ConflictError(
+            f"{email} is registered by another user; the admin {username} is not created. "
+            "Choose another address (ADMIN_EMAIL, --email)."
+        )
+    try:
+        user = repository.add_user(
+            session,
+            username=username,
+            email=email.lower(),
+            password_hash=password_hash,
+            role=Role.ADMIN.value,
+        )
+    except IntegrityError as exc:  # a registration of that name or address won the race
+        session.rollback()
+        raise ConflictError(f"{username} or {email} was registered meanwhile.") from exc
+    _record(session, UserEventType.REGISTERED, user=user, actor_id=None)
     return user
 
 

@@ -8,7 +8,7 @@ from services.tasks.router import router
 from services.tasks.users import UserDirectory
 from shared.core.tracing import configure_tracing
 from shared.web.app import create_service_app
-from shared.web.client import service_client
+from shared.web.client import async_service_client
 from shared.web.security import TokenVerifier
 
 
@@ -22,7 +22,7 @@ def create_app(
     settings = settings or TasksSettings()
     configure_tracing(service="tasks")  # before its HTTP client, traced if tracing is on
     directory = users or UserDirectory(
-        settings.auth_url, client=service_client(timeout=settings.http_timeout_seconds)
+        settings.auth_url, client=async_service_client(timeout=settings.http_timeout_seconds)
     )
     app = create_service_app(
         service="tasks",
@@ -30,7 +30,7 @@ def create_app(
         settings=settings,
         token_verifier=token_verifier,
         routers=[router],
-        on_shutdown=[directory.close],
+        on_shutdown=[directory.aclose],
         read_model=SCHEMA,  # X-Read-Model: replaying while a replay rebuilds it
     )
     app.state.users = directory

@@ -1,6 +1,8 @@
 """Thin HTTP endpoints of the tasks service: parse, call one service function, answer.
 
-Each endpoint runs on the event loop and enters a database thread once (`Database.run`).
+Each endpoint runs on the event loop and enters a database thread once (`Database.run`); a
+write naming a user the directory misses enters it twice, asking auth in between on the event
+loop (`services/tasks/users.py`).
 """
 
 from fastapi import APIRouter, Request, Response, status
@@ -70,7 +72,7 @@ async def create_task(
     response: Response,
 ) -> TaskRead:
     """Create a task; the caller is its creator."""
-    task = await database.run(service.create_task, data=data, actor=user, users=users)
+    task = await users.run(database, service.create_task, token=user.token, data=data, actor=user)
     response.headers["Location"] = f"{request.scope.get('root_path', '')}/tasks/{task.id}"
     return _with_etag(task, response)
 
@@ -120,13 +122,14 @@ async def update_task(
     response: Response,
 ) -> TaskRead:
     """Change the fields given; the others stay. PUT and PATCH behave the same."""
-    task = await database.run(
+    task = await users.run(
+        database,
         service.update_task,
+        token=user.token,
         task_id=task_id,
         data=data,
         actor=user,
         expected_versions=versions,
-        users=users,
     )
     return _with_etag(task, response)
 

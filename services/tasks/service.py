@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from services.tasks import policy, repository
 from services.tasks.models import Task
 from services.tasks.schemas import SortOrder, TaskCreate, TaskFilters, TaskRead, TaskUpdate
-from services.tasks.users import UserDirectory
+from services.tasks.users import KnownUsers
 from shared.contracts.events import FieldChange, TaskEvent, TaskEventType, TaskSnapshot, TaskStatus
 from shared.core.errors import InvalidFieldError, NotFoundError, PreconditionFailedError
 from shared.web.months import MonthRange
@@ -22,13 +22,13 @@ _UNREPORTED = {"updated_at", "version"}
 
 
 def create_task(
-    session: Session, *, data: TaskCreate, actor: Principal, users: UserDirectory
+    session: Session, *, data: TaskCreate, actor: Principal, users: KnownUsers
 ) -> TaskRead:
     """Create a task owned by `actor`."""
     if data.imports_history:
         policy.ensure_can_import(actor)
     if data.assignee_id is not None:
-        users.ensure_exists(session, data.assignee_id, field="assignee_id", token=actor.token)
+        users.ensure_exists(session, data.assignee_id, field="assignee_id")
     now = datetime.now(UTC)
     created_at = data.created_at or now
     done = data.status is TaskStatus.DONE
@@ -89,14 +89,14 @@ def update_task(
     data: TaskUpdate,
     actor: Principal,
     expected_versions: frozenset[int] | None,
-    users: UserDirectory,
+    users: KnownUsers,
 ) -> TaskRead:
     """Change the fields given. A request that changes nothing is not a write (no event)."""
     changes: dict[str, Any] = data.changes()
     if data.changed_at is not None:
         policy.ensure_can_import(actor)
     if changes.get("assignee_id") is not None:
-        users.ensure_exists(session, changes["assignee_id"], field="assignee_id", token=actor.token)
+        users.ensure_exists(session, changes["assignee_id"], field="assignee_id")
     task = _get_for_write(session, task_id=task_id)
     policy.ensure_can_update(actor, task)
     _check_version(task, expected_versions)

@@ -2,8 +2,9 @@
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import jwt
@@ -16,6 +17,7 @@ from services.auth.keys import KeySet, SigningKey, generate_pem
 from services.auth.tests.factories import create_access_token, create_foreign_key
 from shared.contracts.roles import Role
 from shared.core.context import REQUEST_ID
+from shared.core.errors import UnauthorizedError
 from shared.core.settings import ServiceSettings
 from shared.web.client import async_service_client
 from shared.web.errors import install_error_handlers
@@ -419,3 +421,91 @@ def test_a_key_fetch_names_the_request_that_needed_it(auth_key: SigningKey) -> N
 
     assert asyncio.run(request()).id == 5
     assert seen == ["needs-the-key"]  # auth's logs name the request that made it fetch
+
+
+class RollingAuth(FakeAuth):
+    """Two auth replicas mid-rollout: the first answer comes from a new pod (publishing the
+    next key too), every later one from an old pod (the current key only)."""
+
+    def __init__(self, key: SigningKey, next_key: SigningKey) -> None:
+        super().__init__(key)
+        self.answers = [KeySet(signing=key, next=next_key.public_jwk()), KeySet(signing=key)]
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        answer = self.answers[0] if self.requests == 1 else self.answers[-1]
+        return httpx.Response(200, json=answer.jwks())
+
+
+def _rolling_source(
+    handler: Callable[[httpx.Request], httpx.Response],
+    *,
+    retention_seconds: float = 3600,
+    max_keys: int = 8,
+) -> tuple[TokenVerifier, JWKSKeySource]:
+    """A verifier of the JWKS `handler` answers, refetching for any unknown kid."""
+    source = JWKSKeySource(
+        JWKS_URL,
+        client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        min_refetch_seconds=0,
+        retention_seconds=retention_seconds,
+        max_keys=max_keys,
+    )
+    verifier = TokenVerifier(
+        keys=source, issuer="efficient-system-auth", audience="efficient-system"
+    )
+    return verifier, source
+
+
+def _after_fetches(source: JWKSKeySource, verifier: TokenVerifier, token: str, fetches: int) -> Any:
+    """Fetch the JWKS `fetches` times, then authenticate `token`: the principal or the error."""
+
+    async def scenario() -> Any:
+        for _ in range(fetches):
+            await source.refresh("a-kid-no-one-has")  # an unknown kid: a fetch
+        try:
+            return await verifier.authenticate(token)
+        except UnauthorizedError as exc:
+            return exc.code
+        finally:
+            await source.aclose()
+
+    return asyncio.run(scenario())
+
+
+def test_an_answer_from_an_old_replica_does_not_hide_a_key_seen_before(
+    auth_key: SigningKey,
+) -> None:
+    next_key = SigningKey.from_pem(generate_pem())
+    auth = RollingAuth(auth_key, next_key)
+    verifier, source = _rolling_source(auth.handle)
+
+    outcome = _after_fetches(source, verifier, create_access_token(next_key, user_id=5), 2)
+
+    assert getattr(outcome, "id", outcome) == 5  # the old pod's answer did not drop the key
+    assert auth.requests == 2  # and no refetch was needed
+
+
+def test_a_key_no_answer_names_any_more_is_forgotten_after_the_retention(
+    auth_key: SigningKey,
+) -> None:
+    next_key = SigningKey.from_pem(generate_pem())
+    verifier, source = _rolling_source(RollingAuth(auth_key, next_key).handle, retention_seconds=0)
+
+    outcome = _after_fetches(source, verifier, create_access_token(next_key), 2)
+
+    assert outcome == "invalid_token"
+
+
+def test_at_most_max_keys_are_kept_the_ones_named_last() -> None:
+    keys = [SigningKey.from_pem(generate_pem()) for _ in range(3)]
+    answers = iter(keys)
+
+    def one_key_per_answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=next(answers).jwks())
+
+    verifier, source = _rolling_source(one_key_per_answer, max_keys=2)
+    last = create_access_token(keys[2], user_id=3)
+
+    assert getattr(_after_fetches(source, verifier, last, 3), "id", None) == 3
+    assert [source.get_key(key.kid) is not None for key in keys] == [False, True, True]

@@ -1,7 +1,7 @@
 """The one place a service's FastAPI app gets its common parts."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
@@ -29,7 +29,7 @@ def create_service_app(
     settings: ServiceSettings,
     routers: Sequence[APIRouter],
     token_verifier: TokenVerifier | None = None,
-    on_shutdown: Sequence[Callable[[], None]] = (),
+    on_shutdown: Sequence[Callable[[], Awaitable[None] | None]] = (),
     read_model: str | None = None,
 ) -> FastAPI:
     """A FastAPI app with JSON logs, traces (`shared/core/tracing.py`), the common error shape,
@@ -69,7 +69,9 @@ def create_service_app(
             if flag is not None:
                 flag.dispose()
             for close in on_shutdown:
-                close()
+                closing = close()
+                if closing is not None:  # an async close (an httpx.AsyncClient's)
+                    await closing
             await verifier.aclose()
             database.dispose()
             stop_metrics()

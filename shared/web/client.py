@@ -12,29 +12,16 @@ from shared.core import tracing
 from shared.core.context import REQUEST_ID_HEADER, current_request_id
 
 
-def _pass_request_id(request: httpx.Request) -> None:
+async def _pass_request_id(request: httpx.Request) -> None:
     request_id = current_request_id()
     if request_id is not None and REQUEST_ID_HEADER not in request.headers:
         request.headers[REQUEST_ID_HEADER] = request_id
 
 
-async def _pass_request_id_async(request: httpx.Request) -> None:
-    _pass_request_id(request)
-
-
-def _traced(client: httpx.Client | httpx.AsyncClient) -> None:
+def _traced(client: httpx.AsyncClient) -> None:
     provider = tracing.provider()
     if provider is not None:
         HTTPXClientInstrumentor.instrument_client(client, tracer_provider=provider)
-
-
-def service_client(*, timeout: float, transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    """A blocking client to another service (from a database thread)."""
-    client = httpx.Client(
-        timeout=timeout, transport=transport, event_hooks={"request": [_pass_request_id]}
-    )
-    _traced(client)
-    return client
 
 
 def async_service_client(
@@ -42,7 +29,7 @@ def async_service_client(
 ) -> httpx.AsyncClient:
     """An asynchronous client to another service (from the event loop)."""
     client = httpx.AsyncClient(
-        timeout=timeout, transport=transport, event_hooks={"request": [_pass_request_id_async]}
+        timeout=timeout, transport=transport, event_hooks={"request": [_pass_request_id]}
     )
     _traced(client)
     return client

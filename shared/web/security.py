@@ -89,6 +89,11 @@ class JWKSKeySource:
     most every `min_refetch_seconds` (failed tries included; 1 s while no key is known yet),
     so neither forged `kid`s nor an auth outage make every request wait on auth. When auth is
     down, cached keys keep working; with none cached, the answer is 503.
+
+    A fetch adds the keys it brings to those seen before instead of replacing them: while auth
+    replicas roll out, one answer may come from a pod that does not publish the newest key
+    yet, and it must not hide that key. A key no answer has named for `retention_seconds` is
+    forgotten, and at most `max_keys` are kept (the ones named last).
     """
 
     def __init__(
@@ -99,12 +104,17 @@ class JWKSKeySource:
         timeout_seconds: float = 3.0,
         ttl_seconds: float = 300.0,
         min_refetch_seconds: float = 10.0,
+        retention_seconds: float = 3600.0,
+        max_keys: int = 8,
     ) -> None:
         self.url = url
         self._client = client or async_service_client(timeout=timeout_seconds)
         self._ttl = ttl_seconds
         self._min_refetch = min_refetch_seconds
+        self._retention = retention_seconds
+        self._max_keys = max_keys
         self._keys: dict[str, jwt.PyJWK] = {}
+        self._named_at: dict[str, float] = {}  # when an answer last named each key
         self._fetched_at: float | None = None  # last success
         self._tried_at: float | None = None  # last try, failed or not
         self._fetching: asyncio.Task[None] | None = None
@@ -156,13 +166,25 @@ class JWKSKeySource:
             return
         finally:
             self._fetching = None
-        fetched = {key.key_id: key for key in keys if key.key_id}
-        changed = fetched.keys() != self._keys.keys()
-        self._keys = fetched
+        before = set(self._keys)
+        self._merge({key.key_id: key for key in keys if key.key_id})
         self._fetched_at = self._tried_at
-        if changed:
+        if set(self._keys) != before:
             for callback in self.on_change:
                 callback()
+
+    def _merge(self, fetched: dict[str, jwt.PyJWK]) -> None:
+        """Add the fetched keys to those seen; forget the long unnamed and the surplus."""
+        now = time.monotonic()
+        self._keys.update(fetched)  # a kid is the key's thumbprint: same kid, same key
+        self._named_at.update(dict.fromkeys(fetched, now))
+        kept = sorted(
+            (kid for kid, named_at in self._named_at.items() if now - named_at <= self._retention),
+            key=self._named_at.__getitem__,
+            reverse=True,
+        )[: self._max_keys]
+        self._keys = {kid: self._keys[kid] for kid in kept}
+        self._named_at = {kid: self._named_at[kid] for kid in kept}
 
     async def aclose(self) -> None:
         """Release the HTTP client."""

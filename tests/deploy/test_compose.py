@@ -128,3 +128,12 @@ def test_processes_without_http_have_a_heartbeat_healthcheck() -> None:
             "shared.messaging.heartbeat",
         ]
         assert SERVICES[name]["environment"]["HEARTBEAT_FILE"] == "/tmp/heartbeat"
+
+
+def test_only_the_gateway_can_name_a_client_address_to_auth() -> None:
+    """Auth believes X-Forwarded-For only with the gateway's secret, not from any container."""
+    for name in ("auth", "gateway"):
+        secret = SERVICES[name]["environment"]["GATEWAY_SECRET"]
+        assert secret.startswith("${GATEWAY_SECRET:?"), name
+    for name, container in SERVICES.items():
+        assert "FORWARDED_ALLOW_IPS" not in (container.get("environment") or {}), name

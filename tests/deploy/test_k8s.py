@@ -44,7 +44,10 @@ ADMIN = {"ADMIN_USERNAME", "ADMIN_EMAIL", "ADMIN_PASSWORD"}
 NOT_NEEDED = {
     # The APIs never talk to RabbitMQ, and the auth migration only touches the database (the
     # tasks, logs and kpi ones also declare their consumers' queues).
-    **{name: {"AMQP_URL"} for name in ("auth", "auth-migrate", "tasks", "logs", "kpi")},
+    **{name: {"AMQP_URL"} for name in ("auth", "tasks", "logs", "kpi")},
+    # Only the auth API serves requests: its relay and migration never see the gateway's secret.
+    "auth-migrate": {"AMQP_URL", "GATEWAY_SECRET"},
+    "auth-relay": {"GATEWAY_SECRET"},
 }
 
 
@@ -217,3 +220,14 @@ def test_every_process_pod_is_scraped_on_its_metrics_port() -> None:
     assert set(selector["values"]) == {"api", "relay", "consumer"}
     [rule] = policy["spec"]["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": int(port)}]
+
+
+def test_only_the_gateway_can_name_a_client_address_to_auth() -> None:
+    """Auth believes X-Forwarded-For only with the gateway's secret, not from pod addresses."""
+    assert all("FORWARDED_ALLOW_IPS" not in cm["data"] for cm in CONFIG_MAPS.values())
+    for name in ("auth", "gateway"):
+        container = WORKLOADS[name]["spec"]["template"]["spec"]["containers"][0]
+        [secret] = [item for item in container["env"] if item["name"] == "GATEWAY_SECRET"]
+        reference = secret["valueFrom"]["secretKeyRef"]
+        assert reference == {"name": "gateway-secret", "key": "GATEWAY_SECRET"}, name
+    assert "GATEWAY_SECRET" in SECRETS["gateway-secret"]["stringData"]

@@ -53,7 +53,15 @@ async def stub(scope: dict[str, Any], receive: Callable[[], Any], send: Send) ->
     """A raw ASGI app standing in for the four services."""
     while (await receive()).get("more_body"):
         pass
-    status, headers, body = _answer(scope["path"])
+    if scope["path"] in ("/auth/headers", "/tasks/headers"):  # what the service was sent
+        received = {name.decode(): value.decode() for name, value in scope["headers"]}
+        status, headers, body = (
+            200,
+            [(b"content-type", b"application/json")],
+            json.dumps(received).encode(),
+        )
+    else:
+        status, headers, body = _answer(scope["path"])
     headers = [*headers, (b"content-length", str(len(body)).encode())]  # as the services do
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

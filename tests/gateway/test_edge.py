@@ -207,3 +207,35 @@ def test_a_flood_from_one_address_is_a_json_429(flood_guarded: str) -> None:
     assert response.json()["request_id"] == response.headers["X-Request-ID"]
     assert response.headers.get_list("Retry-After") == ["10"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+SECRET = "f" * 64
+
+
+@pytest.fixture(scope="module")
+def with_secret(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A gateway that shares GATEWAY_SECRET with auth."""
+    base, process = start_gateway(
+        tmp_path_factory.mktemp("secret"), upstream, GATEWAY_SECRET=SECRET
+    )
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def _sent(base: str, service: str) -> dict[str, str]:
+    """The headers `service` received for a client that forges the gateway's."""
+    forged = {"X-Gateway-Secret": "forged-by-the-client", "X-Forwarded-For": "198.51.100.9"}
+    answer: dict[str, str] = httpx.get(f"{base}/{service}/headers", headers=forged).json()
+    return answer
+
+
+def test_the_gateway_proves_itself_to_auth_alone(
+    with_secret: str, gateways: dict[str, str]
+) -> None:
+    to_auth, to_tasks = _sent(with_secret, "auth"), _sent(with_secret, "tasks")
+    without = _sent(gateways["default"], "auth")
+
+    assert (to_auth["x-gateway-secret"], to_auth["x-forwarded-for"]) == (SECRET, "127.0.0.1")
+    assert "x-gateway-secret" not in to_tasks  # no other service learns the secret
+    assert "x-gateway-secret" not in without  # no secret configured: the client's is dropped

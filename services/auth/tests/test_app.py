@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session
 
 from services.auth import service
 from services.auth.config import AuthSettings
+from services.auth.main import create_app
 from services.auth.manage import create_admin, prestart
 from services.auth.models import OUTBOX, User
 from services.auth.tests.factories import DEFAULT_PASSWORD, PASSWORDS, create_user
 from shared.core.errors import ConflictError
+from tests.json_logs import json_logs
 
 
 def test_health_probes(client: TestClient) -> None:
@@ -160,4 +162,45 @@ def test_prestart_logs_a_refused_bootstrap_and_goes_on(
     finally:
         with Session(bind=engine) as session:
             session.query(User).filter(User.username == username).delete()
+            session.commit()
+
+
+@pytest.mark.parametrize("admin_email", [None, "ops@example.com"], ids=["default", "configured"])
+def test_a_squatted_admin_email_cannot_block_the_start(
+    settings: AuthSettings,
+    engine: Engine,
+    auth_schema: None,
+    admin_email: str | None,
+) -> None:
+    admin = f"boss_{uuid.uuid4().hex[:8]}"
+    address = admin_email or f"{admin}@localhost.localdomain"  # the default is predictable
+    squatter = {"username": f"sq_{uuid.uuid4().hex[:8]}", "email": address, "password": "p" * 12}
+    try:
+        with TestClient(create_app(settings)) as client:
+            assert client.post("/auth/register", json=squatter).status_code == 201
+        bootstrap = settings.model_copy(
+            update={
+                "admin_username": admin,
+                "admin_email": admin_email,
+                "admin_password": SecretStr("the-operators-password"),
+            }
+        )
+
+        with json_logs() as logs:
+            prestart(bootstrap)  # no traceback: the start goes on
+
+        with Session(bind=engine) as session:
+            roles = session.execute(
+                select(User.username, User.role).where(
+                    User.username.in_([admin, squatter["username"]])
+                )
+            ).all()
+        assert roles == [(squatter["username"], "user")]  # no admin made, the squatter not promoted
+        [refused] = logs.lines("admin_bootstrap_refused")
+        assert address in refused["reason"]
+    finally:
+        with Session(bind=engine) as session:
+            ids = select(User.id).where(User.email == address).scalar_subquery()
+            session.execute(delete(OUTBOX.table).where(OUTBOX.table.c.user_id.in_(ids)))
+            session.execute(delete(User).where(User.email == address))
             session.commit()

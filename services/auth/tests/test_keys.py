@@ -1,5 +1,7 @@
-"""Signing-key rotation: a new key signs, the previous one still verifies, the JWKS has both."""
+"""Signing-key rotation: a new key is published first, then signs; the previous one still
+verifies; the JWKS has every key a token may name."""
 
+import time
 from pathlib import Path
 
 import jwt
@@ -10,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from conftest import on_test_session, service_settings
 from services.auth.config import AuthSettings
-from services.auth.keys import SigningKey, generate_pem, load_keys, rotate
+from services.auth.keys import SigningKey, generate_pem, load_keys, promote, stage
 from services.auth.main import create_app
-from services.auth.manage import rotate_key
+from services.auth.manage import PUBLICATION_DELAY_SECONDS, promote_key, rotate_key
 from services.auth.tests.factories import DEFAULT_PASSWORD, create_access_token, create_user
 
 
@@ -24,6 +26,25 @@ def _file_settings(database_url: str, tmp_path: Path) -> AuthSettings:
         database_url,
         jwt_private_key_file=key_file,
         jwt_previous_key_file=previous_file,
+        jwt_next_key_file=tmp_path / "next-key.pem",
+    )
+
+
+def _rotate(settings: AuthSettings) -> str:
+    """Both steps of a rotation, the second once the publication delay has passed."""
+    staged = rotate_key(settings, next_file=None)
+    later = time.time() + PUBLICATION_DELAY_SECONDS
+    return staged + promote_key(
+        settings, key_file=None, previous_file=None, next_file=None, now=later
+    )
+
+
+def _rotate_files(tmp_path: Path) -> None:
+    stage(next_file=tmp_path / "next-key.pem")
+    promote(
+        key_file=tmp_path / "signing-key.pem",
+        previous_file=tmp_path / "previous-key.pem",
+        next_file=tmp_path / "next-key.pem",
     )
 
 
@@ -35,7 +56,7 @@ def test_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key(
     old_key = load_keys(settings).signing
     old_token = create_access_token(old_key, user_id=user.id)
 
-    message = rotate_key(settings, key_file=None, previous_file=None)
+    message = _rotate(settings)
 
     with TestClient(on_test_session(create_app(settings), session)) as client:
         jwks = client.get("/auth/.well-known/jwks.json").json()
@@ -56,9 +77,9 @@ def test_a_second_rotation_retires_the_oldest_key(database_url: str, tmp_path: P
     settings = _file_settings(database_url, tmp_path)
     first = load_keys(settings).signing.kid
 
-    rotate(key_file=tmp_path / "signing-key.pem", previous_file=tmp_path / "previous-key.pem")
+    _rotate_files(tmp_path)
     second = load_keys(settings).signing.kid
-    rotate(key_file=tmp_path / "signing-key.pem", previous_file=tmp_path / "previous-key.pem")
+    _rotate_files(tmp_path)
 
     published = [key["kid"] for key in load_keys(settings).jwks()["keys"]]
     assert first not in published
@@ -88,17 +109,69 @@ def test_the_generated_local_key_rotates_beside_itself(database_url: str, tmp_pa
     )
     first = load_keys(settings).signing.kid
 
-    rotate_key(settings, key_file=None, previous_file=None)
+    _rotate(settings)
 
     keys = load_keys(settings)
     assert keys.signing.kid != first
     assert keys.previous is not None
     assert keys.previous["kid"] == first
     assert (tmp_path / "auth-signing-key.previous.pem").exists()
+    assert (tmp_path / "auth-signing-key.next.pem").read_bytes() == b""  # promoted
 
 
 def test_an_inline_key_cannot_be_rotated_in_place(database_url: str) -> None:
     settings = service_settings(AuthSettings, database_url, jwt_private_key=generate_pem().decode())
 
     with pytest.raises(ValueError, match="must be files"):
-        rotate_key(settings, key_file=None, previous_file=None)
+        promote_key(settings, key_file=None, previous_file=None, next_file=None)
+
+
+def _signed_kid(client: TestClient, username: str) -> str:
+    login = client.post("/auth/login", json={"username": username, "password": DEFAULT_PASSWORD})
+    return str(jwt.get_unverified_header(login.json()["access_token"])["kid"])
+
+
+def test_a_new_key_is_published_before_anything_is_signed_with_it(
+    database_url: str, tmp_path: Path, session: Session, auth_schema: None
+) -> None:
+    settings = _file_settings(database_url, tmp_path)
+    create_user(session, username="staged")
+    current = load_keys(settings).signing.kid
+
+    staged_message = rotate_key(settings, next_file=None)
+    with TestClient(on_test_session(create_app(settings), session)) as client:
+        staged_jwks = [
+            key["kid"] for key in client.get("/auth/.well-known/jwks.json").json()["keys"]
+        ]
+        signed_while_staged = _signed_kid(client, "staged")
+    with pytest.raises(ValueError, match="promote it 300 s later"):  # not published long enough
+        promote_key(settings, key_file=None, previous_file=None, next_file=None)
+    promote_key(
+        settings,
+        key_file=None,
+        previous_file=None,
+        next_file=None,
+        now=time.time() + PUBLICATION_DELAY_SECONDS,
+    )
+    with TestClient(on_test_session(create_app(settings), session)) as client:
+        promoted_jwks = [
+            key["kid"] for key in client.get("/auth/.well-known/jwks.json").json()["keys"]
+        ]
+        signed_after = _signed_kid(client, "staged")
+
+    [next_kid] = [kid for kid in staged_jwks if kid != current]
+    assert next_kid in staged_message
+    assert staged_jwks == [current, next_kid]  # published...
+    assert signed_while_staged == current  # ...but signing nothing yet
+    assert (signed_after, promoted_jwks) == (next_kid, [next_kid, current])
+
+
+def test_a_second_key_is_not_staged_over_the_first(database_url: str, tmp_path: Path) -> None:
+    settings = _file_settings(database_url, tmp_path)
+    rotate_key(settings, next_file=None)
+
+    with pytest.raises(ValueError, match="already holds a staged key"):
+        rotate_key(settings, next_file=None)
+    (tmp_path / "next-key.pem").unlink()
+    with pytest.raises(ValueError, match="no staged key"):
+        promote_key(settings, key_file=None, previous_file=None, next_file=None, now=time.time())

@@ -3,14 +3,18 @@
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import event, update
+from pydantic import SecretStr
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from conftest import on_test_session
 from services.auth.config import AuthSettings
@@ -19,6 +23,7 @@ from services.auth.models import LoginAttempt
 from services.auth.tests.factories import DEFAULT_PASSWORD, create_user
 
 OFFICE = ("203.0.113.7", 40000)
+ROOT = Path(__file__).parents[3]
 
 
 @pytest.fixture
@@ -181,3 +186,45 @@ def test_a_burst_of_guesses_at_one_account_is_counted_guess_by_guess(app: FastAP
 
     # All at once, yet only the free failures (and the one that starts the wait) are checked.
     assert asyncio.run(burst()) == [401] * 6 + [429] * 6
+
+
+GATEWAY_SECRET = "0123456789abcdef" * 4
+POD = ("10.1.2.3", 41000)  # any pod of the cluster that may reach auth
+
+
+def _deployed_auth(settings: AuthSettings, session: Session) -> FastAPI:
+    """Auth as Kubernetes runs it: its settings with the gateway's secret, behind uvicorn's
+    X-Forwarded-For handling configured from `k8s/10-config.yaml`."""
+    config = yaml.safe_load_all((ROOT / "k8s" / "10-config.yaml").read_text())
+    [shared] = [doc for doc in config if doc["metadata"]["name"] == "efficient-config"]
+    app = on_test_session(
+        create_app(settings.model_copy(update={"gateway_secret": SecretStr(GATEWAY_SECRET)})),
+        session,
+    )
+    trusted = shared["data"].get("FORWARDED_ALLOW_IPS", "127.0.0.1")  # uvicorn's default
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
+    return app
+
+
+def _counted_addresses(session: Session) -> list[str]:
+    rows = session.scalars(select(LoginAttempt.key).where(LoginAttempt.scope == "address"))
+    return sorted(rows)
+
+
+def test_only_the_gateway_may_name_the_client_address(
+    settings: AuthSettings, session: Session, auth_schema: None
+) -> None:
+    forged = {"X-Forwarded-For": "198.51.100.1"}
+    proven = {"X-Forwarded-For": "198.51.100.2", "X-Gateway-Secret": GATEWAY_SECRET}
+    wrong = {"X-Forwarded-For": "198.51.100.3", "X-Gateway-Secret": GATEWAY_SECRET[::-1]}
+    body = {"username": "somebody", "password": "guess"}
+
+    with TestClient(_deployed_auth(settings, session), client=POD) as pod:
+        statuses = [
+            pod.post("/auth/login", json=body, headers=h).status_code
+            for h in (forged, proven, wrong)
+        ]
+
+    assert statuses == [401] * 3
+    # The forged and the wrongly proven requests count against the pod's own address.
+    assert _counted_addresses(session) == ["10.1.2.3", "198.51.100.2"]

@@ -2,14 +2,13 @@
 
 from datetime import UTC, datetime
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.tasks import consumer, repository, service
 from services.tasks.models import OutboxEvent, Task, user_directory
 from services.tasks.schemas import TaskCreate
-from services.tasks.users import UserDirectory
+from services.tasks.users import KnownUsers
 from shared.contracts.events import TaskStatus, UserEvent
 from shared.contracts.roles import Role
 from shared.web.security import Principal
@@ -17,7 +16,7 @@ from tests.events import create_user_event
 
 ACTOR = Principal(id=1, role=Role.USER)
 # For writes that name no assignee: the directory is never asked.
-UNUSED_USERS = UserDirectory("http://unused.test", client=httpx.Client())
+UNUSED_USERS = KnownUsers()
 
 
 def create_task(

@@ -1,6 +1,7 @@
 """The assignee check: the tasks user directory first, one look-up at auth on a miss."""
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -10,16 +11,20 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
+from conftest import on_test_session
+from services.tasks.config import TasksSettings
 from services.tasks.consumer import handle
+from services.tasks.main import create_app
 from services.tasks.models import Task, processed_event, user_directory
 from services.tasks.tests.factories import create_task, create_user, directory_users
+from services.tasks.users import UserDirectory
 from shared.contracts.events import USER_EVENTS, UserEvent
 from shared.core.db import Database
 from shared.messaging import directory
 from shared.messaging.applying import Outcome
 from shared.messaging.consumer import EventConsumer
 from shared.messaging.queues import ConsumerConfig
-from tests.auth_users import FakeAuthUsers
+from tests.auth_users import AUTH_URL, FakeAuthUsers
 from tests.events import create_user_event, event_body
 from tests.tokens import TestSigner
 
@@ -187,3 +192,58 @@ def test_an_answer_from_auth_never_overwrites_an_event(session: Session) -> None
     directory.remember_user(session, user_directory, user_id=6, username="stale")
 
     assert directory_users(session) == [(6, "six", 1)]
+
+
+def test_tasks_are_served_while_auth_is_slow_to_answer_for_unknown_assignees(
+    settings: TasksSettings, committed: Session, signer: TestSigner, fake_auth: FakeAuthUsers
+) -> None:
+    """A look-up at auth holds no database thread: with more writes waiting on auth than
+    there are threads, reads and writes that need no look-up are answered."""
+    create_user(committed, user_id=2)
+    committed.commit()
+    waiting = settings.db_pool_size * 2
+    users = UserDirectory(AUTH_URL, client=fake_auth.client())
+    app = create_app(settings, users=users, token_verifier=signer.verifier())
+    fake_auth.hold()
+    try:
+        with TestClient(app) as client, ThreadPoolExecutor(waiting) as pool:
+            writes = [
+                pool.submit(_create, client, signer, assignee_id=100 + n) for n in range(waiting)
+            ]
+            all_asked = fake_auth.wait_for_requests(waiting)
+            listed = client.get("/tasks/", headers=signer.headers(1))
+            known = _create(client, signer, assignee_id=2)
+            fake_auth.release()
+            answered = [write.result().status_code for write in writes]
+    finally:
+        fake_auth.release()
+
+    assert all_asked  # every write waits on auth at once: none waits for a thread
+    assert (listed.status_code, known.status_code) == (200, 201)
+    assert answered == [201] * waiting
+    assert committed.scalar(select(func.count()).select_from(Task)) == waiting + 1
+
+
+def test_auth_saying_no_such_user_is_believed_briefly(
+    client: TestClient, signer: TestSigner, fake_auth: FakeAuthUsers
+) -> None:
+    answers = [_create(client, signer, assignee_id=NOT_IN_AUTH) for _ in range(3)]
+
+    assert [answer.status_code for answer in answers] == [422] * 3
+    assert len(fake_auth.requests) == 1  # the next two were told from the remembered answer
+
+
+def test_a_remembered_no_such_user_expires(
+    settings: TasksSettings, session: Session, signer: TestSigner, fake_auth: FakeAuthUsers
+) -> None:
+    users = UserDirectory(AUTH_URL, client=fake_auth.client(), unknown_ttl_seconds=0)
+    app = on_test_session(
+        create_app(settings, users=users, token_verifier=signer.verifier()), session
+    )
+    with TestClient(app) as client:
+        first = _create(client, signer, assignee_id=NOT_IN_AUTH)
+        fake_auth.names[NOT_IN_AUTH] = "newcomer"  # registered meanwhile
+        second = _create(client, signer, assignee_id=NOT_IN_AUTH)
+
+    assert (first.status_code, second.status_code) == (422, 201)
+    assert len(fake_auth.requests) == 2
