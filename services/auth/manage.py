@@ -14,22 +14,38 @@ import argparse
 import getpass
 import os
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import structlog
 
-from services.auth import keys, service
+from services.auth import keys, repository, service
 from services.auth.config import AuthSettings
 from services.auth.models import OUTBOX
 from services.auth.passwords import Passwords
+from services.auth.throttle import Throttle
 from shared.core.db import standalone_session
 from shared.core.errors import ConflictError
 from shared.core.migrations import prestart as migrate
+from shared.core.retention import Trim
 from shared.messaging.ops import Operations
 from shared.messaging.replay import replay_command
 
 SERVICE_DIR = Path(__file__).parent
-OPERATIONS: Operations[AuthSettings] = Operations(outbox=OUTBOX)
+
+
+def retention_trims(settings: AuthSettings) -> list[Trim]:
+    """The auth tables `maintain` trims besides the outbox: refresh tokens, login counts."""
+    throttle = Throttle.from_settings(settings)
+    return repository.retention_trims(
+        token_keep=timedelta(days=settings.refresh_token_retention_days),
+        attempt_keep=throttle.window + throttle.max_wait,  # as the login path's own purge
+    )
+
+
+OPERATIONS: Operations[AuthSettings] = Operations(
+    outbox=OUTBOX, trims=retention_trims, service_dir=SERVICE_DIR
+)
 logger = structlog.get_logger(__name__)
 
 

@@ -25,7 +25,9 @@ from shared.messaging.replay import add_rebuild_commands, run_rebuild_command
 from shared.messaging.subscriptions import ensure_consumer_queues
 
 SERVICE_DIR = Path(__file__).parent
-OPERATIONS = Operations(subscriptions=subscriptions, processed=processed_event)
+OPERATIONS = Operations(
+    subscriptions=subscriptions, processed=processed_event, service_dir=SERVICE_DIR
+)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

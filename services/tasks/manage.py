@@ -28,7 +28,12 @@ from shared.messaging.replay import add_rebuild_commands, replay_command, run_re
 from shared.messaging.subscriptions import ensure_consumer_queues
 
 SERVICE_DIR = Path(__file__).parent
-OPERATIONS = Operations(subscriptions=subscriptions, processed=processed_event, outbox=OUTBOX)
+OPERATIONS = Operations(
+    subscriptions=subscriptions,
+    processed=processed_event,
+    outbox=OUTBOX,
+    service_dir=SERVICE_DIR,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

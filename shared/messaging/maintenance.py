@@ -15,6 +15,7 @@ from sqlalchemy import CursorResult, Table, delete, func, select
 from sqlalchemy.orm import Session
 
 from shared.core.db import Database
+from shared.core.retention import Trim
 from shared.core.settings import MIN_PROCESSED_EVENT_RETENTION_DAYS
 from shared.messaging.outbox import Outbox
 
@@ -91,3 +92,22 @@ def prune_processed(
                 return deleted
     finally:
         database.dispose()
+
+
+def processed_trim(processed: Table, *, keep: timedelta) -> Trim:
+    """`manage maintain`'s trim of the ids of events applied longer than `keep` ago."""
+    return Trim(
+        table=processed,
+        expired=lambda now: processed.c.processed_at < now - keep,
+        retention=f"ids of events applied in the last {keep.days} days",
+    )
+
+
+def outbox_trim(outbox: Outbox, *, keep: timedelta) -> Trim:
+    """`manage maintain`'s trim of the events published longer than `keep` ago."""
+    table = outbox.table
+    return Trim(
+        table=table,
+        expired=lambda now: table.c.published_at < now - keep,
+        retention=f"events published in the last {keep.days} days, and every unpublished one",
+    )
