@@ -31,27 +31,27 @@ _TZ = sa.DateTime(timezone=True)
 FILL_FUNCTION = """
 CREATE OR REPLACE FUNCTION kpi.task_flow_fill() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    version record;
+    step record;
     moment timestamptz;
     current_status text;
     completed timestamptz;
     created timestamptz;
 BEGIN
-    FOR version IN
+    FOR step IN
         SELECT occurred_at, status, created_at, completed_at FROM kpi.task_history
-        WHERE task_id = NEW.task_id ORDER BY version
+        WHERE task_id = NEW.task_id ORDER BY task_history.version
     LOOP
-        moment := greatest(moment, version.occurred_at);
-        IF version.status = 'done' AND current_status IS DISTINCT FROM 'done'
-                AND version.completed_at > moment THEN
+        moment := greatest(moment, step.occurred_at);
+        IF step.status = 'done' AND current_status IS DISTINCT FROM 'done'
+                AND step.completed_at > moment THEN
             current_status := coalesce(current_status, 'todo');
-            moment := version.completed_at;
+            moment := step.completed_at;
         END IF;
-        IF version.status IS DISTINCT FROM current_status THEN
-            current_status := version.status;
+        IF step.status IS DISTINCT FROM current_status THEN
+            current_status := step.status;
             completed := CASE WHEN current_status = 'done' THEN moment END;
         END IF;
-        created := version.created_at;
+        created := step.created_at;
     END LOOP;
     IF created IS NOT NULL THEN
         NEW.created_at := created;
