@@ -217,3 +217,24 @@ def test_every_process_pod_is_scraped_on_its_metrics_port() -> None:
     assert set(selector["values"]) == {"api", "relay", "consumer"}
     [rule] = policy["spec"]["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": int(port)}]
+
+
+CRON_JOBS = {doc["metadata"]["name"]: doc for doc in OBJECTS if doc["kind"] == "CronJob"}
+
+
+@pytest.mark.parametrize("service", sorted(SERVICE_WORKLOADS))
+def test_each_service_trims_its_tables_on_a_schedule_one_run_at_a_time(service: str) -> None:
+    cron = CRON_JOBS[f"{service}-maintain"]
+    job = cron["spec"]["jobTemplate"]
+    pod = job["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert container["command"] == ["python", "-m", f"services.{service}.manage", "maintain"]
+    # Every setting it reads (its retentions among them); it never talks to RabbitMQ.
+    assert SERVICE_VARS[service] - ADMIN - {"AMQP_URL"} <= _environment(job)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["automountServiceAccountToken"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert {"requests", "limits"} <= set(container["resources"])
