@@ -75,7 +75,10 @@ def maintain(
                 return None
             try:
                 moment = datetime.now(UTC) if now is None else now
-                return {trim.table.fullname: _run(database, trim, moment, batch) for trim in trims}
+                return {
+                    trim.table.fullname: run_trim(database, trim, now=moment, batch=batch)
+                    for trim in trims
+                }
             finally:
                 holder.execute(
                     sql_text("SELECT pg_advisory_unlock(hashtext(:key))"),
@@ -86,7 +89,8 @@ def maintain(
         database.dispose()
 
 
-def _run(database: Database, trim: Trim, now: datetime, batch: int) -> int:
+def run_trim(database: Database, trim: Trim, *, now: datetime, batch: int) -> int:
+    """Delete every row past its retention at `now`, `batch` rows a transaction; how many."""
     deleted = 0
     while True:
         with database.sessionmaker() as session:
