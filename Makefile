@@ -84,8 +84,8 @@ doctor: $(BIN)/.installed ## Report PostgreSQL and RabbitMQ (installed? running?
 # Locally nothing of an older release runs while `make run` is stopped: expand and contract both.
 migrate: install ## Install/start a local PostgreSQL and RabbitMQ if needed, create the database, migrate
 	$(BIN)/python -m scripts.preflight
-	@for service in $(SERVICES); do $(BIN)/python -m services.$$service.manage prestart; \
-		$(BIN)/python -m services.$$service.manage contract; done
+	@for service in $(SERVICES); do \
+		$(BIN)/python -m services.$$service.manage prestart --contract; done
 
 run: export AUTH_PORT := $(AUTH_PORT)
 run: export TASKS_PORT := $(TASKS_PORT)

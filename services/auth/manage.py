@@ -71,13 +71,13 @@ def create_admin(
         )
 
 
-def prestart(settings: AuthSettings) -> None:
+def prestart(settings: AuthSettings, *, with_contract: bool = False) -> None:
     """Wait for the database, apply migrations, and create the configured admin if any.
 
     A name already taken by a user who is not an admin is refused and logged, and the start
     goes on: whoever registered that name first cannot block deployments.
     """
-    migrate(SERVICE_DIR, settings.database_url)
+    migrate(SERVICE_DIR, settings.database_url, with_contract=with_contract)
     if settings.admin_username and settings.admin_password:
         try:
             create_admin(
@@ -112,7 +112,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="python -m services.auth.manage")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("prestart", help="wait for the database, migrate, bootstrap the admin")
+    prestart_parser = commands.add_parser(
+        "prestart", help="wait for the database, migrate, bootstrap the admin"
+    )
+    prestart_parser.add_argument(
+        "--contract", action="store_true", help="also the contract migrations (nothing older runs)"
+    )
     admin = commands.add_parser("create-admin", help="create or promote an admin user")
     admin.add_argument("--username", required=True)
     admin.add_argument("--email", required=True)
@@ -132,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if OPERATIONS.run(parser, args, settings):
         return
     if args.command == "prestart":
-        prestart(settings)
+        prestart(settings, with_contract=args.contract)
     elif args.command == "replay":
         replay_command(parser, settings, outbox=OUTBOX, queue=args.queue)
     elif args.command == "rotate-key":

@@ -133,11 +133,13 @@ def _schema_of(service_dir: Path) -> str:
     return service_dir.name
 
 
-def prestart(service_dir: Path, database_url: str) -> None:
+def prestart(service_dir: Path, database_url: str, *, with_contract: bool = False) -> None:
     """The deploy step before a service starts: wait for the database, then migrate, stopping
-    before a contract revision (the release before may still run: `contract` applies it)."""
+    before a contract revision (the release before may still run: `contract` applies it), or
+    `with_contract` applying it too (nothing of the release before runs: `make migrate`)."""
     wait_for_database(database_url)
-    upgrade(service_dir, database_url, expand_target(service_dir, database_url))
+    target = "head" if with_contract else expand_target(service_dir, database_url)
+    upgrade(service_dir, database_url, target)
 
 
 def contract(service_dir: Path, database_url: str) -> None:

@@ -69,3 +69,15 @@ def test_a_new_schema_is_built_whole_and_matches_the_models(url: str, service: s
     drift = migration_drift(engine, schema=service, metadata=METADATA[service])
     assert [change for change in drift if not on_an_expression_index(change)] == []
     engine.dispose()
+
+
+def test_prestart_with_contract_applies_everything(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS kpi CASCADE"))
+    engine.dispose()
+    upgrade(ROOT / "services" / "kpi", url, revision="0004")
+
+    prestart(ROOT / "services" / "kpi", url, with_contract=True)  # `make migrate`
+
+    assert kpi_revision(url) == "0008"
