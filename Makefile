@@ -38,8 +38,8 @@ METRICS_PORTS := AUTH_METRICS_PORT TASKS_METRICS_PORT LOGS_METRICS_PORT KPI_METR
 export $(METRICS_PORTS)
 
 .PHONY: help install nginx wrk prometheus run migrate seed replay dead-letters redrive purge-dead-letters \
-	outbox-status prune-processed admin rotate-key promote-key openapi plots test lint fmt bench bench-events clean \
-	doctor
+	outbox-status prune-processed maintain contract admin rotate-key promote-key openapi plots test lint \
+	fmt bench bench-events clean doctor
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-19s %s\n", $$1, $$2}'
@@ -81,9 +81,11 @@ prometheus: ## Install Prometheus and promtool with apt-get when missing (make r
 doctor: $(BIN)/.installed ## Report PostgreSQL and RabbitMQ (installed? running?) and what `make run` would do
 	$(BIN)/python -m scripts.preflight --dry-run
 
+# Locally nothing of an older release runs while `make run` is stopped: expand and contract both.
 migrate: install ## Install/start a local PostgreSQL and RabbitMQ if needed, create the database, migrate
 	$(BIN)/python -m scripts.preflight
-	@for service in $(SERVICES); do $(BIN)/python -m services.$$service.manage prestart; done
+	@for service in $(SERVICES); do \
+		$(BIN)/python -m services.$$service.manage prestart --contract; done
 
 run: export AUTH_PORT := $(AUTH_PORT)
 run: export TASKS_PORT := $(TASKS_PORT)
@@ -154,6 +156,13 @@ outbox-status: install ## Events waiting in the tasks and auth outboxes, and the
 prune-processed: install ## Forget processed event ids past PROCESSED_EVENT_RETENTION_DAYS (14): [CONSUMER=kpi]
 	@for service in $(or $(CONSUMER),$(CONSUMERS)); do \
 		$(BIN)/python -m services.$$service.manage prune-processed; done
+
+maintain: install ## Trim every service's tables past their retention (docs/retention.md): [SERVICE=auth]
+	@for service in $(or $(SERVICE),$(SERVICES)); do \
+		$(BIN)/python -m services.$$service.manage maintain; done
+
+contract: install ## Apply the contract migrations, once no process of the release before runs (docs/migrations.md)
+	@for service in $(SERVICES); do $(BIN)/python -m services.$$service.manage contract; done
 
 admin: install ## Create an admin: make admin USERNAME=root EMAIL=root@example.com (PROMOTE=1: an existing user)
 	@test -n "$(USERNAME)" -a -n "$(EMAIL)" || { echo "usage: make admin USERNAME=... EMAIL=... [PROMOTE=1]"; exit 2; }

@@ -17,6 +17,9 @@ class AuthSettings(RelaySettings):
 
     access_token_expire_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_expire_days: int = Field(default=14, ge=1, le=365)
+    # `manage maintain` deletes refresh tokens expired this many days ago (a revoked one too:
+    # until it expires, its row is what tells a reuse of a rotated token).
+    refresh_token_retention_days: int = Field(default=7, ge=0, le=3650)
     jwt_private_key: SecretStr | None = None
     jwt_private_key_file: Path | None = None
     # The key the current one replaced (its private or public PEM): the JWKS still publishes

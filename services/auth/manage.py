@@ -17,22 +17,38 @@ import getpass
 import os
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import structlog
 
-from services.auth import keys, service
+from services.auth import keys, repository, service
 from services.auth.config import AuthSettings
 from services.auth.models import OUTBOX
 from services.auth.passwords import Passwords
+from services.auth.throttle import Throttle
 from shared.core.db import standalone_session
 from shared.core.errors import ConflictError
 from shared.core.migrations import prestart as migrate
+from shared.core.retention import Trim
 from shared.messaging.ops import Operations
 from shared.messaging.replay import replay_command
 
 SERVICE_DIR = Path(__file__).parent
-OPERATIONS: Operations[AuthSettings] = Operations(outbox=OUTBOX)
+
+
+def retention_trims(settings: AuthSettings) -> list[Trim]:
+    """The auth tables `maintain` trims besides the outbox: refresh tokens, login counts."""
+    throttle = Throttle.from_settings(settings)
+    return repository.retention_trims(
+        token_keep=timedelta(days=settings.refresh_token_retention_days),
+        attempt_keep=throttle.window + throttle.max_wait,  # as the login path's own purge
+    )
+
+
+OPERATIONS: Operations[AuthSettings] = Operations(
+    outbox=OUTBOX, trims=retention_trims, service_dir=SERVICE_DIR
+)
 logger = structlog.get_logger(__name__)
 
 
@@ -58,13 +74,13 @@ def create_admin(
         )
 
 
-def prestart(settings: AuthSettings) -> None:
+def prestart(settings: AuthSettings, *, with_contract: bool = False) -> None:
     """Wait for the database, apply migrations, and create the configured admin if any.
 
     A name already taken by a user who is not an admin is refused and logged, and the start
     goes on: whoever registered that name first cannot block deployments.
     """
-    migrate(SERVICE_DIR, settings.database_url)
+    migrate(SERVICE_DIR, settings.database_url, with_contract=with_contract)
     if settings.admin_username and settings.admin_password:
         try:
             create_admin(
@@ -138,7 +154,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="python -m services.auth.manage")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("prestart", help="wait for the database, migrate, bootstrap the admin")
+    prestart_parser = commands.add_parser(
+        "prestart", help="wait for the database, migrate, bootstrap the admin"
+    )
+    prestart_parser.add_argument(
+        "--contract", action="store_true", help="also the contract migrations (nothing older runs)"
+    )
     admin = commands.add_parser("create-admin", help="create or promote an admin user")
     admin.add_argument("--username", required=True)
     admin.add_argument("--email", required=True)
@@ -161,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if OPERATIONS.run(parser, args, settings):
         return
     if args.command == "prestart":
-        prestart(settings)
+        prestart(settings, with_contract=args.contract)
     elif args.command == "replay":
         replay_command(parser, settings, outbox=OUTBOX, queue=args.queue)
     elif args.command in ("rotate-key", "promote-key"):

@@ -62,7 +62,8 @@ class RefreshToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey(User.id, ondelete="CASCADE"), index=True)
     family_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # `manage maintain` trims the tokens long expired.
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[User] = relationship(lazy="joined")
@@ -73,12 +74,14 @@ class LoginAttempt(Base):
     address) in its current window; see `services/auth/throttle.py`."""
 
     __tablename__ = "login_attempt"
+    # By the latest attempt: the login path's purge and `manage maintain` read it (0004's name).
+    __table_args__ = (Index("ix_login_attempt_last_at", "last_at"),)
 
     scope: Mapped[str] = mapped_column(String(16), primary_key=True)
     key: Mapped[str] = mapped_column(String(254), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 # User events, written in the transaction of the change; the relay is woken on `auth_outbox`.

@@ -15,6 +15,7 @@ from services.auth.models import OUTBOX, LoginAttempt, RefreshToken, User
 from services.auth.throttle import Attempts, Scope
 from shared.contracts.events import UserEvent
 from shared.core.db import table_of
+from shared.core.retention import Trim
 from shared.messaging import outbox
 from shared.web.pagination import ListQuery
 
@@ -167,6 +168,23 @@ def reset_attempts(session: Session, *, scope: Scope, key: str) -> None:
 def purge_attempts(session: Session, *, before: datetime) -> None:
     """Forget the counts whose latest attempt is older than `before`."""
     session.execute(delete(LoginAttempt).where(LoginAttempt.last_at < before))
+
+
+def retention_trims(*, token_keep: timedelta, attempt_keep: timedelta) -> list[Trim]:
+    """`manage maintain`'s trims: refresh tokens expired longer than `token_keep` ago, counts
+    of attempts whose latest one is older than `attempt_keep` (read through their indexes)."""
+    return [
+        Trim(
+            table=table_of(RefreshToken),
+            expired=lambda now: RefreshToken.expires_at < now - token_keep,
+            retention=f"refresh tokens until {token_keep.days} days past their expiry",
+        ),
+        Trim(
+            table=table_of(LoginAttempt),
+            expired=lambda now: LoginAttempt.last_at < now - attempt_keep,
+            retention=f"login counts for {attempt_keep.total_seconds():.0f} s after their latest",
+        ),
+    ]
 
 
 def _counts(table: FromClause) -> tuple[ColumnElement[Any], ...]:

@@ -27,14 +27,21 @@ from shared.messaging.replay import add_rebuild_commands, run_rebuild_command
 from shared.messaging.subscriptions import ensure_consumer_queues
 
 SERVICE_DIR = Path(__file__).parent
-OPERATIONS = Operations(subscriptions=subscriptions, processed=processed_event)
+OPERATIONS = Operations(
+    subscriptions=subscriptions, processed=processed_event, service_dir=SERVICE_DIR
+)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="python -m services.kpi.manage")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("prestart", help="wait for the database, migrate, declare the queues")
+    prestart_parser = commands.add_parser(
+        "prestart", help="wait for the database, migrate, declare the queues"
+    )
+    prestart_parser.add_argument(
+        "--contract", action="store_true", help="also the contract migrations (nothing older runs)"
+    )
     add_rebuild_commands(commands)
     OPERATIONS.add_commands(commands)
     args = parser.parse_args(argv)
@@ -42,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if OPERATIONS.run(parser, args, settings):
         return
     if args.command == "prestart":
-        prestart(SERVICE_DIR, settings.database_url)
+        prestart(SERVICE_DIR, settings.database_url, with_contract=args.contract)
         ensure_consumer_queues(settings, subscriptions(settings))
     else:
         run_rebuild_command(parser, args, settings, read_model(settings))

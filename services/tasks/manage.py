@@ -28,14 +28,24 @@ from shared.messaging.replay import add_rebuild_commands, replay_command, run_re
 from shared.messaging.subscriptions import ensure_consumer_queues
 
 SERVICE_DIR = Path(__file__).parent
-OPERATIONS = Operations(subscriptions=subscriptions, processed=processed_event, outbox=OUTBOX)
+OPERATIONS = Operations(
+    subscriptions=subscriptions,
+    processed=processed_event,
+    outbox=OUTBOX,
+    service_dir=SERVICE_DIR,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="python -m services.tasks.manage")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("prestart", help="wait for the database, migrate, declare the queue")
+    prestart_parser = commands.add_parser(
+        "prestart", help="wait for the database, migrate, declare the queue"
+    )
+    prestart_parser.add_argument(
+        "--contract", action="store_true", help="also the contract migrations (nothing older runs)"
+    )
     replay_parser = commands.add_parser("replay", help="re-publish every event to one queue")
     replay_parser.add_argument("--queue", required=True, help="e.g. kpi.task-events.replay")
     add_rebuild_commands(commands)
@@ -45,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if OPERATIONS.run(parser, args, settings):
         return
     if args.command == "prestart":
-        prestart(SERVICE_DIR, settings.database_url)
+        prestart(SERVICE_DIR, settings.database_url, with_contract=args.contract)
         ensure_consumer_queues(settings, subscriptions(settings))
     elif args.command == "replay":
         replay_command(parser, settings, outbox=OUTBOX, queue=args.queue)

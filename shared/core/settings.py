@@ -54,10 +54,12 @@ class ServiceSettings(BaseSettings):
     metrics_address: str = "0.0.0.0"
     # Relay and consumers touch this file while alive (their liveness probe); unset: no file.
     heartbeat_file: Path | None = None
-    # Consumers (logs, kpi, tasks): `manage prune-processed` forgets applied event ids this old.
+    # Consumers (logs, kpi, tasks): `manage maintain` forgets applied event ids this old.
     processed_event_retention_days: int = Field(
         default=14, ge=MIN_PROCESSED_EVENT_RETENTION_DAYS, le=3650
     )
+    # `manage maintain` deletes this many rows a transaction (docs/retention.md).
+    maintain_batch_size: int = Field(default=1000, ge=1, le=100_000)
 
 
 class RelaySettings(ServiceSettings):
@@ -70,3 +72,7 @@ class RelaySettings(ServiceSettings):
     # batch (`RelayConfig`); below it, it claims at once.
     relay_linger_above_per_second: float = Field(default=300.0, ge=0, le=1_000_000)
     relay_linger_seconds: float = Field(default=0.05, ge=0, le=5)
+    # `manage maintain` deletes published outbox rows older than this; 0 keeps them all, as a
+    # replay re-sends the whole outbox: a trimmed one rebuilds only what is left
+    # (docs/retention.md).
+    outbox_retention_days: int = Field(default=0, ge=0, le=36_500)

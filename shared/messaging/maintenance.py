@@ -9,12 +9,12 @@ transactions (a consumer's insert never waits long on them).
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, delete, func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from shared.core.db import Database
+from shared.core.retention import Trim, run_trim
 from shared.core.settings import MIN_PROCESSED_EVENT_RETENTION_DAYS
 from shared.messaging.outbox import Outbox
 
@@ -63,31 +63,32 @@ def retention(days: int) -> timedelta:
     return timedelta(days=days)
 
 
-def delete_processed_before(
-    session: Session, processed: Table, *, before: datetime, limit: int
-) -> int:
-    """Delete up to `limit` ids of events applied before `before`; how many."""
-    oldest = (
-        select(processed.c.event_id).where(processed.c.processed_at < before).limit(limit)
-    ).scalar_subquery()
-    result = session.execute(delete(processed).where(processed.c.event_id.in_(oldest)))
-    return cast(CursorResult[Any], result).rowcount
-
-
 def prune_processed(
     database_url: str, processed: Table, *, keep: timedelta, batch: int = PRUNE_BATCH
 ) -> int:
     """Delete the ids of events applied longer than `keep` ago, a batch per transaction."""
-    before = datetime.now(UTC) - keep
     database = Database(database_url, pool_size=1)
-    deleted = 0
     try:
-        while True:
-            with database.sessionmaker() as session:
-                count = delete_processed_before(session, processed, before=before, limit=batch)
-                session.commit()
-            deleted += count
-            if count < batch:
-                return deleted
+        trim = processed_trim(processed, keep=keep)
+        return run_trim(database, trim, now=datetime.now(UTC), batch=batch)
     finally:
         database.dispose()
+
+
+def processed_trim(processed: Table, *, keep: timedelta) -> Trim:
+    """`manage maintain`'s trim of the ids of events applied longer than `keep` ago."""
+    return Trim(
+        table=processed,
+        expired=lambda now: processed.c.processed_at < now - keep,
+        retention=f"ids of events applied in the last {keep.days} days",
+    )
+
+
+def outbox_trim(outbox: Outbox, *, keep: timedelta) -> Trim:
+    """`manage maintain`'s trim of the events published longer than `keep` ago."""
+    table = outbox.table
+    return Trim(
+        table=table,
+        expired=lambda now: table.c.published_at < now - keep,
+        retention=f"events published in the last {keep.days} days, and every unpublished one",
+    )

@@ -4,17 +4,23 @@
     python -m services.kpi.manage dead-letters redrive  [--queue Q] [--id MESSAGE_ID ...]
     python -m services.kpi.manage dead-letters purge    [--queue Q] [--id MESSAGE_ID ...] [--yes]
     python -m services.kpi.manage prune-processed       [--retention-days N]
+    python -m services.kpi.manage maintain
     python -m services.tasks.manage outbox-status
 
 A consumer service (logs, kpi, tasks) gets the dead-letter and pruning commands for the queues
 of its consumer module's `subscriptions`; a producer (tasks, auth) gets `outbox-status`. The
 machinery is in `shared/messaging/dead_letters.py` and `shared/messaging/maintenance.py`.
+Every service gets `contract`, the migrations `prestart` leaves for after a rollout
+(docs/migrations.md), and `maintain` (`shared/core/retention.py`): its processed event ids, its
+published outbox rows and its own `trims` past their retention (docs/retention.md).
 """
 
 import argparse
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from aio_pika.exceptions import AMQPConnectionError
@@ -22,12 +28,16 @@ from sqlalchemy import Table
 from sqlalchemy.exc import OperationalError
 
 from shared.core.db import standalone_session
-from shared.core.settings import ServiceSettings
+from shared.core.migrations import contract
+from shared.core.retention import Trim, maintain
+from shared.core.settings import RelaySettings, ServiceSettings
 from shared.messaging import dead_letters
 from shared.messaging.dead_letters import DeadLetter, DeadLetterError
 from shared.messaging.maintenance import (
     RetentionTooShortError,
     outbox_status,
+    outbox_trim,
+    processed_trim,
     prune_processed,
     retention,
 )
@@ -52,6 +62,20 @@ class Operations(Generic[SettingsT]):
     subscriptions: Callable[[SettingsT], Sequence[Subscription[Any]]] | None = None
     processed: Table | None = None  # the consumers' `processed_event`
     outbox: Outbox | None = None
+    trims: Callable[[SettingsT], Sequence[Trim]] | None = None  # the service's own tables
+    service_dir: Path | None = None  # the folder of its `migrations/`: `manage contract`
+
+    def maintenance(self, settings: SettingsT) -> list[Trim]:
+        """What `maintain` trims: the service's own tables, processed ids, published events."""
+        trims = list(self.trims(settings)) if self.trims is not None else []
+        if self.processed is not None:
+            keep = retention(settings.processed_event_retention_days)
+            trims.append(processed_trim(self.processed, keep=keep))
+        # OUTBOX_RETENTION_DAYS 0 (the default): kept, as a replay re-sends the whole outbox.
+        days = settings.outbox_retention_days if isinstance(settings, RelaySettings) else 0
+        if self.outbox is not None and days:
+            trims.append(outbox_trim(self.outbox, keep=timedelta(days=days)))
+        return trims
 
     def add_commands(self, commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
         """Add this service's operations commands to `manage`'s subcommands."""
@@ -66,6 +90,11 @@ class Operations(Generic[SettingsT]):
             )
         if self.outbox is not None:
             commands.add_parser("outbox-status", help="unpublished events and the oldest one's age")
+        commands.add_parser("maintain", help="delete the rows past their retention, in batches")
+        if self.service_dir is not None:
+            commands.add_parser(
+                "contract", help="apply the contract migrations: once the release before is gone"
+            )
 
     def run(
         self, parser: argparse.ArgumentParser, args: argparse.Namespace, settings: SettingsT
@@ -79,6 +108,10 @@ class Operations(Generic[SettingsT]):
                 _prune(settings, self.processed, args.retention_days)
             elif args.command == "outbox-status" and self.outbox is not None:
                 _print_outbox_status(settings, self.outbox)
+            elif args.command == "maintain":
+                _maintain(settings, self.maintenance(settings))
+            elif args.command == "contract" and self.service_dir is not None:
+                contract(self.service_dir, settings.database_url)
             else:
                 return False
         except (DeadLetterError, RetentionTooShortError) as exc:
@@ -187,6 +220,23 @@ def _prune(settings: ServiceSettings, processed: Table, days: int | None) -> Non
     days = settings.processed_event_retention_days if days is None else days
     deleted = prune_processed(settings.database_url, processed, keep=retention(days))
     print(f"{processed.fullname}: {deleted} event ids applied over {days} days ago deleted")
+
+
+def _maintain(settings: ServiceSettings, trims: Sequence[Trim]) -> None:
+    if not trims:
+        print("nothing to trim")
+        return
+    schema = trims[0].table.schema or "public"
+    deleted = maintain(
+        settings.database_url, schema=schema, trims=trims, batch=settings.maintain_batch_size
+    )
+    if deleted is None:
+        print(f"another maintain of {schema} is running: nothing done")
+        return
+    for trim in trims:
+        print(
+            f"{trim.table.fullname}: {deleted[trim.table.fullname]} deleted; kept: {trim.retention}"
+        )
 
 
 def _print_outbox_status(settings: ServiceSettings, outbox: Outbox) -> None:

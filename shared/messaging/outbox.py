@@ -67,6 +67,12 @@ def outbox_table(metadata: MetaData, *, entity_id: str) -> Table:
     )
     # The relay only ever scans what is still unpublished.
     Index("ix_outbox_unpublished", table.c.id, postgresql_where=table.c.published_at.is_(None))
+    # `manage maintain` trims the oldest published ones (OUTBOX_RETENTION_DAYS).
+    Index(
+        "ix_outbox_published_at",
+        table.c.published_at,
+        postgresql_where=table.c.published_at.is_not(None),
+    )
     return table
 
 

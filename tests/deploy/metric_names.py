@@ -6,7 +6,11 @@ from prometheus_client import REGISTRY, Metric
 
 from services.tasks.models import OUTBOX
 from shared.core.db import Database
-from shared.messaging.metrics import OutboxCollector
+from shared.messaging.metrics import CONSUMER_EVENTS, OutboxCollector
+from shared.web.metrics import REQUEST_DURATION
+
+# A metric is in the registry once its module is imported: each side's, whichever test runs.
+REGISTERED = (REQUEST_DURATION, CONSUMER_EVENTS)
 
 _SUFFIXES = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}
 # Our own and prometheus-client's names; `up` is Prometheus's own, per target.

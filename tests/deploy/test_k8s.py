@@ -231,3 +231,25 @@ def test_only_the_gateway_can_name_a_client_address_to_auth() -> None:
         reference = secret["valueFrom"]["secretKeyRef"]
         assert reference == {"name": "gateway-secret", "key": "GATEWAY_SECRET"}, name
     assert "GATEWAY_SECRET" in SECRETS["gateway-secret"]["stringData"]
+
+
+CRON_JOBS = {doc["metadata"]["name"]: doc for doc in OBJECTS if doc["kind"] == "CronJob"}
+
+
+@pytest.mark.parametrize("service", sorted(SERVICE_WORKLOADS))
+def test_each_service_trims_its_tables_on_a_schedule_one_run_at_a_time(service: str) -> None:
+    cron = CRON_JOBS[f"{service}-maintain"]
+    job = cron["spec"]["jobTemplate"]
+    pod = job["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert container["command"] == ["python", "-m", f"services.{service}.manage", "maintain"]
+    # Every setting it reads (its retentions among them); it never talks to RabbitMQ, nor
+    # serves a request that the gateway's secret would vouch for.
+    assert SERVICE_VARS[service] - ADMIN - {"AMQP_URL", "GATEWAY_SECRET"} <= _environment(job)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["automountServiceAccountToken"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert {"requests", "limits"} <= set(container["resources"])
