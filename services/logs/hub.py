@@ -33,6 +33,12 @@ from shared.core.db import CONNECT_ARGS, Database
 
 logger = structlog.get_logger(__name__)
 
+# Entries a stream may fall behind before it is closed as too slow (its client resumes): a
+# frame is about 300 bytes, so a stream's buffer stays under about 300 KiB.
+BUFFER_ENTRIES = 1000
+# Entries per read: the process's reads of new entries, and a resume's backlog.
+PAGE_SIZE = 500
+
 
 @dataclass(eq=False)
 class Subscriber:
@@ -45,16 +51,21 @@ class Subscriber:
     ended: str | None = None  # slow, shutdown, generation_changed
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def offer(self, entry_id: int, row: dict[str, Any], frame: bytes) -> None:
-        """Queue an entry's frame if the stream wants it; end the stream if it is too far behind."""
-        if self.ended or entry_id <= self.last_id or not service.matches(self.filters, row):
-            return
+    def offer(self, entry_id: int, row: dict[str, Any], frame: bytes) -> bool:
+        """Queue an entry's frame if the stream wants it; end the stream if it is too far
+        behind. False once it has ended (the hub then forgets it)."""
+        if self.ended:
+            return False
+        if entry_id <= self.last_id or not service.matches(self.filters, row):
+            return True
         if len(self.frames) >= self.buffer_limit:
+            self.frames.clear()  # what it missed is in the table: its client resumes
             self.end("slow")
-            return
+            return False
         self.frames.append((entry_id, frame))
         self.last_id = entry_id
         self.wake.set()
+        return True
 
     def skip_through(self, entry_id: int) -> None:
         """Forget the entries up to `entry_id` (a resume sent them from the table)."""
@@ -71,7 +82,14 @@ class Subscriber:
 class ActivityHub:
     """The listening connection, the pump, and the subscribers of one API process."""
 
-    def __init__(self, database: Database, url: str, *, page_size: int, buffer_limit: int) -> None:
+    def __init__(
+        self,
+        database: Database,
+        url: str,
+        *,
+        page_size: int = PAGE_SIZE,
+        buffer_limit: int = BUFFER_ENTRIES,
+    ) -> None:
         self.database = database
         self.page_size = page_size
         self.buffer_limit = buffer_limit
@@ -180,7 +198,8 @@ class ActivityHub:
             for row in rows:
                 frame = cursor.activity_frame(generation, row)
                 for subscriber in list(self._subscribers):
-                    subscriber.offer(row["id"], row, frame)
+                    if not subscriber.offer(row["id"], row, frame):
+                        self._subscribers.discard(subscriber)
                 self.last_id = row["id"]
             if len(rows) < self.page_size:
                 return

@@ -20,6 +20,9 @@ from services.logs.live_metrics import CLOSED, EVENTS_SENT, RESETS, RESUMES, STR
 from services.logs.schemas import LogFilters
 from shared.core.db import Database
 
+# A comment line on an idle stream this often, so proxies keep it open (the gateway waits 60 s).
+HEARTBEAT_SECONDS = 15.0
+
 
 @dataclass(frozen=True)
 class StreamRequest:
@@ -30,27 +33,44 @@ class StreamRequest:
     expires_at: float  # the token's `exp` (seconds since the epoch)
 
 
-async def events(
+async def open_stream(
     hub: ActivityHub, database: Database, request: StreamRequest, *, heartbeat: float
 ) -> AsyncIterator[bytes]:
-    """The stream's bytes: a reset, or the backlog after the cursor and then live entries."""
+    """The stream's bytes: a reset, or the backlog after the cursor and then live entries.
+
+    The stream is subscribed before this returns, so an entry committed once the client has the
+    response headers reaches it."""
     start = None
     if request.resume_from is not None:
         start = cursor.parse(request.resume_from)
         if start is None or not await database.read(
             service.resumable, cursor_generation=start[0], entry_id=start[1]
         ):
-            RESETS.labels("cursor_unknown").inc()
-            yield cursor.reset_frame("cursor_unknown")
-            return
+            return _reset("cursor_unknown")
         RESUMES.inc()
     subscriber = hub.subscribe(request.filters)
+    return _events(hub, database, subscriber, start, request.expires_at, heartbeat)
+
+
+async def _reset(reason: str) -> AsyncIterator[bytes]:
+    RESETS.labels(reason).inc()
+    yield cursor.reset_frame(reason)
+
+
+async def _events(
+    hub: ActivityHub,
+    database: Database,
+    subscriber: Subscriber,
+    start: tuple[str, int] | None,
+    expires_at: float,
+    heartbeat: float,
+) -> AsyncIterator[bytes]:
     STREAMS_OPEN.inc()
     try:
         if start is not None:
             async for chunk in _backlog(hub, database, subscriber, start):
                 yield chunk
-        async for chunk in _live(subscriber, request.expires_at, heartbeat):
+        async for chunk in _live(subscriber, expires_at, heartbeat):
             yield chunk
     finally:
         hub.unsubscribe(subscriber)

@@ -26,12 +26,7 @@ def create_app(
         routers=[router],
         read_model=SCHEMA,  # X-Read-Model: replaying while a replay rebuilds it
     )
-    app.state.activity_hub = ActivityHub(
-        app.state.database,
-        settings.database_url,
-        page_size=settings.live_page_size,
-        buffer_limit=settings.live_buffer_entries,
-    )
+    app.state.activity_hub = ActivityHub(app.state.database, settings.database_url)
     common = app.router.lifespan_context
 
     @asynccontextmanager

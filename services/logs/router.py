@@ -3,7 +3,7 @@
 from typing import Annotated
 
 import jwt
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.sse import EventSourceResponse
 
 from services.logs import live, service
@@ -50,12 +50,11 @@ async def list_logs(
 @router.get(
     "/stream",
     operation_id="logs_stream",
-    response_class=EventSourceResponse,
+    response_class=Response,  # an EventSourceResponse, made here (see `live.open_stream`)
     responses=_STREAM_RESPONSES,
     description=_STREAM_DESCRIPTION,
 )
 async def stream_logs(
-    request: Request,
     user: CurrentUser,
     database: DatabaseDep,
     hub: HubDep,
@@ -73,8 +72,8 @@ async def stream_logs(
         resume_from=last_event_id if last_event_id is not None else after,
         expires_at=float(claims["exp"]),
     )
-    heartbeat = request.app.state.settings.live_heartbeat_seconds
+    events = await live.open_stream(hub, database, stream, heartbeat=live.HEARTBEAT_SECONDS)
     return EventSourceResponse(
-        live.events(hub, database, stream, heartbeat=heartbeat),
+        events,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
