@@ -39,7 +39,7 @@ export $(METRICS_PORTS)
 
 .PHONY: help install nginx wrk prometheus run migrate seed replay dead-letters redrive purge-dead-letters \
 	outbox-status prune-processed maintain contract admin rotate-key promote-key openapi plots test lint \
-	fmt bench bench-events clean doctor
+	fmt bench bench-events bench-stream clean doctor
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-19s %s\n", $$1, $$2}'
@@ -193,12 +193,16 @@ fmt: install ## Format and auto-fix the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install wrk ## Benchmark through the gateway beside a baseline app, the event path, then KPI scaling
+bench: install wrk ## Benchmark through the gateway beside a baseline app, the event path, live streams, KPI scaling
 	$(BIN)/python -m benchmarks.gateway_bench
+	$(BIN)/python -m benchmarks.stream
 	$(BIN)/python -m benchmarks.kpi_scaling
 
 bench-events: install wrk ## Only the event path's lines of `make bench` (drain, 201-to-log time, backlog)
 	$(BIN)/python -m benchmarks.event_path
+
+bench-stream: install wrk ## Only the live stream's lines of `make bench` (1,000 streams, 201-to-stream time)
+	$(BIN)/python -m benchmarks.stream
 
 clean: ## Remove the virtualenv, caches and local state (generated signing key, gateway config)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .local

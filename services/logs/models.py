@@ -7,7 +7,8 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, Identity, Index, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.core.db import schema_metadata
+from services.logs.ordering import keep_commit_order
+from shared.core.db import schema_metadata, table_of
 from shared.messaging.applying import processed_event_table
 
 SCHEMA = "logs"
@@ -53,5 +54,8 @@ Index(
     ActivityLog.created_at,
     ActivityLog.id,
 )
+
+# Inserts in commit order, announced after commit (its twins too: a replay's shadow).
+keep_commit_order(table_of(ActivityLog))
 
 processed_event = processed_event_table(Base.metadata)

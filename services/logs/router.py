@@ -1,9 +1,13 @@
 """Thin HTTP endpoints of the logs service: parse, call one service function, answer."""
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from services.logs import service
-from services.logs.deps import LogFiltersDep
+import jwt
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.sse import EventSourceResponse
+
+from services.logs import live, service
+from services.logs.deps import HubDep, LogFiltersDep, StreamFiltersDep
 from services.logs.schemas import LogEntryRead
 from shared.core.db import DatabaseDep
 from shared.web.pagination import Page, PageDep
@@ -16,6 +20,21 @@ _LIST_DESCRIPTION = (
     " the entries happened; neither means the current month, except with `task_id` alone:"
     " then the task's whole history."
 )
+_STREAM_DESCRIPTION = (
+    "Activity-log entries as Server-Sent Events, in commit order, as they are committed:"
+    " `event: activity`, `data:` the entry as `GET /logs/` has it, `id:` its cursor. A client"
+    " that reconnects with the last cursor it got (`Last-Event-ID`, or `after` on a first"
+    " request) first gets every entry committed after it, then the live ones; a cursor that"
+    " cannot be resumed from gets `event: reset` (reload, then stream without a cursor)."
+    " A comment line every 15 s keeps an idle stream open; the stream ends when the access"
+    " token expires. See docs/live-activity.md."
+)
+_STREAM_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {
+        "description": "The event stream.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
 
 
 @router.get(
@@ -26,3 +45,35 @@ async def list_logs(
 ) -> Page[LogEntryRead]:
     """Log entries, newest first: of a month, or of one task's whole history."""
     return await database.read(service.list_entries, filters=filters, params=page)
+
+
+@router.get(
+    "/stream",
+    operation_id="logs_stream",
+    response_class=Response,  # an EventSourceResponse, made here (see `live.open_stream`)
+    responses=_STREAM_RESPONSES,
+    description=_STREAM_DESCRIPTION,
+)
+async def stream_logs(
+    user: CurrentUser,
+    database: DatabaseDep,
+    hub: HubDep,
+    filters: StreamFiltersDep,
+    last_event_id: Annotated[str | None, Header(max_length=64)] = None,
+    after: Annotated[
+        str | None, Query(max_length=64, description="A cursor, when no Last-Event-ID is sent.")
+    ] = None,
+) -> EventSourceResponse:
+    """The activity log, live, resumable from a cursor."""
+    # The token was verified; its `exp` says when the stream ends.
+    claims = jwt.decode(user.token, options={"verify_signature": False})
+    stream = live.StreamRequest(
+        filters=filters,
+        resume_from=last_event_id if last_event_id is not None else after,
+        expires_at=float(claims["exp"]),
+    )
+    events = await live.open_stream(hub, database, stream, heartbeat=live.HEARTBEAT_SECONDS)
+    return EventSourceResponse(
+        events,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

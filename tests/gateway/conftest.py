@@ -49,10 +49,30 @@ def _answer(path: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     return 404, [json_type], b'{"code":"not_found"}'
 
 
+# The stub's event stream (`/logs/stream`) sends its next event once the test sets the first,
+# and ends once it sets the second; it sends no X-Accel-Buffering, so only the gateway's own
+# configuration keeps events from being held back.
+STREAM_STEPS = (threading.Event(), threading.Event())
+
+
+async def stream_stub(send: Send) -> None:
+    """An event, then another once the test says so, then the end once it says so."""
+    headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    for number, step in enumerate(STREAM_STEPS, start=1):
+        body = f'event: activity\ndata: {{"id": {number}}}\nid: 0000000a-{number}\n\n'
+        await send({"type": "http.response.body", "body": body.encode(), "more_body": True})
+        await asyncio.to_thread(step.wait, 30)
+    await send({"type": "http.response.body", "body": b""})
+
+
 async def stub(scope: dict[str, Any], receive: Callable[[], Any], send: Send) -> None:
     """A raw ASGI app standing in for the four services."""
     while (await receive()).get("more_body"):
         pass
+    if scope["path"] == "/logs/stream":
+        await stream_stub(send)
+        return
     if scope["path"] in ("/auth/headers", "/tasks/headers"):  # what the service was sent
         received = {name.decode(): value.decode() for name, value in scope["headers"]}
         status, headers, body = (

@@ -1,0 +1,248 @@
+"""One process's fan-out of new activity entries to its live streams (`services/logs/live.py`).
+
+The process holds ONE PostgreSQL connection outside the pool, in autocommit, that `LISTEN`s on
+`logs_activity` (sent after each commit of new entries, `services/logs/ordering.py`); the event
+loop watches its socket (`add_reader`), so waiting costs no thread. On a notification one pump
+task reads the entries after the last one it saw, in pages, with a pooled connection for the
+length of the read, turns each into its SSE frame once, and hands the frame to every stream
+whose filters it matches. Notifications that arrive while it reads are folded into its next
+read. Entries are read in id order, which is commit order, so a stream never sees one entry
+after a later one.
+
+A stream's buffer is bounded: a stream that falls `buffer_limit` entries behind (its client
+reads too slowly) is closed, and its client resumes from the last entry it got.
+"""
+
+import asyncio
+import signal
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+import structlog
+from sqlalchemy import make_url
+
+from services.logs import cursor, service
+from services.logs.ordering import CHANNEL
+from services.logs.schemas import LogFilters
+from shared.core.db import CONNECT_ARGS, Database
+
+logger = structlog.get_logger(__name__)
+
+# Entries a stream may fall behind before it is closed as too slow (its client resumes): a
+# frame is about 300 bytes, so a stream's buffer stays under about 300 KiB.
+BUFFER_ENTRIES = 1000
+# Entries per read: the process's reads of new entries, and a resume's backlog.
+PAGE_SIZE = 500
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One open stream: its filters, the frames waiting for it, why it must end (if it must)."""
+
+    filters: LogFilters
+    buffer_limit: int
+    frames: deque[tuple[int, bytes]] = field(default_factory=deque)  # (entry id, frame)
+    last_id: int = 0  # the newest entry handed to it (a resume's backlog sets it first)
+    ended: str | None = None  # slow, shutdown, generation_changed
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def offer(self, entry_id: int, row: dict[str, Any], frame: bytes) -> bool:
+        """Queue an entry's frame if the stream wants it; end the stream if it is too far
+        behind. False once it has ended (the hub then forgets it)."""
+        if self.ended:
+            return False
+        if entry_id <= self.last_id or not service.matches(self.filters, row):
+            return True
+        if len(self.frames) >= self.buffer_limit:
+            self.frames.clear()  # what it missed is in the table: its client resumes
+            self.end("slow")
+            return False
+        self.frames.append((entry_id, frame))
+        self.last_id = entry_id
+        self.wake.set()
+        return True
+
+    def skip_through(self, entry_id: int) -> None:
+        """Forget the entries up to `entry_id` (a resume sent them from the table)."""
+        while self.frames and self.frames[0][0] <= entry_id:
+            self.frames.popleft()
+        self.last_id = max(self.last_id, entry_id)
+
+    def end(self, reason: str) -> None:
+        """Ask the stream to end (it ends after the frames it holds)."""
+        self.ended = self.ended or reason
+        self.wake.set()
+
+
+class ActivityHub:
+    """The listening connection, the pump, and the subscribers of one API process."""
+
+    def __init__(
+        self,
+        database: Database,
+        url: str,
+        *,
+        page_size: int = PAGE_SIZE,
+        buffer_limit: int = BUFFER_ENTRIES,
+    ) -> None:
+        self.database = database
+        self.page_size = page_size
+        self.buffer_limit = buffer_limit
+        self.generation = ""  # of the activity log's table (`service.generation`)
+        self.last_id = 0
+        self.ready = asyncio.Event()  # listening, and `last_id` known
+        self.closing = False
+        self._connect_args = _psycopg2_args(url)
+        self._subscribers: set[Subscriber] = set()
+        self._pending = asyncio.Event()
+        self._listener: psycopg2.extensions.connection | None = None
+        self._listener_fd = -1
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        """Be ready to start: end streams on SIGTERM. Nothing listens before the first stream."""
+        self._chain_exit_signals()
+
+    async def ensure_listening(self) -> None:
+        """Listen and pump in the background from now on (reconnecting when PostgreSQL goes
+        away); return once new entries are handed out."""
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._pump())]
+        await self.ready.wait()
+
+    async def stop(self) -> None:
+        """End every stream and stop listening."""
+        self.shut_down()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._close_listener()
+
+    def shut_down(self) -> None:
+        """End every open stream now, and any that begins from here on (the process stops)."""
+        self.closing = True
+        for subscriber in list(self._subscribers):
+            subscriber.end("shutdown")
+
+    def subscribe(self, filters: LogFilters) -> Subscriber:
+        """A new stream's subscription: from now on it is handed every new entry it matches."""
+        subscriber = Subscriber(filters=filters, buffer_limit=self.buffer_limit)
+        if self.closing:
+            subscriber.end("shutdown")
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    async def _pump(self) -> None:
+        """Connect and listen; then read and hand out new entries on each notification."""
+        while True:
+            try:
+                await self._listen()
+                while True:
+                    await self._hand_out_new()
+                    await self._pending.wait()
+                    self._pending.clear()
+            except (psycopg2.Error, OSError) as exc:  # PostgreSQL restarted, network cut, ...
+                logger.warning("live_listener_lost", error=repr(exc))
+            except Exception as exc:  # the pool's own failures (e.g. 503 when overloaded)
+                logger.warning("live_read_failed", error=repr(exc))
+            self._close_listener()
+            await asyncio.sleep(1.0)
+
+    async def _listen(self) -> None:
+        """Open the listening connection (in a thread: connecting blocks) and watch its socket."""
+        if self._listener is not None:
+            return
+        connection = await asyncio.to_thread(psycopg2.connect, **self._connect_args)
+        connection.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+        with connection.cursor() as cursor:
+            cursor.execute(f"LISTEN {CHANNEL}")
+        self._listener, self._listener_fd = connection, connection.fileno()
+        asyncio.get_running_loop().add_reader(self._listener_fd, self._on_readable)
+        if not self.ready.is_set():  # first start: streams begin at the newest entry
+            self.generation, self.last_id = await self.database.read(service.newest)
+            self.ready.set()
+        self._pending.set()  # after a reconnect: what was committed meanwhile
+
+    def _on_readable(self) -> None:
+        listener = self._listener
+        assert listener is not None
+        try:
+            listener.poll()
+        except psycopg2.Error:
+            self._close_listener()
+            self._pending.set()  # the pump's read then fails and it reconnects
+            return
+        if listener.notifies:
+            listener.notifies.clear()
+            self._pending.set()
+
+    async def _hand_out_new(self) -> None:
+        """Read every entry after `last_id`, page by page, and hand each to its subscribers."""
+        if self._listener is None:
+            raise OSError("the listening connection is closed")
+        while True:
+            generation, rows = await self.database.read(
+                service.entries_after, after=self.last_id, limit=self.page_size
+            )
+            if generation != self.generation:
+                self._new_generation(generation)
+                return
+            for row in rows:
+                frame = cursor.activity_frame(generation, row)
+                for subscriber in list(self._subscribers):
+                    if not subscriber.offer(row["id"], row, frame):
+                        self._subscribers.discard(subscriber)
+                self.last_id = row["id"]
+            if len(rows) < self.page_size:
+                return
+
+    def _new_generation(self, generation: str) -> None:
+        """The table was rebuilt (a replay): no cursor of the old one means anything now."""
+        logger.info("live_generation_changed", old=self.generation, new=generation)
+        self.generation = generation
+        self.last_id = 0
+        for subscriber in list(self._subscribers):
+            subscriber.end("generation_changed")
+        self._pending.set()
+
+    def _close_listener(self) -> None:
+        if self._listener is None:
+            return
+        asyncio.get_running_loop().remove_reader(self._listener_fd)
+        self._listener.close()
+        self._listener = None
+
+    def _chain_exit_signals(self) -> None:
+        """End open streams as soon as SIGTERM or SIGINT arrives, then let the server's own
+        handler run: uvicorn waits for open responses before it shuts down, and a stream never
+        ends by itself."""
+        if threading.current_thread() is not threading.main_thread():
+            return  # a server in a thread (tests): signals are not ours to take
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(number)
+            signal.signal(number, _chained(loop, self.shut_down, previous))
+
+
+def _chained(loop: asyncio.AbstractEventLoop, first: Callable[[], None], previous: Any) -> Any:
+    def handler(number: int, frame: Any) -> None:
+        loop.call_soon_threadsafe(first)
+        if callable(previous):
+            previous(number, frame)
+
+    return handler
+
+
+def _psycopg2_args(url: str) -> dict[str, Any]:
+    """psycopg2.connect's arguments for a SQLAlchemy URL, with the pool's connection options."""
+    parsed = make_url(url)
+    args: dict[str, Any] = parsed.translate_connect_args(username="user", database="dbname")
+    return {**CONNECT_ARGS, **args, **dict(parsed.query)}
