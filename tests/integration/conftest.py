@@ -82,8 +82,8 @@ class System:
             for name in (queue, f"{queue}.retry", f"{queue}.dead")
         ]
         async with (
-            channel_to(AMQP_URL, exchange=self.auth.user_events_exchange, queues=queues),
-            channel_to(AMQP_URL, exchange=self.tasks.events_exchange),
+            channel_to(self.auth.amqp_url, exchange=self.auth.user_events_exchange, queues=queues),
+            channel_to(self.auth.amqp_url, exchange=self.tasks.events_exchange),
         ):
             await asyncio.to_thread(ensure_consumer_queues, self.tasks, self.tasks_subscriptions)
             await asyncio.to_thread(ensure_consumer_queues, self.kpi, self.kpi_subscriptions)
@@ -91,10 +91,11 @@ class System:
             yield
 
 
-def system(database_url: str) -> System:
-    """Settings for all four services on `database_url`, with broker names of the test's own."""
+def system(database_url: str, *, amqp_url: str = AMQP_URL) -> System:
+    """Settings for all four services on `database_url` and the broker at `amqp_url`, with
+    broker names of the test's own."""
     names = {
-        "amqp_url": AMQP_URL,
+        "amqp_url": amqp_url,
         "events_exchange": unique_name("tasks.events"),
         "user_events_exchange": unique_name("auth.events"),
     }
