@@ -101,6 +101,21 @@ async def dead_letters(world: System) -> int:
     return total
 
 
+async def lose_a_node(engine: Engine, node: RabbitNode, writes: list[None]) -> None:
+    """SIGKILL the node among writes; once an event written after that is applied while the
+    node is still down (the clients went on through the others), restart it."""
+    await asyncio.sleep(1.0)  # the kill lands among writes and deliveries
+    pid = await asyncio.to_thread(rabbitmq_node.os_pid, node)
+    rabbitmq_node.kill(pid)
+    written_at_kill = len(writes)
+    await eventually(lambda: len(writes) > written_at_kill + 20, within=DEADLINE)
+    later = await asyncio.to_thread(newest_event, engine)
+    await eventually(lambda: applied_everywhere(engine, later), within=DEADLINE)
+    assert not answers("127.0.0.1", node.amqp_port)
+    await asyncio.to_thread(rabbitmq_node.start, node)
+    await asyncio.sleep(2.0)  # writes go on after the node is back
+
+
 @pytest.mark.parametrize("victim", ["another node", "the clients' node"])
 def test_a_node_killed_while_tasks_are_written_loses_no_event_and_applies_none_twice(
     rabbit_cluster: list[RabbitNode], database_url: str, engine: Engine, victim: str
@@ -133,18 +148,7 @@ def test_a_node_killed_while_tasks_are_written_loses_no_event_and_applies_none_t
             stop = asyncio.Event()
             writer = asyncio.create_task(keep_going(lambda n: write(engine, n), stop, writes))
             try:
-                await asyncio.sleep(1.0)  # the kill lands among writes and deliveries
-                pid = await asyncio.to_thread(rabbitmq_node.os_pid, killed)
-                rabbitmq_node.kill(pid)
-                written_at_kill = len(writes)
-                await eventually(lambda: len(writes) > written_at_kill + 20, within=DEADLINE)
-                later = await asyncio.to_thread(newest_event, engine)
-                # Clients went on through the surviving nodes: an event written after the kill
-                # is applied while the node is still down.
-                await eventually(lambda: applied_everywhere(engine, later), within=DEADLINE)
-                assert not answers("127.0.0.1", killed.amqp_port)
-                await asyncio.to_thread(rabbitmq_node.start, killed)
-                await asyncio.sleep(2.0)  # writes go on after the node is back
+                await lose_a_node(engine, killed, writes)
             finally:
                 stop.set()
                 await writer
