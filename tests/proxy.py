@@ -1,14 +1,19 @@
-"""A TCP proxy the tests can cut, to take a broker or database away from one client only."""
+"""A TCP proxy the tests can cut, to take a broker or database away from one client only.
+
+Given several targets it is a front such as a Kubernetes Service: each new connection goes to
+the first target that accepts it, in the order given.
+"""
 
 import asyncio
 import contextlib
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a target; `cut()` drops all connections, refuses new ones."""
+    """Forwards 127.0.0.1:<port> to a target (the first of `others` that answers, when it does
+    not); `cut()` drops all connections, refuses new ones."""
 
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
+    def __init__(self, target_host: str, target_port: int, *others: tuple[str, int]) -> None:
+        self.targets = [(target_host, target_port), *others]
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -27,9 +32,13 @@ class TcpProxy:
         self._writers.clear()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
-        except OSError:
+        for target in self.targets:
+            try:
+                upstream_reader, upstream_writer = await asyncio.open_connection(*target)
+                break
+            except OSError:
+                continue
+        else:
             writer.transport.abort()
             return
         self._writers.update({writer, upstream_writer})

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+from typing import Any
 
 import aio_pika
 import structlog
@@ -17,18 +18,27 @@ from aio_pika.exceptions import ChannelNotFoundEntity
 
 logger = structlog.get_logger(__name__)
 
+# A queue replicated over the nodes of a cluster: it outlives the loss of any one of them.
+QUORUM: dict[str, Any] = {"x-queue-type": "quorum"}
+
 
 def unrouted_name(exchange_name: str) -> str:
     """Where events go that no consumer queue is bound for yet (nothing is dropped)."""
     return f"{exchange_name}.unrouted"
 
 
-async def declare_events_exchange(channel: AbstractChannel, name: str) -> AbstractExchange:
-    """The durable topic exchange of task events, with a durable catch-all for unrouted ones."""
-    unrouted = await channel.declare_exchange(
+async def declare_unrouted_exchange(channel: AbstractChannel, name: str) -> AbstractExchange:
+    """The fanout exchange that takes the events `name` routes to no queue."""
+    return await channel.declare_exchange(
         unrouted_name(name), aio_pika.ExchangeType.FANOUT, durable=True
     )
-    queue = await channel.declare_queue(unrouted_name(name), durable=True)
+
+
+async def declare_events_exchange(channel: AbstractChannel, name: str) -> AbstractExchange:
+    """The durable topic exchange of task events, with a catch-all quorum queue for unrouted
+    ones (prestart rebuilds an older, classic one: `shared.messaging.queues.unrouted_queue`)."""
+    unrouted = await declare_unrouted_exchange(channel, name)
+    queue = await channel.declare_queue(unrouted_name(name), durable=True, arguments=QUORUM)
     await queue.bind(unrouted)
     return await channel.declare_exchange(
         name,

@@ -28,11 +28,10 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractQueue
 from aio_pika.exceptions import ChannelNotFoundEntity, ChannelPreconditionFailed
 from aiormq.exceptions import ConnectionNotImplemented
 
-from shared.messaging.broker import copy_of, declare_events_exchange
+from shared.messaging.broker import QUORUM, copy_of, declare_events_exchange, unrouted_name
 
 logger = structlog.get_logger(__name__)
 
-QUORUM: dict[str, Any] = {"x-queue-type": "quorum"}
 # What a quorum queue dead-letters (an expired retry, the delivery limit) leaves it only once the
 # target queue has it (at-least-once); RabbitMQ requires reject-publish on overflow for that.
 AT_LEAST_ONCE: dict[str, Any] = {
@@ -207,6 +206,12 @@ async def _exists(connection: AbstractConnection, name: str) -> bool:
     except ChannelNotFoundEntity:
         return False
     return True
+
+
+def unrouted_queue(exchange: str) -> QueueSpec:
+    """The catch-all queue of the events `exchange` (`shared.messaging.broker`), as prestart
+    ensures it: a classic one of older versions, homed on one node, is rebuilt as a quorum queue."""
+    return QueueSpec(unrouted_name(exchange), bindings=((unrouted_name(exchange), ""),))
 
 
 def consumer_queues(config: "ConsumerConfig") -> list[QueueSpec]:

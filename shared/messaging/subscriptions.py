@@ -19,13 +19,14 @@ from shared.core.settings import ServiceSettings
 from shared.core.tracing import configure_tracing
 from shared.messaging import heartbeat
 from shared.messaging.applying import BatchHandler, EventT, Handler, RowPerEvent
-from shared.messaging.broker import declare_events_exchange
+from shared.messaging.broker import declare_events_exchange, declare_unrouted_exchange
 from shared.messaging.consumer import EventConsumer
 from shared.messaging.queues import (
     ConsumerConfig,
     QueueMigrationError,
     consumer_queues,
     ensure_queue,
+    unrouted_queue,
 )
 
 
@@ -83,6 +84,9 @@ def ensure_consumer_queues(
         try:
             for subscription in subscriptions:
                 config = subscription.config(settings)
+                async with connection.channel() as channel:
+                    await declare_unrouted_exchange(channel, config.exchange)
+                await ensure_queue(settings.amqp_url, unrouted_queue(config.exchange))
                 async with connection.channel() as channel:
                     await declare_events_exchange(channel, config.exchange)
                 for spec in consumer_queues(config):

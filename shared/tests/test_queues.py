@@ -13,7 +13,11 @@ from sqlalchemy.engine import Engine
 from shared.contracts.events import TASK_EVENTS, TaskEvent
 from shared.core.db import Database
 from shared.core.settings import ServiceSettings
-from shared.messaging.broker import declare_events_exchange
+from shared.messaging.broker import (
+    declare_events_exchange,
+    declare_unrouted_exchange,
+    unrouted_name,
+)
 from shared.messaging.consumer import ERROR_HEADER
 from shared.messaging.dead_letters import DELIVERY_LIMIT_ERROR, DeadLetter
 from shared.messaging.queues import (
@@ -25,6 +29,7 @@ from shared.messaging.queues import (
     declare,
     declare_consumer_queues,
     ensure_queue,
+    unrouted_queue,
 )
 from shared.messaging.subscriptions import Subscription, ensure_consumer_queues
 from shared.tests.test_consumer import applied_task_ids, consumer_of, created_body, record
@@ -66,7 +71,14 @@ async def topology(config: ConsumerConfig) -> AsyncIterator[AbstractChannel]:
 
 async def declare_classic(channel: AbstractChannel, config: ConsumerConfig) -> None:
     """The queues as the previous version declared them: classic, durable."""
-    exchange = await declare_events_exchange(channel, config.exchange)
+    catch_all = await channel.declare_queue(unrouted_name(config.exchange), durable=True)
+    await catch_all.bind(await declare_unrouted_exchange(channel, config.exchange))
+    exchange = await channel.declare_exchange(
+        config.exchange,
+        aio_pika.ExchangeType.TOPIC,
+        durable=True,
+        arguments={"alternate-exchange": unrouted_name(config.exchange)},
+    )
     queue = await channel.declare_queue(config.queue, durable=True)
     await queue.bind(exchange, routing_key=config.binding_key)
     await channel.declare_queue(
@@ -140,6 +152,7 @@ def test_classic_queues_become_quorum_queues_with_the_same_messages(
         await declare_classic(channel, config)
         for body in bodies:
             await publish(channel, config, body)
+        await publish(channel, config, b"unrouted", routing_key="user.created")
         for n in (1, 2):
             dead = aio_pika.Message(b"poison %d" % n, headers={ERROR_HEADER: f"error {n}"})
             await channel.default_exchange.publish(dead, routing_key=config.dead_queue)
@@ -149,10 +162,12 @@ def test_classic_queues_become_quorum_queues_with_the_same_messages(
             await before(channel)
             await asyncio.to_thread(ensure_consumer_queues, settings, [subscription])
             await asyncio.to_thread(ensure_consumer_queues, settings, [subscription])  # again
-            for spec in consumer_queues(config):
+            for spec in [*consumer_queues(config), unrouted_queue(config.exchange)]:
                 assert await is_quorum(spec), spec.name
+                assert not await exists(spec.holding)
             assert await waiting(channel, config.queue) == len(bodies)
-            assert not await exists(QueueSpec(config.queue).holding)
+            [unrouted] = await drain(channel, unrouted_name(config.exchange))
+            assert unrouted.body == b"unrouted"
             dead = await drain(channel, config.dead_queue)
             assert [(m.body, m.headers[ERROR_HEADER]) for m in dead] == [
                 (b"poison 1", "error 1"),

@@ -74,27 +74,33 @@ class System:
     @asynccontextmanager
     async def broker(self) -> AsyncIterator[None]:
         """The consumers' queues, declared first as prestart does (so no event passes them by);
-        afterwards the test's exchanges and queues are deleted."""
+        afterwards the test's exchanges and queues are deleted (on connections opened then: the
+        broker node of the start may be gone)."""
         queues = [
             name
             for s in self.tasks_subscriptions + self.kpi_subscriptions + self.logs_subscriptions
             for queue in (s.queue, replay_queue(s.queue))  # a replay's, left by a failed test
             for name in (queue, f"{queue}.retry", f"{queue}.dead")
         ]
-        async with (
-            channel_to(AMQP_URL, exchange=self.auth.user_events_exchange, queues=queues),
-            channel_to(AMQP_URL, exchange=self.tasks.events_exchange),
-        ):
+        try:
             await asyncio.to_thread(ensure_consumer_queues, self.tasks, self.tasks_subscriptions)
             await asyncio.to_thread(ensure_consumer_queues, self.kpi, self.kpi_subscriptions)
             await asyncio.to_thread(ensure_consumer_queues, self.logs, self.logs_subscriptions)
             yield
+        finally:
+            url = self.auth.amqp_url
+            async with (
+                channel_to(url, exchange=self.auth.user_events_exchange, queues=queues),
+                channel_to(url, exchange=self.tasks.events_exchange),
+            ):
+                pass
 
 
-def system(database_url: str) -> System:
-    """Settings for all four services on `database_url`, with broker names of the test's own."""
+def system(database_url: str, *, amqp_url: str = AMQP_URL) -> System:
+    """Settings for all four services on `database_url` and the broker at `amqp_url`, with
+    broker names of the test's own."""
     names = {
-        "amqp_url": AMQP_URL,
+        "amqp_url": amqp_url,
         "events_exchange": unique_name("tasks.events"),
         "user_events_exchange": unique_name("auth.events"),
     }
