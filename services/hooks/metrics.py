@@ -83,7 +83,7 @@ class BacklogCollector(Collector):
         try:
             with self._database.session(read_only=True) as session:
                 due, age = session.execute(_BACKLOG).one()
-                disabled: dict[str, int] = dict(session.execute(_DISABLED).tuples().all())
+                disabled = {str(reason): int(count) for reason, count in session.execute(_DISABLED)}
         except SQLAlchemyError as exc:
             logger.warning("hooks_metrics_failed", error=repr(exc))
             return
