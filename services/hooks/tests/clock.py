@@ -15,3 +15,16 @@ class Clock:
 
     def set(self, at: datetime) -> None:
         self.now = at
+
+
+class RunningClock:
+    """Real time, moved ahead by hand: for dispatchers that run on their own."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)

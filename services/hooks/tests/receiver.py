@@ -29,6 +29,12 @@ class Answer:
     headers: tuple[tuple[str, str], ...] = ()
 
 
+class _Server(ThreadingHTTPServer):
+    allow_reuse_address = True
+    request_queue_size = 256  # many dispatcher connections at once
+    daemon_threads = True
+
+
 class Receiver:
     """An HTTP server in a thread of its own; see the module docstring."""
 
@@ -67,9 +73,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 """Quiet."""
 
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
