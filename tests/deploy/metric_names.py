@@ -4,9 +4,11 @@ import re
 
 from prometheus_client import REGISTRY, Metric
 
+from services.hooks.metrics import BacklogCollector
 from services.tasks.models import OUTBOX
 from shared.core.db import Database
 from shared.messaging.metrics import OutboxCollector
+from shared.web import metrics as _http  # noqa: F401  (registers the APIs' request metrics)
 
 _SUFFIXES = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}
 # Our own and prometheus-client's names; `up` is Prometheus's own, per target.
@@ -21,7 +23,11 @@ def exported() -> set[str]:
     """Every series name a process can export, with its type's suffixes, plus `up`."""
     unused = Database("postgresql+psycopg2://127.0.0.1/unused_test")  # never connects
     try:
-        families = [*REGISTRY.collect(), *OutboxCollector(unused, OUTBOX).describe()]
+        families = [
+            *REGISTRY.collect(),
+            *OutboxCollector(unused, OUTBOX).describe(),
+            *BacklogCollector(unused).describe(),
+        ]
     finally:
         unused.dispose()
     return {"up"}.union(*(_names(family) for family in families))
