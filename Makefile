@@ -43,8 +43,8 @@ METRICS_PORTS := AUTH_METRICS_PORT TASKS_METRICS_PORT LOGS_METRICS_PORT KPI_METR
 export $(METRICS_PORTS)
 
 .PHONY: help install nginx wrk prometheus run migrate seed replay dead-letters redrive purge-dead-letters \
-	outbox-status prune-processed admin rotate-key promote-key openapi plots test lint fmt bench bench-events clean \
-	doctor
+	outbox-status prune-processed admin rotate-key promote-key openapi plots test lint fmt bench bench-events \
+	bench-hooks clean doctor
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-19s %s\n", $$1, $$2}'
@@ -191,9 +191,13 @@ fmt: install ## Format and auto-fix the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install wrk ## Benchmark through the gateway beside a baseline app, the event path, then KPI scaling
+bench: install wrk ## Benchmark through the gateway beside a baseline app, the event path, KPI scaling, then webhooks
 	$(BIN)/python -m benchmarks.gateway_bench
 	$(BIN)/python -m benchmarks.kpi_scaling
+	$(BIN)/python -m benchmarks.hooks
+
+bench-hooks: install wrk ## Only the webhook lines of `make bench` (201-to-receipt times, POST cost)
+	$(BIN)/python -m benchmarks.hooks
 
 bench-events: install wrk ## Only the event path's lines of `make bench` (drain, 201-to-log time, backlog)
 	$(BIN)/python -m benchmarks.event_path

@@ -2,7 +2,7 @@
 
 It keeps every request it got and answers what its `answer` function says (200 by default);
 it can be stopped (connections refused) and started again on the same port. Its ports come
-from E2E_PORT_BASE + 100 on, so parallel test runs each use their own.
+from E2E_PORT_BASE + 600 on, so parallel test runs each use their own.
 """
 
 import itertools
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-_PORTS = itertools.count(int(os.environ.get("E2E_PORT_BASE", "28000")) + 100)
+_PORTS = itertools.count(int(os.environ.get("E2E_PORT_BASE", "18000")) + 600)
 
 
 @dataclass(frozen=True)
