@@ -224,7 +224,8 @@ def running(database_url: str) -> Iterator[Running]:
             )
         )
         probes = ["/healthz", "/auth/.well-known/jwks.json", "/tasks/docs", "/kpi/docs"]
-        wait_until([(SYSTEM_API + probe, 200) for probe in probes], log=system_log)
+        # `make run` migrates every service first: minutes on a loaded machine.
+        wait_until([(SYSTEM_API + probe, 200) for probe in probes], log=system_log, seconds=600)
         wait_until(
             [
                 (BASELINE_API + "/tasks/0", 404),

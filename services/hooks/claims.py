@@ -9,21 +9,22 @@ records the outcome, so two dispatchers never send one attempt twice.
 
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, text, update
+from sqlalchemy import func, text, update
 from sqlalchemy.orm import Session
 
 from services.hooks import schedule
 from services.hooks.models import (
     Attempt,
-    Delivery,
     DeliveryStatus,
     DisabledReason,
     Endpoint,
     EndpointStatus,
 )
+from shared.core.db import as_columns, insert_columns, table_of
 
 _CLAIM = text(
     """
@@ -138,66 +139,118 @@ def claim(
     ]
 
 
+_SETTLE = text(
+    """
+    UPDATE hooks.delivery AS delivery
+    SET status = outcome.status, next_attempt_at = outcome.next_attempt_at, lease = NULL,
+        last_status_code = outcome.status_code, last_attempt_at = outcome.attempted_at
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:leases AS uuid[]), CAST(:statuses AS text[]),
+                CAST(:next_attempts AS timestamptz[]), CAST(:codes AS int[]),
+                CAST(:attempted AS timestamptz[]))
+        AS outcome(id, lease, status, next_attempt_at, status_code, attempted_at)
+    WHERE delivery.id = outcome.id AND delivery.lease = outcome.lease
+    """
+)
+
+
 def record(
     session: Session,
     *,
-    claim: Claim,
-    result: Result,
+    outcomes: Sequence[tuple[Claim, Result]],
     now: datetime,
     rng: random.Random,
     disable_after: timedelta,
-) -> DeliveryStatus:
-    """Store the attempt and schedule what follows it; the delivery's new status."""
+) -> list[DeliveryStatus]:
+    """Store the attempts and schedule what follows each, in five statements whatever their
+    number; each delivery's new status."""
+    statuses, next_attempts = [], []
+    for claim, result in outcomes:
+        wait = None
+        if not result.succeeded and result.status_code != 410:
+            wait = schedule.next_wait(claim.attempt, retry_after=result.retry_after, rng=rng)
+        if result.succeeded:
+            statuses.append(DeliveryStatus.SUCCEEDED)
+        else:
+            statuses.append(DeliveryStatus.FAILED if wait is None else DeliveryStatus.PENDING)
+        next_attempts.append(None if wait is None else now + timedelta(seconds=wait))
+    attempts = [
+        {
+            "delivery_id": claim.delivery_id,
+            "attempted_at": result.attempted_at,
+            "status_code": result.status_code,
+            "duration_ms": result.duration_ms,
+            "succeeded": result.succeeded,
+            "error": result.error,
+        }
+        for claim, result in outcomes
+    ]
     session.execute(
-        insert(Attempt).values(
-            delivery_id=claim.delivery_id,
-            attempted_at=result.attempted_at,
-            status_code=result.status_code,
-            duration_ms=result.duration_ms,
-            succeeded=result.succeeded,
-            error=result.error,
-        )
+        insert_columns(table_of(Attempt), ATTEMPT_COLUMNS), as_columns(attempts, ATTEMPT_COLUMNS)
     )
-    gone = result.status_code == 410
-    wait = None
-    if not result.succeeded and not gone:
-        wait = schedule.next_wait(claim.attempt, retry_after=result.retry_after, rng=rng)
-    if result.succeeded:
-        status = DeliveryStatus.SUCCEEDED
-    else:
-        status = DeliveryStatus.FAILED if wait is None else DeliveryStatus.PENDING
     session.execute(
-        update(Delivery)
-        .where(Delivery.id == claim.delivery_id, Delivery.lease == claim.lease)
-        .values(
-            status=status.value,
-            next_attempt_at=None if wait is None else now + timedelta(seconds=wait),
-            lease=None,
-            last_status_code=result.status_code,
-            last_attempt_at=result.attempted_at,
-        )
+        _SETTLE,
+        {
+            "ids": [claim.delivery_id for claim, _ in outcomes],
+            "leases": [str(claim.lease) for claim, _ in outcomes],
+            "statuses": [status.value for status in statuses],
+            "next_attempts": next_attempts,
+            "codes": [result.status_code for _, result in outcomes],
+            "attempted": [result.attempted_at for _, result in outcomes],
+        },
     )
-    _judge_endpoint(session, claim.endpoint_id, result, now=now, disable_after=disable_after)
-    return status
+    _judge_endpoints(session, outcomes, now=now, disable_after=disable_after)
+    return statuses
 
 
-def _judge_endpoint(
-    session: Session, endpoint_id: int, result: Result, *, now: datetime, disable_after: timedelta
+ATTEMPT_COLUMNS = [
+    "delivery_id",
+    "attempted_at",
+    "status_code",
+    "duration_ms",
+    "succeeded",
+    "error",
+]
+
+
+def _judge_endpoints(
+    session: Session,
+    outcomes: Sequence[tuple[Claim, Result]],
+    *,
+    now: datetime,
+    disable_after: timedelta,
 ) -> None:
-    """A success clears the endpoint's failures; a 410, or failing since `disable_after` ago,
-    disables it."""
-    endpoint = update(Endpoint).where(Endpoint.id == endpoint_id)
-    if result.succeeded:
+    """A success clears its endpoint's failures; a 410, or failing since `disable_after` ago
+    without any success, disables it."""
+    working = {claim.endpoint_id for claim, result in outcomes if result.succeeded}
+    failing = {claim.endpoint_id for claim, result in outcomes if not result.succeeded} - working
+    gone = {claim.endpoint_id for claim, result in outcomes if result.status_code == 410}
+    if working:
         session.execute(
-            endpoint.where(Endpoint.failing_since.is_not(None)).values(failing_since=None)
+            update(Endpoint)
+            .where(Endpoint.id.in_(working), Endpoint.failing_since.is_not(None))
+            .values(failing_since=None)
         )
+    if not failing and not gone:
         return
-    session.execute(endpoint.where(Endpoint.failing_since.is_(None)).values(failing_since=now))
-    disabled = endpoint.where(Endpoint.status == EndpointStatus.ACTIVE.value)
-    if result.status_code == 410:
-        disabled = disabled.values(disabled_reason=DisabledReason.GONE.value)
-    else:
-        disabled = disabled.where(Endpoint.failing_since <= now - disable_after).values(
-            disabled_reason=DisabledReason.FAILING.value
-        )
-    session.execute(disabled.values(status=EndpointStatus.DISABLED.value, updated_at=func.now()))
+    session.execute(
+        update(Endpoint)
+        .where(Endpoint.id.in_(failing | gone), Endpoint.failing_since.is_(None))
+        .values(failing_since=now)
+    )
+    active = update(Endpoint).where(Endpoint.status == EndpointStatus.ACTIVE.value)
+    for reason, endpoint_ids, condition in (
+        (DisabledReason.GONE, gone, Endpoint.id.in_(gone)),
+        (
+            DisabledReason.FAILING,
+            failing,
+            Endpoint.id.in_(failing) & (Endpoint.failing_since <= now - disable_after),
+        ),
+    ):
+        if endpoint_ids:
+            session.execute(
+                active.where(condition).values(
+                    status=EndpointStatus.DISABLED.value,
+                    disabled_reason=reason.value,
+                    updated_at=func.now(),
+                )
+            )

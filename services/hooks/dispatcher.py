@@ -71,6 +71,10 @@ class Dispatcher:
         self._busy: dict[int, int] = {}  # endpoint id -> attempts in flight here
         self._attempts: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._unrecorded: list[
+            tuple[claims.Claim, claims.Result, asyncio.Future[DeliveryStatus]]
+        ] = []
+        self._recording: asyncio.Task[None] | None = None
 
     async def claim(self) -> list[claims.Claim]:
         """Claim what is due and fits in the free slots (committed)."""
@@ -136,16 +140,35 @@ class Dispatcher:
     async def attempt(self, claim: claims.Claim) -> None:
         """Send one claimed delivery and record what came of it."""
         result = await self.send(claim)
-        status = await self.database.run(
-            _record_committed,
-            claim=claim,
-            result=result,
-            now=self.clock(),
-            rng=self.rng,
-            disable_after=timedelta(days=self.settings.hooks_disable_after_days),
-        )
+        recorded = asyncio.get_running_loop().create_future()
+        self._unrecorded.append((claim, result, recorded))
+        if self._recording is None:  # one writer: what finishes meanwhile waits for the next
+            self._recording = asyncio.create_task(self._record())
+        status: DeliveryStatus = await recorded
         outcome = {DeliveryStatus.PENDING: "retrying"}.get(status, status.value)
         metrics.DELIVERIES.labels(outcome).inc()
+
+    async def _record(self) -> None:
+        """Record the finished attempts, all that have piled up in one transaction, until none."""
+        try:
+            while self._unrecorded:
+                batch, self._unrecorded = self._unrecorded, []
+                try:
+                    statuses = await self.database.run(
+                        _record_committed,
+                        outcomes=[(claim, result) for claim, result, _ in batch],
+                        now=self.clock(),
+                        rng=self.rng,
+                        disable_after=timedelta(days=self.settings.hooks_disable_after_days),
+                    )
+                except Exception as exc:  # the lease runs out; another attempt comes later
+                    for _, _, recorded in batch:
+                        recorded.set_exception(exc)
+                    continue
+                for (_, _, recorded), status in zip(batch, statuses, strict=True):
+                    recorded.set_result(status)
+        finally:
+            self._recording = None
 
     async def send(self, claim: claims.Claim) -> claims.Result:
         """One POST of the delivery: its answer's status, or why there was none."""
@@ -210,17 +233,16 @@ def _claim_committed(
 def _record_committed(
     session: Session,
     *,
-    claim: claims.Claim,
-    result: claims.Result,
+    outcomes: list[tuple[claims.Claim, claims.Result]],
     now: datetime,
     rng: random.Random,
     disable_after: timedelta,
-) -> DeliveryStatus:
-    status = claims.record(
-        session, claim=claim, result=result, now=now, rng=rng, disable_after=disable_after
+) -> list[DeliveryStatus]:
+    statuses = claims.record(
+        session, outcomes=outcomes, now=now, rng=rng, disable_after=disable_after
     )
     session.commit()
-    return status
+    return statuses
 
 
 def main() -> None:
