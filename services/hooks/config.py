@@ -17,7 +17,7 @@ class HooksSettings(ServiceSettings):
     # An endpoint whose attempts have all failed for this long is disabled.
     hooks_disable_after_days: float = Field(default=5.0, gt=0, le=60)
     # Attempts one dispatcher runs at once to one endpoint (a slow one never holds up others).
-    hooks_endpoint_concurrency: int = Field(default=4, ge=1, le=100)
+    hooks_endpoint_concurrency: int = Field(default=8, ge=1, le=100)
     # Deliveries a dispatcher claims at most per round, and attempts it runs at once in all.
     hooks_dispatch_batch_size: int = Field(default=100, ge=1, le=1000)
     hooks_max_in_flight: int = Field(default=200, ge=1, le=10_000)

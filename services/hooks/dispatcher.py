@@ -122,24 +122,34 @@ class Dispatcher:
 
     def _start(self, claim: claims.Claim) -> None:
         self._busy[claim.endpoint_id] = self._busy.get(claim.endpoint_id, 0) + 1
-        task = asyncio.create_task(self.attempt(claim))
+        task = asyncio.create_task(self._attempt_in_slot(claim))
         self._attempts.add(task)
-        task.add_done_callback(lambda done: self._finished(done, claim.endpoint_id))
+        task.add_done_callback(self._finished)
 
-    def _finished(self, task: asyncio.Task[None], endpoint_id: int) -> None:
+    async def _attempt_in_slot(self, claim: claims.Claim) -> None:
+        try:
+            result = await self.send(claim)
+        finally:  # the endpoint's slot is its connection: free once the answer is in
+            left = self._busy.get(claim.endpoint_id, 1) - 1
+            if left:
+                self._busy[claim.endpoint_id] = left
+            else:
+                self._busy.pop(claim.endpoint_id, None)
+            self._wake.set()  # its endpoint's next delivery may go
+        await self.record(claim, result)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
         self._attempts.discard(task)
-        left = self._busy.get(endpoint_id, 1) - 1
-        if left:
-            self._busy[endpoint_id] = left
-        else:
-            self._busy.pop(endpoint_id, None)
-        self._wake.set()  # a slot is free: its endpoint's next delivery may go
+        self._wake.set()
         if not task.cancelled() and task.exception() is not None:
             logger.error("hooks_attempt_crashed", error=repr(task.exception()))
 
     async def attempt(self, claim: claims.Claim) -> None:
         """Send one claimed delivery and record what came of it."""
-        result = await self.send(claim)
+        await self.record(claim, await self.send(claim))
+
+    async def record(self, claim: claims.Claim, result: claims.Result) -> None:
+        """Record an attempt's outcome, with the others finished meanwhile (one transaction)."""
         recorded = asyncio.get_running_loop().create_future()
         self._unrecorded.append((claim, result, recorded))
         if self._recording is None:  # one writer: what finishes meanwhile waits for the next
