@@ -11,6 +11,7 @@ redirect, and gives up after `HOOKS_ATTEMPT_TIMEOUT_SECONDS`.
 """
 
 import asyncio
+import logging
 import random
 import signal
 import time
@@ -259,6 +260,8 @@ def main() -> None:
     """Entry point: dispatch until SIGINT or SIGTERM."""
     settings = HooksSettings()
     configure_logging(service="hooks-dispatcher", level=settings.log_level, json=settings.log_json)
+    # Every attempt is stored with its outcome (`hooks.attempt`): no log line per request.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     configure_tracing(service="hooks-dispatcher")
 
     async def run() -> None:
