@@ -42,7 +42,6 @@ class DeliveryNotFoundError(NotFoundError):
 
 
 class EndpointDisabledError(ConflictError):
-    code = "endpoint_disabled"
     message = "The endpoint is disabled; enable it first (PATCH with `disabled: false`)."
 
 
