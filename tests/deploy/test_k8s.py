@@ -46,7 +46,9 @@ NOT_NEEDED = {
     # The APIs never talk to RabbitMQ, and the auth migration only touches the database (the
     # tasks, logs, kpi and hooks ones also declare their consumers' queues); nor does the
     # hooks dispatcher (it reads deliveries from PostgreSQL).
-    **{name: {"AMQP_URL"} for name in ("auth", "tasks", "logs", "kpi", "hooks", "hooks-dispatcher")},
+    **{
+        name: {"AMQP_URL"} for name in ("auth", "tasks", "logs", "kpi", "hooks", "hooks-dispatcher")
+    },
     # Only the auth API serves requests: its relay and migration never see the gateway's secret.
     "auth-migrate": {"AMQP_URL", "GATEWAY_SECRET"},
     "auth-relay": {"GATEWAY_SECRET"},
