@@ -10,7 +10,7 @@ NGINX := $(shell command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 WRK := $(shell command -v wrk 2>/dev/null || echo /usr/bin/wrk)
 PROMETHEUS := $(shell command -v prometheus 2>/dev/null || echo /usr/bin/prometheus)
 PROMTOOL := $(shell command -v promtool 2>/dev/null || echo /usr/bin/promtool)
-SERVICES := auth tasks logs kpi
+SERVICES := auth tasks logs kpi hooks
 GATEWAY_DIR ?= .local/gateway
 PROMETHEUS_DIR ?= .local/prometheus
 export UV_PYTHON_DOWNLOADS := never
@@ -20,26 +20,31 @@ AUTH_PORT ?= 8001
 TASKS_PORT ?= 8002
 LOGS_PORT ?= 8003
 KPI_PORT ?= 8004
+HOOKS_PORT ?= 8005
 GATEWAY_PORT ?= 8080
 # Each process's metrics port (METRICS_PORT in its environment), and Prometheus's UI.
 AUTH_METRICS_PORT ?= 9101
 TASKS_METRICS_PORT ?= 9102
 LOGS_METRICS_PORT ?= 9103
 KPI_METRICS_PORT ?= 9104
+HOOKS_METRICS_PORT ?= 9105
 AUTH_RELAY_METRICS_PORT ?= 9111
 TASKS_RELAY_METRICS_PORT ?= 9112
 TASKS_CONSUMER_METRICS_PORT ?= 9122
 LOGS_CONSUMER_METRICS_PORT ?= 9123
 KPI_CONSUMER_METRICS_PORT ?= 9124
+HOOKS_CONSUMER_METRICS_PORT ?= 9125
+HOOKS_DISPATCHER_METRICS_PORT ?= 9135
 PROMETHEUS_PORT ?= 9090
 METRICS_PORTS := AUTH_METRICS_PORT TASKS_METRICS_PORT LOGS_METRICS_PORT KPI_METRICS_PORT \
 	AUTH_RELAY_METRICS_PORT TASKS_RELAY_METRICS_PORT TASKS_CONSUMER_METRICS_PORT \
-	LOGS_CONSUMER_METRICS_PORT KPI_CONSUMER_METRICS_PORT PROMETHEUS_PORT
+	LOGS_CONSUMER_METRICS_PORT KPI_CONSUMER_METRICS_PORT HOOKS_METRICS_PORT \
+	HOOKS_CONSUMER_METRICS_PORT HOOKS_DISPATCHER_METRICS_PORT PROMETHEUS_PORT
 export $(METRICS_PORTS)
 
 .PHONY: help install nginx wrk prometheus run migrate seed replay dead-letters redrive purge-dead-letters \
 	outbox-status prune-processed maintain contract admin rotate-key promote-key openapi plots test lint \
-	fmt bench bench-events bench-stream clean doctor
+	fmt bench bench-events bench-stream bench-hooks clean doctor
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-19s %s\n", $$1, $$2}'
@@ -91,6 +96,7 @@ run: export AUTH_PORT := $(AUTH_PORT)
 run: export TASKS_PORT := $(TASKS_PORT)
 run: export LOGS_PORT := $(LOGS_PORT)
 run: export KPI_PORT := $(KPI_PORT)
+run: export HOOKS_PORT := $(HOOKS_PORT)
 run: export GATEWAY_PORT := $(GATEWAY_PORT)
 run: export NGINX_BIN := $(NGINX)
 run: export GATEWAY_DIR := $(GATEWAY_DIR)
@@ -104,6 +110,7 @@ run: export AUTH_UPSTREAM ?= 127.0.0.1:$(AUTH_PORT)
 run: export TASKS_UPSTREAM ?= 127.0.0.1:$(TASKS_PORT)
 run: export LOGS_UPSTREAM ?= 127.0.0.1:$(LOGS_PORT)
 run: export KPI_UPSTREAM ?= 127.0.0.1:$(KPI_PORT)
+run: export HOOKS_UPSTREAM ?= 127.0.0.1:$(HOOKS_PORT)
 run: migrate ## Start every process behind http://127.0.0.1:8080/api/, Prometheus on :9090 (Ctrl-C stops all)
 	$(BIN)/python gateway/render.py $(GATEWAY_DIR)
 	$(BIN)/python -m scripts.prometheus_config $(PROMETHEUS_DIR)
@@ -130,14 +137,14 @@ replay: install ## Rebuild a consumer's read model beside the live one, then swi
 
 # Operations (shared/messaging/ops.py). A consumer's services own dead letters and processed events, a
 # producer's an outbox. Optional: QUEUE=<one of the consumer's queues>, ID="<message id> ...".
-CONSUMERS := logs kpi tasks
+CONSUMERS := logs kpi tasks hooks
 PRODUCERS := tasks auth
 DEAD_LETTER_ARGS = $(if $(QUEUE),--queue $(QUEUE)) $(addprefix --id ,$(ID))
 
 # `python -m services.$(CONSUMER).manage <arguments>`, once CONSUMER names a consumer.
 define consumer-manage
 	@case " $(CONSUMERS) " in *" $(CONSUMER) "*) ;; \
-		*) echo "usage: make $@ CONSUMER=logs|kpi|tasks [QUEUE=...] [ID=...]"; exit 2;; esac
+		*) echo "usage: make $@ CONSUMER=logs|kpi|tasks|hooks [QUEUE=...] [ID=...]"; exit 2;; esac
 	$(BIN)/python -m services.$(CONSUMER).manage $(1)
 endef
 
@@ -193,10 +200,14 @@ fmt: install ## Format and auto-fix the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install wrk ## Benchmark through the gateway beside a baseline app, the event path, live streams, KPI scaling
+bench: install wrk ## Benchmark through the gateway beside a baseline app, the event path, live streams, KPIs, webhooks
 	$(BIN)/python -m benchmarks.gateway_bench
 	$(BIN)/python -m benchmarks.stream
 	$(BIN)/python -m benchmarks.kpi_scaling
+	$(BIN)/python -m benchmarks.hooks
+
+bench-hooks: install wrk ## Only the webhook lines of `make bench` (201-to-receipt times, POST cost)
+	$(BIN)/python -m benchmarks.hooks
 
 bench-events: install wrk ## Only the event path's lines of `make bench` (drain, 201-to-log time, backlog)
 	$(BIN)/python -m benchmarks.event_path

@@ -38,6 +38,7 @@ PORTS = {
     "TASKS_PORT": str(19002 + _SHIFT),
     "LOGS_PORT": str(19003 + _SHIFT),
     "KPI_PORT": str(19004 + _SHIFT),
+    "HOOKS_PORT": str(19005 + _SHIFT),
 }
 GATEWAY_PORT, BASELINE_GATEWAY_PORT, BASELINE_PORT = 19080 + _SHIFT, 19081 + _SHIFT, 19010 + _SHIFT
 METRICS_OFF_GATEWAY_PORT, METRICS_OFF_PORT = 19082 + _SHIFT, 19011 + _SHIFT
@@ -109,6 +110,7 @@ def system_env(database_url: str) -> dict[str, str]:
         "AUTH_JWKS_URL": f"http://127.0.0.1:{PORTS['AUTH_PORT']}/auth/.well-known/jwks.json",
         "JWT_GENERATED_KEY_PATH": str(LOCAL / "signing-key.pem"),
         "ACCESS_TOKEN_EXPIRE_MINUTES": "240",  # one token lasts the whole bench
+        "HOOKS_ALLOWED_TARGETS": "127.0.0.1/32",  # the webhook receiver of benchmarks/hooks.py
     }
 
 
@@ -131,6 +133,7 @@ def baseline_env(database_url: str) -> dict[str, str]:
         "TASKS_UPSTREAM": f"127.0.0.1:{BASELINE_PORT}",
         "LOGS_UPSTREAM": f"127.0.0.1:{PORTS['LOGS_PORT']}",
         "KPI_UPSTREAM": f"127.0.0.1:{PORTS['KPI_PORT']}",
+        "HOOKS_UPSTREAM": f"127.0.0.1:{PORTS['HOOKS_PORT']}",
     }
 
 
@@ -221,7 +224,8 @@ def running(database_url: str) -> Iterator[Running]:
             )
         )
         probes = ["/healthz", "/auth/.well-known/jwks.json", "/tasks/docs", "/kpi/docs"]
-        wait_until([(SYSTEM_API + probe, 200) for probe in probes], log=system_log)
+        # `make run` migrates every service first: minutes on a loaded machine.
+        wait_until([(SYSTEM_API + probe, 200) for probe in probes], log=system_log, seconds=600)
         wait_until(
             [
                 (BASELINE_API + "/tasks/0", 404),

@@ -7,11 +7,11 @@
 #                       application database (the name deploy/db-bootstrap.sh uses), e.g.
 #                       postgresql://postgres:...@db-host:5432/efficient?sslmode=require
 #                       (CloudNativePG's superuser, or a managed database's admin user)
-#   AUTH_DB_PASSWORD TASKS_DB_PASSWORD LOGS_DB_PASSWORD KPI_DB_PASSWORD
+#   AUTH_DB_PASSWORD TASKS_DB_PASSWORD LOGS_DB_PASSWORD KPI_DB_PASSWORD HOOKS_DB_PASSWORD
 #                       the password of each service's role; the same password goes into
 #                       that service's DATABASE_URL (Secret <service>-secrets)
 #
-# For each service <svc> in auth, tasks, logs, kpi:
+# For each service <svc> in auth, tasks, logs, kpi, hooks:
 #   - role <svc>_svc: LOGIN, no other attribute (not superuser, cannot create databases or
 #     roles); created if missing, its password set on every run;
 #   - schema <svc>, owned by <svc>_svc: the role may do anything there and nothing elsewhere.
@@ -27,7 +27,7 @@
 set -euo pipefail
 
 SECRETS_DIR="${SECRETS_DIR:-/var/run/secrets/db-bootstrap}"
-SERVICES=(auth tasks logs kpi)
+SERVICES=(auth tasks logs kpi hooks)
 
 value() {  # the value of setting $1: the environment first, else $SECRETS_DIR/$1
   local name=$1

@@ -25,6 +25,7 @@ DEFAULTS = {
     "TASKS_UPSTREAM": "127.0.0.1:8002",
     "LOGS_UPSTREAM": "127.0.0.1:8003",
     "KPI_UPSTREAM": "127.0.0.1:8004",
+    "HOOKS_UPSTREAM": "127.0.0.1:8005",
 }
 # Where `make run` has nginx write the access log (its GATEWAY_ACCESS_LOG, in the prefix
 # directory); the image writes to /dev/stdout.

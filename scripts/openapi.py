@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from shared.web.openapi import published_openapi
 
-SERVICES = ("auth", "tasks", "logs", "kpi")
+SERVICES = ("auth", "tasks", "logs", "kpi", "hooks")
 OUT_DIR = Path(__file__).parents[1] / "docs" / "openapi"
 
 
@@ -35,6 +35,10 @@ def build_app(service: str) -> FastAPI:
         from services.logs.main import create_app as create_logs
 
         return create_logs()
+    if service == "hooks":
+        from services.hooks.main import create_app as create_hooks
+
+        return create_hooks()
     from services.kpi.main import create_app as create_kpi
 
     return create_kpi()

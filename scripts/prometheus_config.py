@@ -20,11 +20,14 @@ JOBS = {
     "tasks": ("TASKS_METRICS_PORT", 9102),
     "logs": ("LOGS_METRICS_PORT", 9103),
     "kpi": ("KPI_METRICS_PORT", 9104),
+    "hooks": ("HOOKS_METRICS_PORT", 9105),
     "auth-relay": ("AUTH_RELAY_METRICS_PORT", 9111),
     "tasks-relay": ("TASKS_RELAY_METRICS_PORT", 9112),
     "tasks-consumer": ("TASKS_CONSUMER_METRICS_PORT", 9122),
     "logs-consumer": ("LOGS_CONSUMER_METRICS_PORT", 9123),
     "kpi-consumer": ("KPI_CONSUMER_METRICS_PORT", 9124),
+    "hooks-consumer": ("HOOKS_CONSUMER_METRICS_PORT", 9125),
+    "hooks-dispatcher": ("HOOKS_DISPATCHER_METRICS_PORT", 9135),
     "prometheus": ("PROMETHEUS_PORT", 9090),
 }
 DEFAULT_SCRAPE_INTERVAL = "15s"

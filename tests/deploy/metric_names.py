@@ -4,6 +4,7 @@ import re
 
 from prometheus_client import REGISTRY, Metric
 
+from services.hooks.metrics import BacklogCollector
 from services.tasks.models import OUTBOX
 from shared.core.db import Database
 from shared.messaging.metrics import CONSUMER_EVENTS, OutboxCollector
@@ -25,7 +26,11 @@ def exported() -> set[str]:
     """Every series name a process can export, with its type's suffixes, plus `up`."""
     unused = Database("postgresql+psycopg2://127.0.0.1/unused_test")  # never connects
     try:
-        families = [*REGISTRY.collect(), *OutboxCollector(unused, OUTBOX).describe()]
+        families = [
+            *REGISTRY.collect(),
+            *OutboxCollector(unused, OUTBOX).describe(),
+            *BacklogCollector(unused).describe(),
+        ]
     finally:
         unused.dispose()
     return {"up"}.union(*(_names(family) for family in families))

@@ -9,6 +9,7 @@ from pydantic import TypeAdapter
 from pydantic_settings import BaseSettings
 
 from services.auth.config import AuthSettings
+from services.hooks.config import HooksSettings
 from services.kpi.config import KpiSettings
 from services.logs.config import LogsSettings
 from services.tasks.config import TasksSettings
@@ -32,6 +33,7 @@ SERVICE_VARS = {
     "tasks": _names(TasksSettings),
     "logs": _names(LogsSettings),
     "kpi": _names(KpiSettings),
+    "hooks": _names(HooksSettings),
 }
 
 
@@ -58,6 +60,7 @@ OWN_DEFAULTS = {
     "tasks": own_defaults(TasksSettings),
     "logs": own_defaults(LogsSettings),
     "kpi": own_defaults(KpiSettings),
+    "hooks": own_defaults(HooksSettings),
 }
 
 

@@ -24,6 +24,7 @@ CONTAINERS = {
     "tasks": ["tasks", "relay", "tasks-consumer", "tasks-migrate"],
     "logs": ["logs", "logs-consumer", "logs-migrate"],
     "kpi": ["kpi", "kpi-consumer", "kpi-migrate"],
+    "hooks": ["hooks", "hooks-consumer", "hooks-dispatcher", "hooks-migrate"],
 }
 
 
@@ -83,6 +84,7 @@ def test_no_secret_is_written_in_the_file() -> None:
         "TASKS_DB_PASSWORD",
         "LOGS_DB_PASSWORD",
         "KPI_DB_PASSWORD",
+        "HOOKS_DB_PASSWORD",
         "JWT_SIGNING_KEY_PATH",
     ):
         assert f"${{{variable}:?" in text, f"{variable} must come from the environment"
@@ -114,13 +116,24 @@ def test_scalable_parts_pin_no_name_or_host_port() -> None:
         "logs-consumer",
         "kpi",
         "kpi-consumer",
+        "hooks",
+        "hooks-consumer",
+        "hooks-dispatcher",
     ):
         assert "container_name" not in SERVICES[name]
         assert "ports" not in SERVICES[name]
 
 
 def test_processes_without_http_have_a_heartbeat_healthcheck() -> None:
-    for name in ("relay", "auth-relay", "tasks-consumer", "logs-consumer", "kpi-consumer"):
+    for name in (
+        "relay",
+        "auth-relay",
+        "tasks-consumer",
+        "logs-consumer",
+        "kpi-consumer",
+        "hooks-consumer",
+        "hooks-dispatcher",
+    ):
         assert SERVICES[name]["healthcheck"]["test"][:4] == [
             "CMD",
             "python",

@@ -21,16 +21,17 @@ from shared.messaging.queues import declare_consumer_queues
 from tests.broker import AMQP_URL, channel_to, unique_name
 
 ROOT = Path(__file__).parents[2]
-SERVICES = ["auth", "tasks", "logs", "kpi"]
+SERVICES = ["auth", "tasks", "logs", "kpi", "hooks"]
 READ_MODELS = ["tasks", "logs", "kpi"]  # each has a `<service>_replay` schema for replays
-DATABASE = "efficient_roles_test"
 
 
 @pytest.fixture(scope="module")
 def bootstrapped(database_url: str) -> str:
     """A fresh database, bootstrapped twice (it must be idempotent), each schema migrated by
     its own role; yields the admin URL."""
-    target = make_url(fresh_database(database_url, DATABASE))
+    # A scratch database beside the test database, named after it (parallel runs differ).
+    scratch = (make_url(database_url).database or "efficient_test").removesuffix("_test")
+    target = make_url(fresh_database(database_url, f"{scratch}_roles_test"))
     env = {
         **os.environ,
         "ADMIN_DATABASE_URL": target.set(drivername="postgresql").render_as_string(False),
@@ -78,6 +79,8 @@ def test_each_role_owns_its_schema_and_its_migrations(bootstrapped: str, service
         ("logs_svc", "tasks.outbox"),
         ("auth_svc", "kpi.task_state"),
         ("tasks_svc", "logs.activity_log"),
+        ("hooks_svc", "tasks.task"),
+        ("logs_svc", "hooks.endpoint"),
     ],
 )
 def test_no_role_can_read_another_services_schema(bootstrapped: str, role: str, table: str) -> None:

@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
 DOCKERFILES = [ROOT / "services" / "Dockerfile", ROOT / "gateway" / "Dockerfile"]
-SERVICES = ["auth", "tasks", "logs", "kpi"]
+SERVICES = ["auth", "tasks", "logs", "kpi", "hooks"]
 
 
 def _run(*command: str) -> subprocess.CompletedProcess[str]:

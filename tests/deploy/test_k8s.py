@@ -39,12 +39,16 @@ SERVICE_WORKLOADS = {
     "tasks": ["tasks", "tasks-relay", "tasks-consumer", "tasks-migrate"],
     "logs": ["logs", "logs-consumer", "logs-migrate"],
     "kpi": ["kpi", "kpi-consumer", "kpi-migrate"],
+    "hooks": ["hooks", "hooks-consumer", "hooks-dispatcher", "hooks-migrate"],
 }
 ADMIN = {"ADMIN_USERNAME", "ADMIN_EMAIL", "ADMIN_PASSWORD"}
 NOT_NEEDED = {
     # The APIs never talk to RabbitMQ, and the auth migration only touches the database (the
-    # tasks, logs and kpi ones also declare their consumers' queues).
-    **{name: {"AMQP_URL"} for name in ("auth", "tasks", "logs", "kpi")},
+    # tasks, logs, kpi and hooks ones also declare their consumers' queues); nor does the
+    # hooks dispatcher (it reads deliveries from PostgreSQL).
+    **{
+        name: {"AMQP_URL"} for name in ("auth", "tasks", "logs", "kpi", "hooks", "hooks-dispatcher")
+    },
     # Only the auth API serves requests: its relay and migration never see the gateway's secret.
     "auth-migrate": {"AMQP_URL", "GATEWAY_SECRET"},
     "auth-relay": {"GATEWAY_SECRET"},
@@ -206,7 +210,7 @@ def test_every_process_pod_is_scraped_on_its_metrics_port() -> None:
         if doc["kind"] == "NetworkPolicy" and doc["metadata"]["name"] == "metrics-from-monitoring"
     ]
 
-    assert len(processes) == 9  # four APIs, two relays, three consumers
+    assert len(processes) == 12  # five APIs, two relays, four consumers, one dispatcher
     for name, workload in processes.items():
         template = workload["spec"]["template"]
         assert template["metadata"]["annotations"] == {
@@ -217,7 +221,7 @@ def test_every_process_pod_is_scraped_on_its_metrics_port() -> None:
         ports = template["spec"]["containers"][0]["ports"]
         assert {"name": "metrics", "containerPort": int(port), "protocol": "TCP"} in ports, name
     [selector] = policy["spec"]["podSelector"]["matchExpressions"]
-    assert set(selector["values"]) == {"api", "relay", "consumer"}
+    assert set(selector["values"]) == {"api", "relay", "consumer", "dispatcher"}
     [rule] = policy["spec"]["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": int(port)}]
 

@@ -59,6 +59,8 @@ def test_the_issue_s_alerts_exist_and_read_only_exported_metrics() -> None:
         "ConsumerLagHigh",
         "HighServerErrorRatio",
         "TargetDown",
+        "WebhookBacklogGrowing",
+        "WebhookEndpointDisabled",
     }
     for name, rule in alerts.items():
         assert used_in(rule["expr"]), name
@@ -76,7 +78,7 @@ def test_make_run_s_prometheus_scrapes_every_process_of_the_procfile(tmp_path: P
 
     assert result.returncode == 0, result.stdout + result.stderr
     procfile = _procfile_metrics_ports()
-    assert len(procfile) == 9  # four APIs, two relays, three consumers
+    assert len(procfile) == 12  # five APIs, two relays, four consumers, one dispatcher
     scraped = sorted(int(target.rsplit(":", 1)[1]) for job in targets.values() for target in job)
     assert scraped == sorted([*procfile.values(), 9090])
 
@@ -100,7 +102,7 @@ def test_the_compose_prometheus_scrapes_every_process_container() -> None:
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert len(processes) == 9
+    assert len(processes) == 12
     assert scraped == {
         (name, int(compose[name]["environment"]["METRICS_PORT"])) for name in processes
     }

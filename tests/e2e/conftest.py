@@ -2,7 +2,7 @@
 
 The system under test is `make run` itself, with the environment pointing it at the
 `efficient_e2e_test` database (recreated), the `efficient_e2e_test` RabbitMQ vhost (recreated)
-and ports 18001-18004 / 18080 (metrics 181xx, Prometheus 18090), so a running development
+and ports 18001-18005 / 18080 (metrics 181xx, Prometheus 18090), so a running development
 system is never touched. `E2E_NAME` and `E2E_PORT_BASE` (18000) move both, so two checkouts can
 run their end-to-end tests at once.
 """
@@ -31,7 +31,7 @@ GATEWAY = f"{GATEWAY_ROOT}/api"
 AUTH_ROOT = f"http://127.0.0.1:{BASE + 1}"
 PORTS = {
     f"{service}_PORT": str(BASE + number)
-    for number, service in enumerate(("AUTH", "TASKS", "LOGS", "KPI"), start=1)
+    for number, service in enumerate(("AUTH", "TASKS", "LOGS", "KPI", "HOOKS"), start=1)
 }
 # Each process's metrics port and Prometheus's: `make run`'s defaults + the base - 9000
 # (18101, ... 18090 with the default base).
@@ -54,7 +54,14 @@ def _fresh_vhost() -> None:
 def _wait_until_up(process: subprocess.Popen[bytes], log: Path) -> None:
     # Generous: on a loaded machine each service's prestart alone can take tens of seconds.
     deadline = time.monotonic() + 300
-    probes = ["/healthz", "/auth/.well-known/jwks.json", "/tasks/docs", "/logs/docs", "/kpi/docs"]
+    probes = [
+        "/healthz",
+        "/auth/.well-known/jwks.json",
+        "/tasks/docs",
+        "/logs/docs",
+        "/kpi/docs",
+        "/hooks/docs",
+    ]
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"`make run` exited early:\n{log.read_text()[-4000:]}")

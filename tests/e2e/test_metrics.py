@@ -69,6 +69,7 @@ def test_prometheus_scrapes_every_process_and_they_are_all_up(system: System) ->
     assert jobs == {
         "auth", "tasks", "logs", "kpi", "auth-relay", "tasks-relay",
         "tasks-consumer", "logs-consumer", "kpi-consumer", "prometheus",
+        "hooks", "hooks-consumer", "hooks-dispatcher",
     }  # fmt: skip
     assert {sample["metric"]["job"] for sample in query("up == 1")} == jobs
 

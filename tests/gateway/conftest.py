@@ -118,6 +118,7 @@ def start_gateway(
             "TASKS_UPSTREAM": upstream,
             "LOGS_UPSTREAM": upstream,
             "KPI_UPSTREAM": f"127.0.0.1:{free_port()}",  # nobody listens: a 502
+            "HOOKS_UPSTREAM": f"127.0.0.1:{free_port()}",
             **values,
         },
     )

@@ -1,0 +1,1 @@
+"""The hooks service: task events delivered to registered receivers as Standard Webhooks."""
