@@ -5,7 +5,7 @@ on working days, wait a while, are started (assigned then, if they were not), ta
 their own time (log-normal: mostly a day or two, sometimes much longer), are completed, and
 some are reopened and completed again; the newest are still waiting or in progress. The admin
 `demo_admin` imports that history: each task with its `created_at`, then each change with its
-`changed_at` (README, "Tasks"), so the events, the activity log and every KPI (flow metrics
+`changed_at` (docs/api.md, "Tasks"), so the events, the activity log and every KPI (flow metrics
 included) date each step when it happened. Then the users move a few tasks on now, and a few
 are deleted. The admin is created with the auth service's own deploy-time command (the only
 way an admin ever comes to be), with a new random password each run, and the seed refuses to

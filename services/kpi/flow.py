@@ -1,6 +1,6 @@
 """A task's flow, worked out from the set of its versions, and what it adds to the aggregates.
 
-The definitions (README, "Flow metrics"):
+The definitions (docs/api.md, "Flow metrics"; docs/flow-metrics.md):
 - each version moves the task into its status at its `occurred_at`; a version that makes the
   task done moves it at its `completed_at` when that is later (a task imported as done is
   `todo` from its creation until its completion); moments never go back (a version is never

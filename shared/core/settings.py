@@ -7,7 +7,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/efficient"
-# Longer than any copy of an event can still arrive after the first (README, "Operations").
+# Longer than any copy of an event can still arrive after the first (docs/retention.md).
 MIN_PROCESSED_EVENT_RETENTION_DAYS = 7
 
 

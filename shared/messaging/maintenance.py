@@ -58,7 +58,7 @@ def retention(days: int) -> timedelta:
         raise RetentionTooShortError(
             f"a retention of {days} days is too short: at least"
             f" {MIN_PROCESSED_EVENT_RETENTION_DAYS} days, longer than any event can still be"
-            " redelivered (see the README, Operations), or a late copy is applied twice"
+            " redelivered (see docs/retention.md), or a late copy is applied twice"
         )
     return timedelta(days=days)
 

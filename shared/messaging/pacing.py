@@ -5,8 +5,8 @@ a consumer's thread hop, transaction, statements and ack; RabbitMQ's and Postgre
 each. While events come slower than a threshold (over the last second) the machine has room,
 and each event goes on with the least delay: that delay is what a user sees (from a 201 to
 the activity log entry). Above it, writes keep the machine busy, and waiting longer lets a
-batch carry many events for that price, which leaves the CPU to the writes themselves (README,
-"What the time went to": `POST /tasks/` at 32 connections).
+batch carry many events for that price, which leaves the CPU to the writes themselves
+(docs/architecture.md, "Batches paced by load").
 """
 
 import time

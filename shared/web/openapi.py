@@ -1,7 +1,7 @@
 """The OpenAPI document of a service, as a client generator should see it.
 
-Conventions (see the README, "The API contract"), applied to every route by `finish_openapi`
-so that a new route follows them with nothing to add:
+Conventions (docs/api.md, "The OpenAPI documents, conventions, fuzzing"), applied to every route by
+`finish_openapi` so that a new route follows them with nothing to add:
 
 - **Operation ids** are `<service>_<endpoint function>` (`operation_id`), e.g. `kpi_trend`;
   a route whose function name reads badly sets `operation_id=` itself (`tasks_get`).

@@ -1,7 +1,7 @@
 """Flow metrics of random histories, delivered out of order and with duplicates, in batches,
 through the consumer's real apply path, must equal a recount from the tasks' histories.
 
-The recount works from each task's events alone, in the README's words: a version moves the
+The recount works from each task's events alone, in docs/api.md's words: a version moves the
 task into its status at its time (a task imported as done is todo until its completion), and
 moments never go back (a change dated before the one before it moves the task at that one's
 moment); the start is the first move into in_progress, the completion the last move into done

@@ -5,7 +5,7 @@ Revises: 0003
 Create Date: 2027-01-10 10:00:00
 
 The flow tables start empty: the versions before the upgrade are in no table of the read
-model, so `make replay CONSUMER=kpi` fills them (README, "Flow metrics").
+model, so `make replay CONSUMER=kpi` fills them (docs/api.md, "Flow metrics").
 """
 
 from collections.abc import Sequence
