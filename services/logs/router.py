@@ -32,7 +32,21 @@ _STREAM_DESCRIPTION = (
 _STREAM_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {
         "description": "The event stream.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        # Each event of the stream, as an SSE parser hands it over (`data` is JSON text: the
+        # entry for `activity`, `{code, message}` for `reset`).
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "event": {"type": "string", "enum": ["activity", "reset"]},
+                        "data": {"type": "string"},
+                        "id": {"type": "string"},
+                    },
+                    "required": ["event", "data"],
+                }
+            }
+        },
     }
 }
 

@@ -40,7 +40,6 @@ from services.kpi.tests.test_property import (
     random_history,
 )
 from shared.contracts.events import TaskEvent, TaskStatus
-from shared.messaging.broker import declare_events_exchange
 from tests.broker import eventually
 from tests.events import event_body
 from tests.tokens import TestSigner
@@ -151,7 +150,9 @@ class Publisher:
     async def __aenter__(self) -> "Publisher":
         self.connection = await aio_pika.connect(self.amqp_url)
         channel = await self.connection.channel(publisher_confirms=True)
-        self.exchange = await declare_events_exchange(channel, "tasks.events")
+        # The exchange as the release before declared it (its catch-all queue was classic, and
+        # this release's prestart rebuilds that as a quorum queue): publish to it as it is.
+        self.exchange = await channel.get_exchange("tasks.events", ensure=True)
         self.channel = channel
         return self
 
