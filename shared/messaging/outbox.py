@@ -28,8 +28,10 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     Uuid,
     bindparam,
+    cast,
     func,
     select,
     update,
@@ -57,9 +59,11 @@ def outbox_table(metadata: MetaData, *, entity_id: str) -> Table:
         "outbox",
         metadata,
         Column("id", BigInteger, Identity(), primary_key=True),
-        Column("event_id", Uuid, nullable=False, unique=True),
+        # No index on these two: every write maintains each index of the outbox (on its insert
+        # and on its publishing), and no query reads by either (see `unread_indexes_ddl`).
+        Column("event_id", Uuid, nullable=False),
         Column("event_type", String(32), nullable=False),
-        Column(entity_id, BigInteger, nullable=False, index=True),
+        Column(entity_id, BigInteger, nullable=False),
         Column("payload", JSONB, nullable=False),
         Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
         Column("published_at", DateTime(timezone=True)),
@@ -87,8 +91,11 @@ class Outbox:
     @functools.cached_property
     def insert(self) -> Insert:
         """The INSERT of one event, built once (the values are bound per call). Without
-        RETURNING: nothing reads the new row's id, and fetching it cost a result to set up."""
-        return self.table.insert().inline()
+        RETURNING: nothing reads the new row's id, and fetching it cost a result to set up.
+        The payload comes as JSON text (`payload_json`), cast by the database: pydantic writes
+        it in one call, where a dict would be built and then encoded by `json.dumps`."""
+        payload = cast(bindparam("payload_json", type_=Text), JSONB)
+        return self.table.insert().inline().values(payload=payload)
 
     @functools.cached_property
     def claim(self) -> Executable:
@@ -138,7 +145,7 @@ def add_event(session: Session, outbox: Outbox, *, event: Envelope, entity_id: i
         "event_id": event.event_id,
         "event_type": event.event_type,
         outbox.entity_id: entity_id,
-        "payload": event.model_dump(mode="json"),
+        "payload_json": event.model_dump_json(),
         "request_id": current_request_id(),
     }
     trace_context = tracing.current_context()
@@ -169,6 +176,25 @@ def drop_notify_trigger_ddl(*, schema: str) -> list[str]:
     return [
         f"DROP TRIGGER IF EXISTS outbox_notify ON {schema}.outbox",
         f"DROP FUNCTION IF EXISTS {schema}.notify_outbox()",
+    ]
+
+
+def unread_indexes_ddl(*, schema: str, entity_id: str) -> list[str]:
+    """DDL that drops the outbox indexes no query reads: the entity id's index, and the event
+    id's unique constraint (event ids are random UUIDs made per write; consumers drop a
+    duplicate by `event_id` in their own schemas). Run outside a transaction (CONCURRENTLY)."""
+    return [
+        f"DROP INDEX CONCURRENTLY IF EXISTS {schema}.ix_{schema}_outbox_{entity_id}",
+        f"ALTER TABLE {schema}.outbox DROP CONSTRAINT IF EXISTS uq_outbox_event_id",
+    ]
+
+
+def restore_unread_indexes_ddl(*, schema: str, entity_id: str) -> list[str]:
+    """DDL that builds again what `unread_indexes_ddl` dropped."""
+    return [
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_{schema}_outbox_{entity_id}"
+        f" ON {schema}.outbox ({entity_id})",
+        f"ALTER TABLE {schema}.outbox ADD CONSTRAINT uq_outbox_event_id UNIQUE (event_id)",
     ]
 
 
