@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.event_tools import consumer_pids
-from benchmarks.report import Row
+from benchmarks.report import Row, progress
 from benchmarks.wrk import Result
 
 _TICK_SECONDS = 1 / os.sysconf("SC_CLK_TCK")
@@ -59,6 +59,7 @@ class CpuMeter:
             used = cpu_seconds(self.pids) - before
             if result.requests:
                 self.samples.append(used * 1e6 / result.requests)
+                progress(f"  CPU {self.samples[-1]:.0f} us/request (pids {self.pids})")
             return result
 
         return measured
