@@ -140,57 +140,58 @@ REFERENCE = "/tasks/by-dependency"  # the baseline app's dependency-style endpoi
 def get_by_id(bench: Bench) -> list[Row]:
     """GET by id: the system vs the plain baseline (the target), and the dependency-style
     reference; the CPU per request of the tasks process beside the plain baseline's."""
-    get_path, base_get_path = f"/tasks/{bench.task_id}", f"/tasks/{bench.baseline_task_id}"
+    get_path = f"/tasks/{bench.task_id}"
     bench.warm_up([get_path])
-    system_cpu, baseline_cpu = bench.cpu(TASKS_APP), bench.cpu(BASELINE_APP)
-    gets = interleaved(
+    return against_baseline(
         bench,
-        {
-            "system": system_cpu.around(bench.c32(bench.on_system(get_path))),
-            "baseline": baseline_cpu.around(bench.c32(bench.on_baseline(base_get_path))),
-            "reference": bench.c32(bench.on_baseline(f"{REFERENCE}/{bench.baseline_task_id}")),
-        },
+        ("GET /tasks/{id}", "plain baseline PK GET", 1.5),
+        system=bench.on_system(get_path),
+        baseline=bench.on_baseline(f"/tasks/{bench.baseline_task_id}"),
+        reference=bench.on_baseline(f"{REFERENCE}/{bench.baseline_task_id}"),
     )
-    return [
-        at_least(
-            "GET /tasks/{id} c32 vs plain baseline PK GET",
-            gets["system"],
-            gets["baseline"],
-            1.5,
-        ),
-        at_least("  vs dependency-style baseline", gets["system"], gets["reference"], None),
-        cpu_row("GET /tasks/{id} vs plain baseline", system_cpu, baseline_cpu),
-    ]
 
 
 def post(bench: Bench, *, idle: Callable[[], None]) -> list[Row]:
     """POST: the system (its relay and consumers on the same cores) vs the plain baseline's
-    INSERT + COMMIT, and the dependency-style reference; CPU per request beside it."""
+    INSERT + COMMIT, and the dependency-style reference; CPU per request beside it. After each
+    run the relay and consumers catch up, so their work is not left to slow the next run."""
     body = json.dumps({"title": "Bench task"})
-    system_cpu, baseline_cpu = bench.cpu(TASKS_APP), bench.cpu(BASELINE_APP)
-    system_post = bench.on_system("/tasks/", method="POST", body=body)
-    # After each run the relay and consumers catch up, so their work is not left to slow the
-    # next run (the baseline's above all).
-    posts = interleaved(
+    return against_baseline(
         bench,
-        {
-            "system": system_cpu.around(bench.c32(system_post)),
-            "baseline": baseline_cpu.around(
-                bench.c32(bench.on_baseline("/tasks/", method="POST", body=body))
-            ),
-            "reference": bench.c32(bench.on_baseline(f"{REFERENCE}/", method="POST", body=body)),
-        },
+        ("POST /tasks/", "plain INSERT+COMMIT", 0.9),
+        system=bench.on_system("/tasks/", method="POST", body=body),
+        baseline=bench.on_baseline("/tasks/", method="POST", body=body),
+        reference=bench.on_baseline(f"{REFERENCE}/", method="POST", body=body),
         between=idle,
     )
+
+
+def against_baseline(
+    bench: Bench,
+    line: tuple[str, str, float],
+    *,
+    system: Load,
+    baseline: Load,
+    reference: Load,
+    between: Callable[[], None] | None = None,
+) -> list[Row]:
+    """`line` (what, against what, the target ratio) at 32 connections: the system vs the plain
+    baseline, the dependency-style reference beside it, and the CPU per request of both."""
+    name, against, minimum = line
+    system_cpu, baseline_cpu = bench.cpu(TASKS_APP), bench.cpu(BASELINE_APP)
+    found = interleaved(
+        bench,
+        {
+            "system": system_cpu.around(bench.c32(system)),
+            "baseline": baseline_cpu.around(bench.c32(baseline)),
+            "reference": bench.c32(reference),
+        },
+        between=between,
+    )
     return [
-        at_least(
-            "POST /tasks/ c32 vs plain INSERT+COMMIT",
-            posts["system"],
-            posts["baseline"],
-            0.9,
-        ),
-        at_least("  vs dependency-style baseline", posts["system"], posts["reference"], None),
-        cpu_row("POST /tasks/ vs plain INSERT+COMMIT", system_cpu, baseline_cpu),
+        at_least(f"{name} c32 vs {against}", found["system"], found["baseline"], minimum),
+        at_least("  vs dependency-style baseline", found["system"], found["reference"], None),
+        cpu_row(f"{name} vs {against}", system_cpu, baseline_cpu),
     ]
 
 
