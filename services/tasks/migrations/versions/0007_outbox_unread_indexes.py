@@ -1,9 +1,9 @@
 """the outbox keeps only the indexes a query reads: `task_id`'s index and `event_id`'s unique
 constraint go
 
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-07 13:00:00
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-07 13:30:00
 
 Every task write inserts an outbox row and the relay updates it once published: each index is
 maintained on both, and these two serve no query (the relay and the replay read by `id`).
@@ -16,8 +16,8 @@ from alembic import op
 
 from shared.messaging.outbox import restore_unread_indexes_ddl, unread_indexes_ddl
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
