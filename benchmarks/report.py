@@ -48,8 +48,9 @@ class Row:
         ]
 
 
-def at_least(scenario: str, system: Summary, reference: Summary, minimum: float) -> Row:
-    """Throughput compared with a reference: system req/s / reference req/s >= `minimum`."""
+def at_least(scenario: str, system: Summary, reference: Summary, minimum: float | None) -> Row:
+    """Throughput compared with a reference: system req/s / reference req/s >= `minimum`
+    (`None`: compared, no target)."""
     ratio = system.rps / reference.rps if reference.rps else 0.0
     return Row(
         scenario=scenario,
@@ -59,8 +60,8 @@ def at_least(scenario: str, system: Summary, reference: Summary, minimum: float)
         p50_ms=system.p50_ms,
         p99_ms=system.p99_ms,
         errors=system.errors,
-        target=f">= {minimum:g}x",
-        passed=ratio >= minimum and system.errors == 0,
+        target="-" if minimum is None else f">= {minimum:g}x",
+        passed=None if minimum is None else ratio >= minimum and system.errors == 0,
     )
 
 
@@ -77,22 +78,6 @@ def latency_within(scenario: str, big: Summary, small: Summary, maximum: float) 
         errors=big.errors,
         target=f"<= {maximum:g}x",
         passed=ratio <= maximum and big.errors == 0,
-    )
-
-
-def throughput_within(scenario: str, big: Summary, small: Summary, maximum: float) -> Row:
-    """Req/s as data grows: small req/s / big req/s <= `maximum` (the slowdown)."""
-    slowdown = small.rps / big.rps if big.rps else float("inf")
-    return Row(
-        scenario=scenario,
-        system=f"{big.rps:.0f} req/s",
-        reference=f"{small.rps:.0f} req/s",
-        ratio=slowdown,
-        p50_ms=big.p50_ms,
-        p99_ms=big.p99_ms,
-        errors=big.errors,
-        target=f"<= {maximum:g}x",
-        passed=slowdown <= maximum and big.errors == 0,
     )
 
 

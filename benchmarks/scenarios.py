@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from benchmarks import wrk
+from benchmarks.cpu import BASELINE_APP, KPI_APP, TASKS_APP, CpuMeter, cpu_row
 from benchmarks.data import MONTH, SMALL_MONTH
 from benchmarks.report import Row, at_least, progress
 from benchmarks.wrk import Load, Result, Summary
@@ -53,6 +54,7 @@ class Bench:
     seconds: float
     rounds: int
     check: Callable[[], None]  # raises when the system or the baseline has stopped
+    pids: Callable[[str], list[int]]  # the uvicorn processes serving an app (`benchmarks.cpu`)
 
     def on_system(self, path: str, **request: str) -> Load:
         """A load through the system's gateway, with the bearer token."""
@@ -65,6 +67,10 @@ class Bench:
     def on_api(self, api: str, path: str) -> Load:
         """The same load through another gateway, `api` (the metrics-on or -off tasks API's)."""
         return Load(url=api + path, token=self.token)
+
+    def cpu(self, app: str) -> CpuMeter:
+        """A meter of the CPU per request of the processes serving `app`."""
+        return CpuMeter(self.pids(app))
 
     def c32(self, load: Load) -> Callable[[], Result]:
         """A run of `load` at 32 connections, two threads."""
@@ -128,45 +134,65 @@ def interleaved(
     return {name: wrk.summarize(found) for name, found in results.items()}
 
 
-def get_and_post(bench: Bench, *, idle: Callable[[], None]) -> list[Row]:
-    """GET by id and POST, system vs baseline."""
-    get_path, base_get_path = f"/tasks/{bench.task_id}", f"/tasks/{bench.baseline_task_id}"
+REFERENCE = "/tasks/by-dependency"  # the baseline app's dependency-style endpoints
+
+
+def get_by_id(bench: Bench) -> list[Row]:
+    """GET by id: the system vs the plain baseline (the target), and the dependency-style
+    reference; the CPU per request of the tasks process beside the plain baseline's."""
+    get_path = f"/tasks/{bench.task_id}"
     bench.warm_up([get_path])
-    gets = interleaved(
+    return against_baseline(
         bench,
-        {
-            "GET /tasks/{id} system": bench.c32(bench.on_system(get_path)),
-            "GET /tasks/{id} baseline": bench.c32(bench.on_baseline(base_get_path)),
-        },
+        ("GET /tasks/{id}", "plain baseline PK GET", 1.5),
+        system=bench.on_system(get_path),
+        baseline=bench.on_baseline(f"/tasks/{bench.baseline_task_id}"),
+        reference=bench.on_baseline(f"{REFERENCE}/{bench.baseline_task_id}"),
     )
+
+
+def post(bench: Bench, *, idle: Callable[[], None]) -> list[Row]:
+    """POST: the system (its relay and consumers on the same cores) vs the plain baseline's
+    INSERT + COMMIT, and the dependency-style reference; CPU per request beside it. After each
+    run the relay and consumers catch up, so their work is not left to slow the next run."""
     body = json.dumps({"title": "Bench task"})
-    # After each run the relay and consumers catch up, so their work is not left to slow the
-    # next run (the baseline's above all).
-    posts = interleaved(
+    return against_baseline(
         bench,
-        {
-            "POST /tasks/ system": bench.c32(bench.on_system("/tasks/", method="POST", body=body)),
-            "POST /tasks/ baseline": bench.c32(
-                bench.on_baseline("/tasks/", method="POST", body=body)
-            ),
-        },
+        ("POST /tasks/", "plain INSERT+COMMIT", 0.9),
+        system=bench.on_system("/tasks/", method="POST", body=body),
+        baseline=bench.on_baseline("/tasks/", method="POST", body=body),
+        reference=bench.on_baseline(f"{REFERENCE}/", method="POST", body=body),
         between=idle,
     )
-    rows = [
-        at_least(
-            "GET /tasks/{id} c32 vs baseline PK GET",
-            gets["GET /tasks/{id} system"],
-            gets["GET /tasks/{id} baseline"],
-            1.2,
-        ),
-        at_least(
-            "POST /tasks/ c32 vs baseline INSERT+COMMIT",
-            posts["POST /tasks/ system"],
-            posts["POST /tasks/ baseline"],
-            0.8,
-        ),
+
+
+def against_baseline(
+    bench: Bench,
+    line: tuple[str, str, float],
+    *,
+    system: Load,
+    baseline: Load,
+    reference: Load,
+    between: Callable[[], None] | None = None,
+) -> list[Row]:
+    """`line` (what, against what, the target ratio) at 32 connections: the system vs the plain
+    baseline, the dependency-style reference beside it, and the CPU per request of both."""
+    name, against, minimum = line
+    system_cpu, baseline_cpu = bench.cpu(TASKS_APP), bench.cpu(BASELINE_APP)
+    found = interleaved(
+        bench,
+        {
+            "system": system_cpu.around(bench.c32(system)),
+            "baseline": baseline_cpu.around(bench.c32(baseline)),
+            "reference": bench.c32(reference),
+        },
+        between=between,
+    )
+    return [
+        at_least(f"{name} c32 vs {against}", found["system"], found["baseline"], minimum),
+        at_least("  vs dependency-style baseline", found["system"], found["reference"], None),
+        cpu_row(f"{name} vs {against}", system_cpu, baseline_cpu),
     ]
-    return rows
 
 
 def metrics_cost(bench: Bench) -> list[Row]:
@@ -217,19 +243,39 @@ def list_latency(bench: Bench, paths: dict[str, str]) -> dict[str, Summary]:
     )
 
 
-def list_throughput(bench: Bench, paths: dict[str, str]) -> dict[str, Summary]:
-    """Req/s of the first and the deep page at 32 connections, beside GET by id."""
-    runs = {"GET /tasks/{id}": bench.c32(bench.on_system(f"/tasks/{bench.task_id}"))}
+def list_throughput(bench: Bench, paths: dict[str, str]) -> tuple[dict[str, Summary], list[Row]]:
+    """Req/s of the first and the deep page at 32 connections, beside GET by id; the tasks
+    process's CPU per request of the first page beside GET by id's."""
+    get_cpu, list_cpu = bench.cpu(TASKS_APP), bench.cpu(TASKS_APP)
+    runs = {
+        "GET /tasks/{id}": get_cpu.around(bench.c32(bench.on_system(f"/tasks/{bench.task_id}")))
+    }
     runs |= {f"list {name}": bench.c32(bench.on_system(path)) for name, path in paths.items()}
-    return interleaved(bench, runs)
+    runs["list first page"] = list_cpu.around(runs["list first page"])
+    found = interleaved(bench, runs)
+    return found, [cpu_row("GET /tasks/ first page vs GET by id", list_cpu, get_cpu)]
 
 
-def kpi_throughput(bench: Bench) -> dict[str, Summary]:
-    """Req/s of every KPI endpoint at 32 connections, for the grown month and for the small one
-    (`<name> small`), beside GET by id, all in the same rounds."""
-    runs = {"GET /tasks/{id}": bench.c32(bench.on_system(f"/tasks/{bench.task_id}"))}
+def kpi_throughput(bench: Bench) -> tuple[dict[str, Summary], list[Row]]:
+    """Req/s of every KPI endpoint of the grown month at 32 connections, beside GET by id; the
+    kpi process's CPU per request of completion-rate beside the tasks process's of GET by id."""
+    get_cpu, kpi_cpu = bench.cpu(TASKS_APP), bench.cpu(KPI_APP)
+    runs = {
+        "GET /tasks/{id}": get_cpu.around(bench.c32(bench.on_system(f"/tasks/{bench.task_id}")))
+    }
     for name, path in KPI_PATHS.items():
         runs[name] = bench.c32(bench.on_system(path))
-        runs[f"{name} small"] = bench.c32(bench.on_system(SMALL_KPI_PATHS[name]))
+    runs["completion-rate"] = kpi_cpu.around(runs["completion-rate"])
     bench.warm_up([*KPI_PATHS.values(), *SMALL_KPI_PATHS.values()])
+    found = interleaved(bench, runs)
+    return found, [cpu_row("kpi completion-rate vs GET by id", kpi_cpu, get_cpu)]
+
+
+def kpi_latency(bench: Bench) -> dict[str, Summary]:
+    """Single-connection latency of every KPI endpoint, for the grown month and for the small
+    one (`<name> small`), in the same rounds."""
+    runs = {}
+    for name, path in KPI_PATHS.items():
+        runs[name] = bench.single(bench.on_system(path))
+        runs[f"{name} small"] = bench.single(bench.on_system(SMALL_KPI_PATHS[name]))
     return interleaved(bench, runs)

@@ -54,6 +54,8 @@ AMQP_URL = f"amqp://guest:guest@127.0.0.1:5672/{NAME}"
 ACCESS_LOG_FLUSH_SECONDS = 1.5  # the gateway writes its access log at least every second
 # Logins are what is measured: the per-address limit must not be what stops them.
 RATE_LIMIT = {"GATEWAY_AUTH_RATE": "100000r/s", "GATEWAY_AUTH_BURST": "100000"}
+# An admin, made by auth's prestart: it imports tasks into past months (benchmarks/writes.py).
+ADMIN = {"ADMIN_USERNAME": "bench_admin", "ADMIN_PASSWORD": "bench-admin-password"}
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ def system_env(database_url: str) -> dict[str, str]:
         **PORTS,
         **METRICS_PORTS,
         **RATE_LIMIT,
+        **ADMIN,
         "GATEWAY_PORT": str(GATEWAY_PORT),
         "GATEWAY_DIR": str(LOCAL / "gateway"),
         "PROMETHEUS_DIR": str(LOCAL / "prometheus"),
@@ -163,7 +166,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def wait_until(ready: list[tuple[str, int]], *, log: Path, seconds: float = 120) -> None:
+def wait_until(ready: list[tuple[str, int]], *, log: Path, seconds: float = 300) -> None:
     """Poll until every (url, status) answers so; the log's tail in the error otherwise."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

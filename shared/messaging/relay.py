@@ -21,6 +21,7 @@ on, `traceparent`/`tracestate` of a `publish <exchange>` span, child of that req
 import asyncio
 import json
 import signal
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -41,7 +42,13 @@ from shared.core.tracing import configure_tracing
 from shared.messaging import heartbeat
 from shared.messaging import metrics as event_metrics
 from shared.messaging.broker import connect_until_stopped, declare_events_exchange, sleep_unless
-from shared.messaging.outbox import Outbox, StoredEvent, claim_unpublished, unmark_published
+from shared.messaging.outbox import (
+    ClaimFloor,
+    Outbox,
+    StoredEvent,
+    claim_unpublished,
+    unmark_published,
+)
 from shared.messaging.pacing import EventRate
 
 logger = structlog.get_logger(__name__)
@@ -150,6 +157,7 @@ class OutboxRelay:
     def __init__(self, config: RelayConfig, *, database: Database | None = None) -> None:
         self.config = config
         self.database = database or Database(config.database_url, pool_size=1)
+        self.floor = ClaimFloor()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set."""
@@ -187,12 +195,25 @@ class OutboxRelay:
 
     async def publish_batch(self, exchange: AbstractExchange) -> int:
         """Publish one batch of unpublished events; returns how many."""
+        try:
+            rows = await self._publish_after(exchange, self.floor.next(time.monotonic()))
+        except BaseException:
+            self.floor.reset()  # rows may have been left unpublished behind the floor
+            raise
+        self.floor.claimed([row.id for row in rows])
+        return len(rows)
+
+    async def _publish_after(self, exchange: AbstractExchange, after_id: int) -> list[StoredEvent]:
         outbox = self.config.outbox
         with self.database.sessionmaker() as session:
             # Claimed and marked in one statement; only the commit after the confirms makes
             # the mark stick (a crash or a broker error before it rolls it back).
             rows = await asyncio.to_thread(
-                claim_unpublished, session, outbox, limit=self.config.batch_size
+                claim_unpublished,
+                session,
+                outbox,
+                limit=self.config.batch_size,
+                after_id=after_id,
             )
             confirmed = await _publish_all(exchange, rows)
             unconfirmed = [row.id for row in rows[len(confirmed) :]]
@@ -204,7 +225,7 @@ class OutboxRelay:
                 )
             if unconfirmed:
                 raise PublishError(f"{len(unconfirmed)} events were not confirmed")
-            return len(rows)
+            return rows
 
 
 def _commit(session: Session, outbox: Outbox, *, unconfirmed: list[int]) -> None:

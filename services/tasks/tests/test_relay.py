@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from services.tasks import service
+from services.tasks import repository, service
 from services.tasks.config import TasksSettings
 from services.tasks.models import OUTBOX, OutboxEvent
 from services.tasks.relay import relay_config
@@ -24,8 +24,10 @@ from shared.contracts.events import TaskEvent, TaskStatus
 from shared.core.db import Database
 from shared.messaging.broker import unrouted_name
 from shared.messaging.metrics import OutboxCollector
+from shared.messaging.outbox import ClaimFloor
 from shared.messaging.relay import OutboxListener, OutboxRelay
 from tests.broker import AMQP_URL, bound_queue, eventually, receive, running, unique_name
+from tests.events import create_snapshot, create_task_event
 from tests.proxy import TcpProxy
 
 
@@ -107,6 +109,31 @@ def test_publishes_every_event_once_in_order(
     published = committed.scalars(select(OutboxEvent.published_at)).all()
     assert len(published) == 13
     assert all(at is not None for at in published)
+
+
+def test_an_event_committed_behind_the_claims_floor_still_goes_out(
+    committed: Session, engine: Engine, relay_settings: TasksSettings
+) -> None:
+    """Claims start near the newest row published (`ClaimFloor`); an outbox row that took its
+    id earlier but committed later is published by the next claim from the start."""
+    late_event = create_task_event(task=create_snapshot(task_id=999, title="late"))
+
+    async def scenario() -> None:
+        async with bound_queue(relay_settings.events_exchange) as (_, queue):
+            relay = OutboxRelay(relay_config(relay_settings))
+            relay.floor = ClaimFloor(lookback=0, full_scan_seconds=0.5)
+            async with running(relay):
+                with Session(engine) as late:
+                    repository.add_outbox_event(late, event=late_event)  # its id is taken now
+                    create_tasks(committed, 1)  # a later id, committed first
+                    messages = await receive(queue, 1)
+                    await eventually(lambda: relay.floor.after_id > 1)
+                    late.commit()
+                messages += await receive(queue, 1)
+            assert event_ids(messages) == outbox_ids(committed)[::-1]
+            assert event_ids(messages)[1] == late_event.event_id
+
+    run(scenario)
 
 
 def test_wakes_on_notify_instead_of_waiting_for_the_poll(
