@@ -5,10 +5,10 @@ import type { paths as AuthPaths } from '@/api/auth'
 import type { paths as KpiPaths } from '@/api/kpi'
 import type { paths as LogsPaths } from '@/api/logs'
 import type { paths as TasksPaths } from '@/api/tasks'
+import { BASE_URL } from './base'
 import { toApiError } from './problem'
 import { currentAccessToken, refreshAccessToken } from './session'
 
-export const BASE_URL = '/api'
 
 function withToken(request: Request, token: string | null): Request {
   if (token) request.headers.set('Authorization', `Bearer ${token}`)
@@ -24,6 +24,8 @@ export async function authorizedFetch(input: Request): Promise<Response> {
   const fresh = await refreshAccessToken()
   return fresh ? fetch(withToken(retry, fresh)) : response
 }
+
+export { BASE_URL }
 
 const options = { baseUrl: BASE_URL, fetch: authorizedFetch }
 export const authApi = createClient<AuthPaths>(options)

@@ -5,6 +5,7 @@
 // session, so two tabs refreshing at once would sign both out: every refresh runs under one
 // Web Lock shared by all tabs of the origin, so the second tab refreshes after the first, with
 // the cookie the first one received. Within a tab, concurrent callers share one refresh.
+import { BASE_URL } from './base'
 import { toApiError } from './problem'
 
 export const COOKIE_MODE = { 'X-Token-Delivery': 'cookie' } as const
@@ -67,7 +68,7 @@ export function refreshAccessToken(options: RefreshOptions = {}): Promise<string
   if (pending) return pending
   const fetcher = options.fetch ?? ((input, init) => fetch(input, init))
   const locks = options.locks === undefined ? defaultLocks() : options.locks
-  const baseUrl = options.baseUrl ?? '/api'
+  const baseUrl = options.baseUrl ?? BASE_URL
   const run = () => postRefresh(fetcher, baseUrl)
   pending = (locks ? locks.request(LOCK_NAME, run) : run())
     .then((token) => {
