@@ -1,18 +1,17 @@
 // The dashboard's charts as ECharts options, built from the API's answers (pure functions).
 import type { ComposeOption } from 'echarts/core'
 import type { BarSeriesOption, LineSeriesOption, ScatterSeriesOption } from 'echarts/charts'
-import type { GridComponentOption, LegendComponentOption, TooltipComponentOption } from 'echarts/components'
+import type { GridComponentOption, LegendComponentOption } from 'echarts/components'
 import type { Ageing, CompletedTask, Cumulative, FlowTimes, Throughput, Trend, Wip } from '@/services/kpi'
 
 export type ChartOption = ComposeOption<
-  BarSeriesOption | LineSeriesOption | ScatterSeriesOption | GridComponentOption | LegendComponentOption | TooltipComponentOption
+  BarSeriesOption | LineSeriesOption | ScatterSeriesOption | GridComponentOption | LegendComponentOption
 >
 
 const DAY = 86_400
 const base = {
   animation: false,
   grid: { left: 48, right: 16, top: 36, bottom: 32 },
-  tooltip: { trigger: 'axis' as const, renderMode: 'richText' as const },
   legend: { top: 0 },
 }
 
@@ -51,7 +50,6 @@ export function cycleTimeOption(completions: CompletedTask[], times: FlowTimes):
     seconds == null ? [] : [{ name, yAxis: Math.round((seconds / DAY) * 10) / 10, label: { formatter: `${name} {c} d` } }]
   return {
     ...base,
-    tooltip: { trigger: 'item', renderMode: 'richText' },
     xAxis: { type: 'time' },
     yAxis: { type: 'value', name: 'days' },
     series: [{
@@ -87,7 +85,6 @@ export function ageingOption(ageing: Ageing): ChartOption {
   const threshold = ageing.threshold_seconds
   return {
     ...base,
-    tooltip: { trigger: 'item', renderMode: 'richText' },
     xAxis: { type: 'category', data: items.map((task) => `#${task.task_id}`) },
     yAxis: { type: 'value', name: 'days in progress' },
     series: [{

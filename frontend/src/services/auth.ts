@@ -1,7 +1,7 @@
 // Sign-in, registration, sign-out and the users, through the auth API in cookie mode.
 import type { components } from '@/api/auth'
 import { authApi, expectOk, unwrap } from './http'
-import { COOKIE_MODE, refreshAccessToken, setAccessToken } from './session'
+import { COOKIE_MODE, maySignInSilently, refreshAccessToken, setAccessToken } from './session'
 
 export type User = components['schemas']['UserRead']
 export type UserSummary = components['schemas']['UserSummary']
@@ -22,6 +22,7 @@ export async function register(data: Registration): Promise<User> {
 
 /** The signed-in user, or null when there is no session (no or a revoked cookie). */
 export async function resumeSession(): Promise<User | null> {
+  if (!maySignInSilently()) return null
   const token = await refreshAccessToken()
   return token ? currentUser() : null
 }

@@ -30,8 +30,23 @@ export function currentAccessToken(): string | null {
   return accessToken
 }
 
+// Not a secret, only whether this browser was signed in: without it a first visit does not
+// ask auth for a session it cannot have (a 401 in the console of every signed-out page).
+const HINT = 'efficient-system-signed-in'
+
+function storage(): Storage | null {
+  return typeof localStorage === 'undefined' ? null : localStorage
+}
+
+/** Whether this browser may hold a session cookie (signed in, and not signed out since). */
+export function maySignInSilently(): boolean {
+  return storage()?.getItem(HINT) !== null || storage() === null
+}
+
 export function setAccessToken(token: string | null): void {
   accessToken = token
+  if (token) storage()?.setItem(HINT, '1')
+  else storage()?.removeItem(HINT)
   for (const listener of listeners) listener(token)
 }
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { setAccessToken } from './session'
-import { changedFields, EditConflict, updateTask, type Task } from './tasks'
+import { changedFields, changesFrom, EditConflict, updateTask, type Task } from './tasks'
 
 const base: Task = {
   id: 7, title: 'Write the report', description: null, status: 'todo', assignee_id: null, creator_id: 1,
@@ -71,5 +71,14 @@ describe('changedFields', () => {
   it('lists only the fields a user edits', () => {
     expect(changedFields(base, { ...base, version: 9, updated_at: 'later' })).toEqual([])
     expect(changedFields(base, { ...base, status: 'done', due_date: '2026-02-01T00:00:00Z' })).toEqual(['status', 'due_date'])
+  })
+})
+
+describe('changesFrom', () => {
+  it('keeps only the fields the form changed, the same instant written otherwise included', () => {
+    const withDue = { ...base, due_date: '2026-02-01T09:00:00Z' }
+    const form = { title: base.title, description: null, status: 'done' as const, assignee_id: null, due_date: '2026-02-01T09:00:00.000Z' }
+
+    expect(changesFrom(withDue, form)).toEqual({ status: 'done' })
   })
 })

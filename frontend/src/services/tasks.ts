@@ -71,6 +71,19 @@ export function changedFields(before: Task, after: Task): (keyof Task)[] {
   return EDITABLE.filter((field) => before[field] !== after[field])
 }
 
+function same(field: string, before: unknown, after: unknown): boolean {
+  if (field === 'due_date' && typeof before === 'string' && typeof after === 'string') {
+    return Date.parse(before) === Date.parse(after)
+  }
+  return before === after
+}
+
+/** Only what the user changed on `base`: a reapplied edit must not undo another's change. */
+export function changesFrom(base: Task, fields: TaskUpdate): TaskUpdate {
+  const changed = Object.entries(fields).filter(([field, value]) => !same(field, base[field as keyof Task], value))
+  return Object.fromEntries(changed) as TaskUpdate
+}
+
 /** PATCH with If-Match on the version the user saw; a 412 becomes an EditConflict. */
 export async function updateTask(base: Task, changes: TaskUpdate): Promise<Task> {
   try {
