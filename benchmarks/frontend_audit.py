@@ -11,8 +11,16 @@ import shutil
 import subprocess
 import sys
 
-from benchmarks.system import GATEWAY_PORT, LOCAL, NAME, SYSTEM_API, process_group, system_env
-from benchmarks.system import fresh_vhost, wait_until
+from benchmarks.system import (
+    GATEWAY_PORT,
+    LOCAL,
+    NAME,
+    SYSTEM_API,
+    fresh_vhost,
+    process_group,
+    system_env,
+    wait_until,
+)
 from conftest import DEFAULT_TEST_DATABASE_URL, fresh_database
 
 ROOT = LOCAL.parents[1]
