@@ -240,14 +240,18 @@ fmt: install ## Format and auto-fix the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install wrk ## Benchmark through the gateway beside a baseline app, the event path, live streams, KPIs, webhooks
+bench: install wrk ## Benchmark through the gateway, the event path, live streams, KPIs, webhooks, the web app
 	$(BIN)/python -m benchmarks.gateway_bench
 	$(BIN)/python -m benchmarks.stream
 	$(BIN)/python -m benchmarks.kpi_scaling
 	$(BIN)/python -m benchmarks.hooks
+	$(MAKE) --no-print-directory frontend-audit
 
 bench-hooks: install wrk ## Only the webhook lines of `make bench` (201-to-receipt times, POST cost)
 	$(BIN)/python -m benchmarks.hooks
+
+frontend-audit: install chromium frontend/node_modules/.package-lock.json ## The web app's targets on seeded data: first-route JS, charts drawn in 1 s, Lighthouse
+	$(BIN)/python -m benchmarks.frontend_audit
 
 bench-events: install wrk ## Only the event path's lines of `make bench` (drain, 201-to-log time, backlog)
 	$(BIN)/python -m benchmarks.event_path
