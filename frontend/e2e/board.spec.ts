@@ -26,8 +26,8 @@ test('register, create a task, move it to done: the feed shows it live, the comp
   await card.focus()
   await board.keyboard.press('Alt+ArrowRight')
   await expect(column(board, 'in_progress').locator('.task-card', { hasText: title })).toBeVisible()
-  // By drag and drop: onto the Done column.
-  await column(board, 'in_progress').locator('.task-card', { hasText: title }).dragTo(column(board, 'done'))
+  // By drag and drop: onto the Done column (its heading: a long column's middle is off screen).
+  await column(board, 'in_progress').locator('.task-card', { hasText: title }).dragTo(column(board, 'done').getByRole('heading'))
   await expect(column(board, 'done').locator('.task-card', { hasText: title })).toBeVisible()
   await expect(feed.locator('.feed li', { hasText: `task ${taskId}` })).toHaveCount(3)
 

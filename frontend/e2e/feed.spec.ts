@@ -1,29 +1,34 @@
 import { expect, test } from '@playwright/test'
-import { createTask, registerUser, uniqueName } from './helpers'
+import { createTask, registerUser, signIn, uniqueName } from './helpers'
 
-test('the feed resumes after the connection is cut, without a reload', async ({ browser }) => {
-  const context = await browser.newContext()
-  const board = await context.newPage()
-  await registerUser(board, uniqueName('feed'))
-  const feedContext = await browser.newContext({ storageState: await context.storageState() })
-  const feed = await feedContext.newPage()
+// The feed page reaches the gateway through a TCP proxy that tests/e2e/test_web_app.py lets
+// this test cut (every connection dropped, new ones refused) and restore.
+const PROXY_URL = process.env.PROXY_URL ?? ''
+const CONTROL_URL = process.env.PROXY_CONTROL_URL ?? ''
+
+test('the feed resumes after the connection is cut, without a reload', async ({ browser, request }) => {
+  expect(PROXY_URL, 'PROXY_URL is set by tests/e2e/test_web_app.py').not.toBe('')
+  const board = await (await browser.newContext()).newPage()
+  const username = uniqueName('feed')
+  await registerUser(board, username)
+  const feed = await (await browser.newContext({ baseURL: PROXY_URL })).newPage()
+  await signIn(feed, username)
   await feed.goto('/activity')
   await expect(feed.getByTestId('feed-status')).toHaveText('Live')
-  const marker = await feed.evaluate(() => {
+  // An entry first, so the feed holds a cursor to resume from.
+  const first = await createTask(board, uniqueName('Before the cut '))
+  await expect(feed.locator('.feed li', { hasText: `task ${await first.getAttribute('data-task-id')}` })).toHaveCount(1)
+  await feed.evaluate(() => {
     ;(window as unknown as { survivor: boolean }).survivor = true
-    return true
   })
 
-  await feedContext.setOffline(true)
+  expect((await request.post(`${CONTROL_URL}/cut`)).status()).toBe(204)
   await expect(feed.getByTestId('feed-status')).toHaveText('Reconnecting…')
-  const title = uniqueName('While offline ')
-  const card = await createTask(board, title)
+  const card = await createTask(board, uniqueName('While cut '))
   const taskId = await card.getAttribute('data-task-id')
-  await feedContext.setOffline(false)
+  expect((await request.post(`${CONTROL_URL}/restore`)).status()).toBe(204)
 
   await expect(feed.getByTestId('feed-status')).toHaveText('Live', { timeout: 30_000 })
   await expect(feed.locator('.feed li', { hasText: `task ${taskId}` })).toHaveCount(1)
-  expect(marker && (await feed.evaluate(() => (window as unknown as { survivor?: boolean }).survivor))).toBe(true)
-  await context.close()
-  await feedContext.close()
+  expect(await feed.evaluate(() => (window as unknown as { survivor?: boolean }).survivor)).toBe(true)
 })

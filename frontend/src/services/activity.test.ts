@@ -12,7 +12,7 @@ function stream(text: string): Response {
 const event = (id: number) => `event: activity\nid: c${id}\ndata: ${JSON.stringify(entry(id))}\n\n`
 
 describe('followActivity', () => {
-  it('resumes after a drop from the last event id, and passes resets on', async () => {
+  it('resumes after a drop from the last event id, reloads when it has no cursor, passes resets on', async () => {
     const stop = new AbortController()
     const seen: number[] = []
     const statuses: string[] = []
@@ -40,7 +40,7 @@ describe('followActivity', () => {
     )
 
     expect(seen).toEqual([1, 2, 3])
-    expect(resets).toBe(1)
+    expect(resets).toBe(2) // the first connection had no cursor; then the server's reset
     expect(resumedFrom).toEqual([null, 'c2', 'c2', 'c3'])
     expect(statuses).toContain('reconnecting')
     expect(statuses.at(-2)).toBe('live')

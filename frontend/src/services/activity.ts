@@ -17,7 +17,8 @@ export async function listActivity(
 
 export interface StreamHandlers {
   onEntry(entry: LogEntry): void
-  /** The server cannot resume from our position: refetch, then the stream continues. */
+  /** Reload what is shown: on every connection without a cursor (the first one included),
+   * and when the server cannot resume from ours (`event: reset`). */
   onReset(): void
   onStatus(status: 'live' | 'reconnecting'): void
 }
@@ -62,6 +63,8 @@ export async function followActivity(
       if (!response.ok || !response.body) throw new Error(`stream answered ${response.status}`)
       attempt = 0
       handlers.onStatus('live')
+      // Without a cursor the stream carries only what comes from now on: reload what is shown.
+      if (!lastEventId) handlers.onReset()
       parser.reset()
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
       for (;;) {
