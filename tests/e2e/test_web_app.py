@@ -97,6 +97,7 @@ def cuttable_gateway() -> Iterator[tuple[str, str]]:
         yield f"http://127.0.0.1:{BASE + 85}", f"http://127.0.0.1:{BASE + 86}"
     finally:
         control.shutdown()
+        control.server_close()
         run(proxy.cut())
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
