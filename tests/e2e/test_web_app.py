@@ -101,6 +101,7 @@ def cuttable_gateway() -> Iterator[tuple[str, str]]:
         run(proxy.cut())
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
+        loop.close()
 
 
 def _stale_work_in_progress(admin: str, password: str) -> None:
