@@ -10,6 +10,10 @@ NGINX := $(shell command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 WRK := $(shell command -v wrk 2>/dev/null || echo /usr/bin/wrk)
 PROMETHEUS := $(shell command -v prometheus 2>/dev/null || echo /usr/bin/prometheus)
 PROMTOOL := $(shell command -v promtool 2>/dev/null || echo /usr/bin/promtool)
+NPM := $(shell command -v npm 2>/dev/null || echo /usr/bin/npm)
+CHROMIUM := $(shell command -v chromium 2>/dev/null || echo /usr/bin/chromium)
+FRONTEND_SOURCES := $(shell find frontend/src frontend/scripts -type f 2>/dev/null) \
+	frontend/index.html frontend/vite.config.ts frontend/tsconfig.json
 SERVICES := auth tasks logs kpi hooks
 GATEWAY_DIR ?= .local/gateway
 PROMETHEUS_DIR ?= .local/prometheus
@@ -42,7 +46,8 @@ METRICS_PORTS := AUTH_METRICS_PORT TASKS_METRICS_PORT LOGS_METRICS_PORT KPI_METR
 	HOOKS_CONSUMER_METRICS_PORT HOOKS_DISPATCHER_METRICS_PORT PROMETHEUS_PORT
 export $(METRICS_PORTS)
 
-.PHONY: help install nginx wrk prometheus run migrate seed replay dead-letters redrive purge-dead-letters \
+.PHONY: help install nginx wrk prometheus node chromium frontend frontend-check frontend-dev
+	frontend-audit run migrate seed replay dead-letters redrive purge-dead-letters \
 	outbox-status prune-processed maintain contract admin rotate-key promote-key openapi plots test lint \
 	fmt bench bench-events bench-stream bench-hooks clean doctor
 
@@ -83,6 +88,40 @@ prometheus: ## Install Prometheus and promtool with apt-get when missing (make r
 		if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus; then \
 			$$sudo systemctl disable --now prometheus; fi; }
 
+# Debian 12's nodejs is 18, which the locked versions (Vite 6, Vitest 3) still build on.
+node: ## Install Node.js and npm with apt-get when they are missing (the web app's build)
+	@test -x "$(NPM)" || { \
+		echo "node/npm are missing: installing them with apt-get"; \
+		if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
+		$$sudo apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq nodejs npm >/dev/null; }
+
+chromium: ## Install Debian's Chromium with apt-get when missing (the browser tests' browser)
+	@test -x "$(CHROMIUM)" || { \
+		echo "chromium is missing: installing it with apt-get"; \
+		if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
+		$$sudo apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; }
+
+# npm ci when the lock file changed; the build when a source changed (the stamp is dist's index).
+frontend/node_modules/.package-lock.json: frontend/package-lock.json | node
+	cd frontend && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+frontend/dist/index.html: frontend/node_modules/.package-lock.json $(FRONTEND_SOURCES)
+	cd frontend && $(NPM) run --silent build
+	@touch $@
+
+frontend: frontend/dist/index.html ## Build the web app (frontend/dist) when its sources changed
+
+frontend-check: frontend/node_modules/.package-lock.json ## The web app's API types match docs/openapi, vue-tsc, Vitest
+	cd frontend && $(NPM) run --silent openapi:check
+	cd frontend && $(NPM) run --silent typecheck
+	cd frontend && $(NPM) run --silent test:unit
+
+frontend-dev: frontend/node_modules/.package-lock.json ## Vite's dev server on :5173, /api/ proxied to `make run`'s gateway
+	cd frontend && GATEWAY_URL=http://127.0.0.1:$(GATEWAY_PORT) $(NPM) run dev
+
 doctor: $(BIN)/.installed ## Report PostgreSQL and RabbitMQ (installed? running?) and what `make run` would do
 	$(BIN)/python -m scripts.preflight --dry-run
 
@@ -111,7 +150,7 @@ run: export TASKS_UPSTREAM ?= 127.0.0.1:$(TASKS_PORT)
 run: export LOGS_UPSTREAM ?= 127.0.0.1:$(LOGS_PORT)
 run: export KPI_UPSTREAM ?= 127.0.0.1:$(KPI_PORT)
 run: export HOOKS_UPSTREAM ?= 127.0.0.1:$(HOOKS_PORT)
-run: migrate ## Start every process behind http://127.0.0.1:8080/api/, Prometheus on :9090 (Ctrl-C stops all)
+run: migrate frontend ## Start every process: the web app on http://127.0.0.1:8080/, the API under /api/, Prometheus on :9090
 	$(BIN)/python gateway/render.py $(GATEWAY_DIR)
 	$(BIN)/python -m scripts.prometheus_config $(PROMETHEUS_DIR)
 	exec $(BIN)/honcho start -f Procfile
@@ -181,15 +220,16 @@ rotate-key: install ## Stage a new JWT signing key (published, not signing); res
 promote-key: install ## Make the staged JWT key sign (5 min after it was published); then restart auth
 	$(BIN)/python -m services.auth.manage promote-key
 
-openapi: install ## Regenerate the published OpenAPI documents, docs/openapi/<service>.json (commit them)
+openapi: install frontend/node_modules/.package-lock.json ## Regenerate docs/openapi/<service>.json and the web app's API types (commit them)
 	LOG_LEVEL=WARNING $(BIN)/python -m scripts.openapi
+	cd frontend && $(NPM) run --silent openapi
 
 # The tests' PostgreSQL is TEST_DATABASE_URL's (tests/conftest.py's default otherwise). The line
 # coverage of the code is printed at the end; below pyproject's `fail_under` the run fails.
 TEST_DATABASE_DEFAULT := postgresql+psycopg2://postgres@127.0.0.1:5432/efficient_test
-test: lint ## Lint, bring PostgreSQL and RabbitMQ up as `make run` does, then every test (e2e included)
+test: lint frontend-check chromium ## Lint, the web app's checks, PostgreSQL and RabbitMQ up, every test (e2e, browser)
 	DATABASE_URL="$${TEST_DATABASE_URL:-$(TEST_DATABASE_DEFAULT)}" $(BIN)/python -m scripts.preflight
-	$(BIN)/pytest --cov --cov-report=
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pytest --cov --cov-report=
 
 lint: install ## ruff (lint and format check) and mypy strict
 	$(BIN)/ruff check .
@@ -200,14 +240,18 @@ fmt: install ## Format and auto-fix the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install wrk ## Benchmark through the gateway beside a baseline app, the event path, live streams, KPIs, webhooks
+bench: install wrk ## Benchmark through the gateway, the event path, live streams, KPIs, webhooks, the web app
 	$(BIN)/python -m benchmarks.gateway_bench
 	$(BIN)/python -m benchmarks.stream
 	$(BIN)/python -m benchmarks.kpi_scaling
 	$(BIN)/python -m benchmarks.hooks
+	$(MAKE) --no-print-directory frontend-audit
 
 bench-hooks: install wrk ## Only the webhook lines of `make bench` (201-to-receipt times, POST cost)
 	$(BIN)/python -m benchmarks.hooks
+
+frontend-audit: install chromium frontend/node_modules/.package-lock.json ## The web app's targets on seeded data: first-route JS, charts drawn in 1 s, Lighthouse
+	$(BIN)/python -m benchmarks.frontend_audit
 
 bench-events: install wrk ## Only the event path's lines of `make bench` (drain, 201-to-log time, backlog)
 	$(BIN)/python -m benchmarks.event_path

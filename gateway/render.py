@@ -30,6 +30,8 @@ DEFAULTS = {
 # Where `make run` has nginx write the access log (its GATEWAY_ACCESS_LOG, in the prefix
 # directory); the image writes to /dev/stdout.
 LOCAL_ACCESS_LOG = "logs/access.log"
+# The built web app (`make run` builds frontend/ into it), served as `app` of the prefix.
+APP_ROOT = HERE.parent.resolve() / "frontend" / "dist"
 PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)\}")
 SECRET = re.compile(r"[A-Za-z0-9_-]{32,128}")  # as auth requires (services/auth/config.py)
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
@@ -58,10 +60,15 @@ def render(template: str, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(value, template)
 
 
-def write_config(out_dir: Path, values: dict[str, str]) -> None:
-    """Lay out `out_dir` as an nginx prefix directory with the rendered gateway config."""
+def write_config(out_dir: Path, values: dict[str, str], *, app_root: Path = APP_ROOT) -> None:
+    """Lay out `out_dir` as an nginx prefix directory with the rendered gateway config, its
+    `app` linked to the built web app."""
     for directory in ("tmp", "logs"):
         (out_dir / directory).mkdir(parents=True, exist_ok=True)
+    app = out_dir / "app"
+    if app.is_symlink() or app.exists():
+        app.unlink()
+    app.symlink_to(app_root, target_is_directory=True)
     values = {**DEFAULTS, **values}
     values["CORS_ALLOWED_ORIGINS"] = cors_origins(values["CORS_ALLOWED_ORIGINS"])
     if values["GATEWAY_SECRET"] and not SECRET.fullmatch(values["GATEWAY_SECRET"]):

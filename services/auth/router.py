@@ -4,9 +4,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from services.auth import service
+from services.auth import cookies, service
+from services.auth.cookies import CookieMode
 from services.auth.deps import ClientAddress, CredentialsDep, LoginDep
 from services.auth.schemas import (
+    AccessToken,
     LoginRequest,
     RefreshRequest,
     TokenPair,
@@ -63,7 +65,7 @@ async def register(
 
 @router.post(
     "/login",
-    response_model=TokenPair,
+    response_model=TokenPair | AccessToken,
     responses=problem_responses(
         401,
         429,
@@ -88,39 +90,72 @@ async def login(
     database: DatabaseDep,
     credentials: CredentialsDep,
     address: ClientAddress,
+    request: Request,
     response: Response,
-) -> TokenPair:
-    """Exchange a username and password (JSON or OAuth2 form) for tokens."""
+    cookie_mode: CookieMode,
+) -> TokenPair | AccessToken:
+    """Exchange a username and password (JSON or OAuth2 form) for tokens. With
+    `X-Token-Delivery: cookie` the refresh token is set as an HttpOnly cookie instead."""
     response.headers.update(NO_STORE)
-    return await service.login(
+    pair = await service.login(
         database,
         username=credentials_in.username,
         password=credentials_in.password,
         address=address,
         credentials=credentials,
     )
+    return _answer(pair, request=request, response=response, cookie_mode=cookie_mode)
+
+
+def _answer(
+    pair: TokenPair, *, request: Request, response: Response, cookie_mode: bool
+) -> TokenPair | AccessToken:
+    if not cookie_mode:
+        return pair
+    max_age = int(request.app.state.credentials.refresh_ttl.total_seconds())
+    return cookies.deliver(pair, request=request, response=response, max_age=max_age)
 
 
 @router.post(
     "/refresh",
-    response_model=TokenPair,
+    response_model=TokenPair | AccessToken,
     responses=problem_responses(401, 503, descriptions={401: "The refresh token is not valid"}),
 )
 async def refresh(
-    data: RefreshRequest, database: DatabaseDep, credentials: CredentialsDep, response: Response
-) -> TokenPair:
-    """Trade a refresh token for a new pair; the old refresh token stops working."""
+    database: DatabaseDep,
+    credentials: CredentialsDep,
+    request: Request,
+    response: Response,
+    cookie_mode: CookieMode,
+    data: RefreshRequest | None = None,
+) -> TokenPair | AccessToken:
+    """Trade a refresh token for a new pair; the old refresh token stops working. With
+    `X-Token-Delivery: cookie` and no body, the token comes from (and goes to) the cookie."""
     response.headers.update(NO_STORE)
-    return await database.run(
-        service.refresh, refresh_token=data.refresh_token, credentials=credentials
-    )
+    token = cookies.presented_token(data, request=request, cookie_mode=cookie_mode)
+    pair = await database.run(service.refresh, refresh_token=token, credentials=credentials)
+    return _answer(pair, request=request, response=response, cookie_mode=cookie_mode)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(503))
-async def logout(data: RefreshRequest, database: DatabaseDep) -> Response:
-    """Revoke the refresh token (and the sign-in session it belongs to)."""
-    await database.run(service.logout, refresh_token=data.refresh_token)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+async def logout(
+    database: DatabaseDep,
+    request: Request,
+    cookie_mode: CookieMode,
+    data: RefreshRequest | None = None,
+) -> Response:
+    """Revoke the refresh token (and the sign-in session it belongs to). With
+    `X-Token-Delivery: cookie` and no body: the cookie's, and the cookie is cleared."""
+    if data is None and cookie_mode and cookies.COOKIE not in request.cookies:
+        token = None  # nothing to revoke; the cookie is cleared all the same
+    else:
+        token = cookies.presented_token(data, request=request, cookie_mode=cookie_mode)
+    if token is not None:
+        await database.run(service.logout, refresh_token=token)
+    answer = Response(status_code=status.HTTP_204_NO_CONTENT)
+    if cookie_mode:
+        cookies.forget(request=request, response=answer)
+    return answer
 
 
 @router.get(

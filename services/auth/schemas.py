@@ -105,3 +105,18 @@ class TokenPair(BaseModel):
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="Seconds until the access token expires.")
     refresh_token: str
+
+
+class AccessToken(BaseModel):
+    """The answer of a login or refresh in cookie mode: the refresh token is in the cookie."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"access_token": "eyJhbGciOiJFZERTQSIs…", "token_type": "bearer", "expires_in": 900}
+            ]
+        }
+    )
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")

@@ -110,6 +110,9 @@ def system(database_url: str) -> Iterator[System]:  # `database_url`: the tests'
         "ACCESS_LOG": "true",  # the services' own access lines, beside the gateway's
     }
     log = LOCAL / "system.log"
+    # The web app's build (when its sources changed) is `make run`'s slow step: done first, so
+    # that the wait below is for the processes alone.
+    subprocess.run(["make", "--no-print-directory", "frontend"], cwd=ROOT, check=True)
     with log.open("wb") as out:
         process = subprocess.Popen(
             ["make", "--no-print-directory", "run"],

@@ -9,6 +9,7 @@ import json
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -106,7 +107,7 @@ def upstream() -> Iterator[str]:
 
 
 def start_gateway(
-    directory: Path, upstream: str, **values: str
+    directory: Path, upstream: str, app_root: Path | None = None, **values: str
 ) -> tuple[str, subprocess.Popen[bytes]]:
     """Render the template into `directory` and run nginx on it: its /api base URL."""
     port = free_port()
@@ -121,6 +122,7 @@ def start_gateway(
             "HOOKS_UPSTREAM": f"127.0.0.1:{free_port()}",
             **values,
         },
+        **({"app_root": app_root} if app_root else {}),
     )
     with (directory / "error.log").open("wb") as errors:
         process = subprocess.Popen(
@@ -141,11 +143,32 @@ def start_gateway(
         time.sleep(0.05)
 
 
+APP_INDEX = (
+    '<!doctype html><title>app</title><script type="module" src="/assets/index-3f9a1c.js"></script>'
+)
+APP_SCRIPT = "console.log('the app');\n" * 200  # above gzip's 1 KiB
+
+
+def built_app(directory: Path) -> Path:
+    """A stand-in for `frontend/dist`: index.html and one hashed script, readable by nginx's
+    workers (which run as an unprivileged user when the tests run as root)."""
+    (directory / "assets").mkdir(mode=0o755, parents=True)
+    (directory / "index.html").write_text(APP_INDEX)
+    (directory / "assets" / "index-3f9a1c.js").write_text(APP_SCRIPT)
+    return directory
+
+
 @pytest.fixture(scope="session")
 def gateways(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Two gateways: with the default settings, and with CORS origins and TLS configured."""
+    """Two gateways: with the default settings (and a built app), and with CORS origins and
+    TLS configured."""
+    # nginx's workers must reach the app through the prefix directory: both in a temporary
+    # directory they may enter (pytest's own are private to the user running the tests).
+    app_directory = tempfile.TemporaryDirectory(prefix="gateway-app-")
+    shared = Path(app_directory.name)
+    shared.chmod(0o755)
     started = {
-        "default": start_gateway(tmp_path_factory.mktemp("default"), upstream),
+        "default": start_gateway(shared / "prefix", upstream, app_root=built_app(shared / "app")),
         "configured": start_gateway(
             tmp_path_factory.mktemp("configured"),
             upstream,
@@ -157,3 +180,4 @@ def gateways(upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     for _, process in started.values():
         process.terminate()
         process.wait(timeout=10)
+    app_directory.cleanup()

@@ -27,7 +27,7 @@ def _responses(base: str) -> dict[str, httpx.Response]:
         "health": httpx.get(f"{base}/healthz"),
         "service": httpx.get(f"{base}/tasks/small"),
         "service 404": httpx.get(f"{base}/tasks/nothing"),
-        "gateway 404": httpx.get(base.removesuffix("/api") + "/elsewhere"),
+        "gateway 404": httpx.get(f"{base}/elsewhere"),
         "413": httpx.post(f"{base}/tasks/small", content=b"x" * (1024 * 1024 + 1)),
         "502": httpx.get(f"{base}/kpi/monthly"),
         "431": httpx.get(f"{base}/tasks/small", headers={"Cookie": "c=" + "x" * 20_000}),
