@@ -338,7 +338,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @enum {string} */
+                        event: "activity" | "reset";
+                        data: string;
+                        id?: string;
+                    };
                 };
             };
             /** @description Malformed request, or a body that is not valid JSON */
