@@ -15,7 +15,6 @@ grants to no origin for this header; SameSite=Strict keeps the cookie off such r
 from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
-from fastapi.exceptions import RequestValidationError
 
 from services.auth.schemas import AccessToken, RefreshRequest, TokenPair
 from shared.core.errors import UnauthorizedError
@@ -79,9 +78,11 @@ def presented_token(data: RefreshRequest | None, *, request: Request, cookie_mod
     """The refresh token of a refresh or logout: the body's, else (cookie mode) the cookie's."""
     if data is not None:
         return data.refresh_token
-    if not cookie_mode:  # the body is required, as it always was
-        raise RequestValidationError(
-            [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
+    if not cookie_mode:  # no token at all: neither in a body nor asked for from the cookie
+        raise UnauthorizedError(
+            "No refresh token: send it in the body, or ask for the cookie with"
+            " X-Token-Delivery: cookie.",
+            code="invalid_refresh_token",
         )
     token = request.cookies.get(COOKIE)
     if not token or len(token) > 256:

@@ -137,7 +137,11 @@ async def refresh(
     return _answer(pair, request=request, response=response, cookie_mode=cookie_mode)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(503))
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 503, descriptions={401: "No refresh token was sent"}),
+)
 async def logout(
     database: DatabaseDep,
     request: Request,

@@ -280,7 +280,7 @@ def test_oversized_urls_and_headers_are_json_errors_from_the_gateway(api: httpx.
 
 
 def test_unknown_paths_are_json_404s(api: httpx.Client) -> None:
-    response = httpx.get(f"{GATEWAY_ROOT}/not-the-api")
+    response = httpx.get(f"{GATEWAY_ROOT}/api/not-a-service")  # `/` and the rest: the web app
 
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
