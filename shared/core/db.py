@@ -280,6 +280,7 @@ def insert_columns(
     columns: Sequence[str],
     *,
     where: Callable[[TableValuedAlias], ColumnElement[bool]] | None = None,
+    ordered_by: Sequence[str] = (),
 ) -> Insert:
     """`INSERT INTO table (columns) SELECT * FROM unnest(:column, ...)`: many rows sent as one
     array per column (`as_columns`), for a batch of rows; only those `where(rows)` holds for,
@@ -291,11 +292,17 @@ def insert_columns(
     executed with a list of parameters is worse still: without RETURNING, SQLAlchemy does not
     batch it, and psycopg2 sends it row by row.) With `ON CONFLICT DO UPDATE` the rows of one
     call must have distinct keys: one statement may not update a row twice.
+
+    `ordered_by` inserts the rows sorted by those columns (without a `where` only): writers
+    that insert overlapping keys in one order wait for each other instead of deadlocking.
     """
     arrays = [cast(bindparam(name), ARRAY(table.c[name].type)) for name in columns]
     if where is None:
         rows = func.unnest(*arrays).table_valued(*columns).render_derived()
-        return insert(table).from_select(list(columns), select(*(rows.c[name] for name in columns)))
+        listed = select(*(rows.c[name] for name in columns))
+        return insert(table).from_select(
+            list(columns), listed.order_by(*(rows.c[name] for name in ordered_by))
+        )
     # A filter may be planned as a join, which need not keep the arrays' order: say it.
     rows = func.unnest(*arrays).table_valued(*columns, with_ordinality="n").render_derived()
     chosen = select(*(rows.c[name] for name in columns)).where(where(rows)).order_by(rows.c.n)

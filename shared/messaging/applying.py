@@ -5,6 +5,10 @@ A batch of events is applied in one transaction that first records each `event_i
 service's `processed_event` table (one statement for the batch): an event whose id was there
 already is a duplicate and changes nothing, so a redelivered message is harmless.
 
+Ids are claimed in id order, not the batch's: two replicas holding redelivered copies of the
+same events in other orders then wait for each other instead of deadlocking (each would hold an
+id the other needs).
+
 A read model that is one row per event (`RowPerEvent`, e.g. the activity log) is written in the
 same statement as the claim, in autocommit: one round trip for the batch instead of four
 (BEGIN, the claim, the rows, COMMIT), and a statement is atomic on its own.
@@ -97,7 +101,7 @@ class EventApplier(Generic[EventT]):
         self.handler = handler
         self.batch_handler = batch_handler
         self._claim_statement = (
-            insert_columns(processed, ["event_id"])
+            insert_columns(processed, ["event_id"], ordered_by=["event_id"])
             .on_conflict_do_nothing()
             .returning(processed.c.event_id)
         )
@@ -167,7 +171,7 @@ def _claim_and_insert(processed: Table, rows: RowPerEvent[Any]) -> Select[uuid.U
     WHERE event_id IN claimed) SELECT event_id FROM claimed`: one array parameter per column,
     the ids (`event_id`) shared by both inserts. Built once per consumer."""
     claimed = (
-        insert_columns(processed, ["event_id"])
+        insert_columns(processed, ["event_id"], ordered_by=["event_id"])
         .on_conflict_do_nothing()
         .returning(processed.c.event_id)
         .cte("claimed")

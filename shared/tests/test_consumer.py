@@ -8,14 +8,21 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import BigInteger, Column, MetaData, Table, Uuid, func, select
+from sqlalchemy import BigInteger, Column, MetaData, Table, Uuid, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSchema, DropSchema
 
 from shared.contracts.events import TaskEvent
 from shared.core.db import Database
-from shared.messaging.applying import Handler, Outcome, PoisonMessageError, processed_event_table
+from shared.messaging.applying import (
+    EventApplier,
+    Handler,
+    Outcome,
+    PoisonMessageError,
+    RowPerEvent,
+    processed_event_table,
+)
 from shared.messaging.consumer import ATTEMPT_HEADER, EventConsumer
 from shared.messaging.queues import ConsumerConfig, declare_consumer_queues
 from tests.broker import (
@@ -416,3 +423,67 @@ def test_a_busy_consumer_waits_longer_to_take_a_burst_as_one_batch(
         assert batches[-1] == 5  # the five together
     else:
         assert max(batches) < 5
+
+
+def _waiting_on_a_lock(engine: Engine, table: str) -> bool:
+    """Whether some server process waits for a lock in a statement naming `table`."""
+    with engine.connect() as connection:
+        waiting = connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database() AND query LIKE :table"
+            ),
+            {"table": f"%{table}%"},
+        )
+    return bool(waiting)
+
+
+@pytest.mark.parametrize("read_model", ["handler", "row per event"])
+def test_replicas_claiming_one_batch_in_other_orders_wait_instead_of_deadlocking(
+    database: Database, engine: Engine, read_model: str
+) -> None:
+    """Another replica holds the claim of the smaller id, uncommitted, and goes on to claim the
+    larger one, while this one gets the same two events the other way round. Claimed in the
+    batch's order, this one would hold the larger id and wait for the smaller: a deadlock, and
+    one of the two fails. Claimed in id order, this one waits first, and finds both applied."""
+    events = sorted(
+        (create_task_event(task=create_snapshot(task_id=n)) for n in (1, 2)),
+        key=lambda event: event.event_id,
+    )
+    applier: EventApplier[TaskEvent] = (
+        EventApplier(model=TaskEvent, database=database, processed=processed, handler=record)
+        if read_model == "handler"
+        else EventApplier(
+            model=TaskEvent,
+            database=database,
+            processed=processed,
+            rows=RowPerEvent(
+                table=applied,
+                columns=["event_id", "task_id"],
+                row=lambda event: {"event_id": event.event_id, "task_id": event.task_id},
+            ),
+        )
+    )
+    outcomes: list[object] = []
+    with engine.connect() as other:
+        other.execute(processed.insert().values(event_id=events[0].event_id))
+        worker = threading.Thread(
+            target=lambda: outcomes.append(_outcome_or_error(applier, events[::-1]))
+        )
+        worker.start()
+        deadline = time.monotonic() + 15
+        while not _waiting_on_a_lock(engine, processed.name):
+            assert time.monotonic() < deadline, "the batch never waited for the other replica"
+            time.sleep(0.01)
+        other.execute(processed.insert().values(event_id=events[1].event_id))
+        other.commit()
+    worker.join(timeout=30)
+
+    assert outcomes == [[Outcome.DUPLICATE, Outcome.DUPLICATE]]
+
+
+def _outcome_or_error(applier: EventApplier[TaskEvent], events: list[TaskEvent]) -> object:
+    try:
+        return applier.process_batch(events)
+    except Exception as exc:  # the deadlock's victim: the test shows it
+        return exc
