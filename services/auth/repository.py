@@ -165,11 +165,6 @@ def reset_attempts(session: Session, *, scope: Scope, key: str) -> None:
     session.execute(delete(LoginAttempt).where(_is(ATTEMPTS, scope, key[:KEY_LENGTH])))
 
 
-def purge_attempts(session: Session, *, before: datetime) -> None:
-    """Forget the counts whose latest attempt is older than `before`."""
-    session.execute(delete(LoginAttempt).where(LoginAttempt.last_at < before))
-
-
 def retention_trims(*, token_keep: timedelta, attempt_keep: timedelta) -> list[Trim]:
     """`manage maintain`'s trims: refresh tokens expired longer than `token_keep` ago, counts
     of attempts whose latest one is older than `attempt_keep` (read through their indexes)."""

@@ -4,7 +4,6 @@ A change other services hear of (a new user, a new username or role) stores its 
 `auth.outbox` in that same transaction.
 """
 
-import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,8 +25,6 @@ from shared.core.errors import ConflictError, NotFoundError, UnauthorizedError
 from shared.web.pagination import Keyset, Page, PageParams, paginate
 
 INVALID_CREDENTIALS = "Incorrect username or password."
-# One failed login in this many also deletes the counts nobody has touched for a while.
-PURGE_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -107,8 +104,6 @@ def _count_failure(session: Session, *, account: str, address: str, throttle: Th
     now = datetime.now(UTC)
     keys = [(Scope.ACCOUNT, account), (Scope.ADDRESS, address)]
     repository.count_attempts(session, keys=keys, now=now, window=throttle.window)
-    if random.random() < PURGE_SHARE:  # noqa: S311 - spreading chores, not a secret
-        repository.purge_attempts(session, before=now - throttle.window - throttle.max_wait)
     session.commit()
 
 
