@@ -82,11 +82,17 @@ def sign_in(api: str) -> tuple[str, list[int]]:
     return token, ids
 
 
-def create_one(api: str, token: str) -> int:
-    """One task through `api`'s POST /tasks/; its id."""
+def create_one(api: str, token: str, *, wait_seconds: float = 30.0) -> int:
+    """One task through `api`'s POST /tasks/; its id. A 503 is tried again for a while: right
+    after start the tasks service may not hold auth's keys yet (it fetches them in the
+    background, and asks again at most once a second)."""
     headers = {"Authorization": f"Bearer {token}"}
-    response = httpx.post(f"{api}/tasks/", json={"title": "Bench task"}, headers=headers)
-    return int(response.raise_for_status().json()["id"])
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        response = httpx.post(f"{api}/tasks/", json={"title": "Bench task"}, headers=headers)
+        if response.status_code != 503 or time.monotonic() > deadline:
+            return int(response.raise_for_status().json()["id"])
+        time.sleep(0.5)
 
 
 def grow(engine: Engine, total: int, ids: list[int], idle: Idle, month: date = data.MONTH) -> None:

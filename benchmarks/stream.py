@@ -27,12 +27,14 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import httptools
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -58,7 +60,11 @@ HEADER = """python -m benchmarks.stream: the live stream's lines of make bench a
 
 
 class _Stream(asyncio.Protocol):
-    """One stream, read raw: counts its events; a timed one notes each task's arrival."""
+    """One stream, read raw: counts its events; a timed one notes each task's arrival.
+
+    The response is parsed by httptools (uvicorn's parser): the gateway sends it chunked, and a
+    chunk's size line may fall inside an event, so the events are counted in the decoded body.
+    """
 
     def __init__(self, timed: bool, opened: asyncio.Future[bool]) -> None:
         self.timed, self.opened = timed, opened
@@ -66,16 +72,19 @@ class _Stream(asyncio.Protocol):
         self.arrivals: dict[int, float] = {}
         self.duplicates = 0
         self._tail = b""
-        self._headers_done = False
+        self._parser = httptools.HttpResponseParser(self)
+        self._now = 0.0
 
     def data_received(self, data: bytes) -> None:
-        now = time.monotonic()
-        if not self._headers_done:
-            head, _, data = data.partition(b"\r\n\r\n")
-            self._headers_done = True
-            if not self.opened.done():
-                self.opened.set_result(head.startswith(b"HTTP/1.1 200"))
-        combined = self._tail + data
+        self._now = time.monotonic()
+        self._parser.feed_data(data)
+
+    def on_headers_complete(self) -> None:
+        if not self.opened.done():
+            self.opened.set_result(self._parser.get_status_code() == HTTPStatus.OK)
+
+    def on_body(self, body: bytes) -> None:
+        combined = self._tail + body
         if self.timed:
             # Only whole events: the tail kept for the next chunk may hold a mark already.
             events, _, self._tail = combined.rpartition(b"\n\n")
@@ -83,7 +92,7 @@ class _Stream(asyncio.Protocol):
             for match in TASK_ID.finditer(events):
                 task_id = int(match[1])
                 self.duplicates += task_id in self.arrivals
-                self.arrivals.setdefault(task_id, now)
+                self.arrivals.setdefault(task_id, self._now)
         else:
             self.count += combined.count(MARK)  # the tail is shorter than a mark: none twice
             self._tail = combined[-(len(MARK) - 1) :]
