@@ -13,7 +13,6 @@ redirect, and gives up after `HOOKS_ATTEMPT_TIMEOUT_SECONDS`.
 import asyncio
 import logging
 import random
-import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -27,12 +26,9 @@ from services.hooks.config import HooksSettings
 from services.hooks.models import CHANNEL, DeliveryStatus
 from services.hooks.schedule import retry_after_seconds
 from services.hooks.targets import AllowList, PinnedTransport, TargetRefusedError
-from shared.core import metrics as serving
 from shared.core.db import Database
-from shared.core.logging import configure_logging
-from shared.core.tracing import configure_tracing
-from shared.messaging import heartbeat
 from shared.messaging.relay import OutboxListener
+from shared.messaging.worker import Work, run_worker
 
 logger = structlog.get_logger(__name__)
 LEASE_MARGIN_SECONDS = 60.0  # beyond the attempt's timeout: time to record its outcome
@@ -259,31 +255,15 @@ def _record_committed(
 def main() -> None:
     """Entry point: dispatch until SIGINT or SIGTERM."""
     settings = HooksSettings()
-    configure_logging(service="hooks-dispatcher", level=settings.log_level, json=settings.log_json)
     # Every attempt is stored with its outcome (`hooks.attempt`): no log line per request.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    configure_tracing(service="hooks-dispatcher")
 
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+    def start() -> Work:
         database = Database(settings.database_url, pool_size=settings.db_pool_size)
-        serving.watch_pools(database)
         metrics.watch_backlog(database)
-        stop_metrics = serving.serve(port=settings.metrics_port, address=settings.metrics_address)
-        beating = heartbeat.start(settings.heartbeat_file, stop)
-        try:
-            await Dispatcher(settings, database=database).run(stop)
-        finally:
-            stop.set()
-            if beating is not None:
-                await beating
-            stop_metrics()
-            database.dispose()
+        return Work(database=database, run=Dispatcher(settings, database=database).run)
 
-    asyncio.run(run())
+    run_worker(service="hooks-dispatcher", settings=settings, start=start)
 
 
 if __name__ == "__main__":

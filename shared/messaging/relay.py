@@ -20,7 +20,6 @@ on, `traceparent`/`tracestate` of a `publish <exchange>` span, child of that req
 
 import asyncio
 import json
-import signal
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,13 +32,10 @@ from aio_pika.abc import AbstractExchange, HeadersType
 from sqlalchemy import make_url
 from sqlalchemy.orm import Session
 
-from shared.core import metrics, tracing
+from shared.core import tracing
 from shared.core.context import REQUEST_ID_MESSAGE_HEADER
 from shared.core.db import CONNECT_ARGS, Database
-from shared.core.logging import configure_logging
 from shared.core.settings import RelaySettings
-from shared.core.tracing import configure_tracing
-from shared.messaging import heartbeat
 from shared.messaging import metrics as event_metrics
 from shared.messaging.broker import connect_until_stopped, declare_events_exchange, sleep_unless
 from shared.messaging.outbox import (
@@ -50,6 +46,7 @@ from shared.messaging.outbox import (
     unmark_published,
 )
 from shared.messaging.pacing import EventRate
+from shared.messaging.worker import Work, run_worker
 
 logger = structlog.get_logger(__name__)
 PUBLISH_TIMEOUT_SECONDS = 5.0
@@ -310,26 +307,10 @@ def outbox_message(
 
 def run_relay(*, service: str, settings: RelaySettings, config: RelayConfig) -> None:
     """Entry point of a relay process: run until SIGINT or SIGTERM."""
-    configure_logging(service=service, level=settings.log_level, json=settings.log_json)
-    configure_tracing(service=service)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+    def start() -> Work:
         relay = OutboxRelay(config)
-        metrics.watch_pools(relay.database)
         event_metrics.watch_outbox(relay.database, config.outbox)
-        stop_metrics = metrics.serve(port=settings.metrics_port, address=settings.metrics_address)
-        beating = heartbeat.start(settings.heartbeat_file, stop)
-        try:
-            await relay.run(stop)
-        finally:
-            stop.set()
-            if beating is not None:
-                await beating
-            stop_metrics()
-            relay.database.dispose()
+        return Work(database=relay.database, run=relay.run)
 
-    asyncio.run(main())
+    run_worker(service=service, settings=settings, start=start)

@@ -4,7 +4,6 @@ python -m services.kpi.consumer      # e.g. kpi.task-events and kpi.user-events
 """
 
 import asyncio
-import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic
@@ -12,12 +11,8 @@ from typing import Any, Generic
 import aio_pika
 from sqlalchemy import Table
 
-from shared.core import metrics
 from shared.core.db import Database
-from shared.core.logging import configure_logging
 from shared.core.settings import ServiceSettings
-from shared.core.tracing import configure_tracing
-from shared.messaging import heartbeat
 from shared.messaging.applying import BatchHandler, EventT, Handler, RowPerEvent
 from shared.messaging.broker import declare_events_exchange, declare_unrouted_exchange
 from shared.messaging.consumer import EventConsumer
@@ -28,6 +23,7 @@ from shared.messaging.queues import (
     ensure_queue,
     unrouted_queue,
 )
+from shared.messaging.worker import Work, run_worker
 
 
 @dataclass(frozen=True)
@@ -112,33 +108,20 @@ def run_consumers(
     The consumers share the process's database pool, its `processed` table and its heartbeat,
     which beats only while every one of them is subscribed.
     """
-    configure_logging(service=service, level=settings.log_level, json=settings.log_json)
-    configure_tracing(service=service)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+    def start() -> Work:
         database = Database(settings.database_url, pool_size=len(subscriptions) + 1)
         consumers = [
             subscription.consumer(settings, database=database, processed=processed)
             for subscription in subscriptions
         ]
 
+        async def run(stop: asyncio.Event) -> None:
+            await asyncio.gather(*(consumer.run(stop) for consumer in consumers))
+
         async def all_consuming() -> bool:
             return all([await consumer.is_consuming() for consumer in consumers])
 
-        metrics.watch_pools(database)
-        stop_metrics = metrics.serve(port=settings.metrics_port, address=settings.metrics_address)
-        beating = heartbeat.start(settings.heartbeat_file, stop, alive=all_consuming)
-        try:
-            await asyncio.gather(*(consumer.run(stop) for consumer in consumers))
-        finally:
-            stop.set()
-            if beating is not None:
-                await beating
-            stop_metrics()
-            database.dispose()
+        return Work(database=database, run=run, alive=all_consuming)
 
-    asyncio.run(main())
+    run_worker(service=service, settings=settings, start=start)
