@@ -55,15 +55,18 @@ class Dispatcher:
         self.clock = clock
         self.rng = rng or random.Random()
         self.timeout = settings.hooks_attempt_timeout_seconds
+        # A connection kept for each attempt that may run at once: with fewer, attempts beyond
+        # them each open (and close) a connection of their own. The client's own `limits` would
+        # not apply: they configure the transport it makes, and it is given this one.
         transport = transport or PinnedTransport(
             AllowList(settings.hooks_allowed_targets),
             https_only=settings.environment == "production",
+            limits=httpx.Limits(
+                max_connections=None, max_keepalive_connections=settings.hooks_max_in_flight
+            ),
         )
         self.client = httpx.AsyncClient(
-            transport=transport,
-            follow_redirects=False,
-            timeout=self.timeout,
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
+            transport=transport, follow_redirects=False, timeout=self.timeout
         )
         self._busy: dict[int, int] = {}  # endpoint id -> attempts in flight here
         self._attempts: set[asyncio.Task[None]] = set()
