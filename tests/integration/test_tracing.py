@@ -72,6 +72,11 @@ def applied_by_both(engine: Engine, task_id: int) -> bool:
     return (logged, kept) == (1, 1)
 
 
+def logged_by_both(logs: JsonLogs, queues: list[str]) -> bool:
+    """Each consumer has logged its batch (it logs after the commit and the ack)."""
+    return {line["queue"] for line in logs.lines("events_consumed")} >= set(queues)
+
+
 def consumed(logs: JsonLogs, queue: str) -> dict[str, Any]:
     """The consumer's line for its batch (of the one event) from `queue`."""
     [line] = [line for line in logs.lines("events_consumed") if line["queue"] == queue]
@@ -118,6 +123,7 @@ def test_a_task_write_its_publish_and_both_applies_are_one_trace(
             with json_logs() as logs:
                 post_task(app, signer, request_id="traced-request")
                 await eventually(both_applies_traced, within=DEADLINE)
+                await eventually(lambda: logged_by_both(logs, queues), within=DEADLINE)
         return logs
 
     logs = asyncio.run(scenario())
@@ -155,6 +161,7 @@ def test_with_tracing_off_only_the_request_id_travels_to_the_consumers_logs(
     auth = FakeAuthUsers()
     app = tasks_app(world, auth, signer)
     database = Database(database_url, pool_size=4)
+    queues = task_queues(world)
 
     async def scenario() -> tuple[JsonLogs, dict[str, Any]]:
         async with (
@@ -170,6 +177,7 @@ def test_with_tracing_off_only_the_request_id_travels_to_the_consumers_logs(
                 task_id = post_task(app, signer, request_id="untraced-request")
                 [message] = await receive(queue, 1, within=DEADLINE)
                 await eventually(lambda: applied_by_both(engine, task_id), within=DEADLINE)
+                await eventually(lambda: logged_by_both(logs, queues), within=DEADLINE)
         return logs, dict(message.headers)
 
     logs, headers = asyncio.run(scenario())
@@ -180,7 +188,7 @@ def test_with_tracing_off_only_the_request_id_travels_to_the_consumers_logs(
         assert stored.all() == [("untraced-request", None)]  # no trace context stored
     assert headers == {"x-request-id": "untraced-request"}  # and no traceparent sent
     assert "traceparent" not in auth.requests[0].headers
-    for queue in task_queues(world):
+    for queue in queues:
         line = consumed(logs, queue)
         assert line["request_id"] == "untraced-request"
         assert "trace_id" not in line
