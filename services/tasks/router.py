@@ -78,11 +78,12 @@ async def create_task(
 
 
 @router.get("/", operation_id="tasks_list", response_model=Page[TaskRead])
-async def list_tasks(_: CurrentUser, database: DatabaseDep, query: TaskListDep) -> Page[TaskRead]:
+async def list_tasks(_: CurrentUser, database: DatabaseDep, query: TaskListDep) -> Response:
     """Tasks created in a month (UTC; the current one by default), filtered and sorted."""
-    return await database.read(
+    page = await database.read(
         service.list_tasks, month=query.month, filters=query.filters, params=query.page
     )
+    return Response(page, media_type="application/json")  # already `Page[TaskRead]`
 
 
 @router.get(

@@ -13,7 +13,7 @@ from services.tasks.users import KnownUsers
 from shared.contracts.events import FieldChange, TaskEvent, TaskEventType, TaskSnapshot, TaskStatus
 from shared.core.errors import InvalidFieldError, NotFoundError, PreconditionFailedError
 from shared.web.months import MonthRange
-from shared.web.pagination import Keyset, Page, PageParams, paginate
+from shared.web.pagination import Keyset, PageParams, paginate_json
 from shared.web.security import Principal
 
 # Bookkeeping that changes on every write; not reported as a changed field.
@@ -69,18 +69,19 @@ def get_task(session: Session, *, task_id: int) -> TaskRead:
 
 def list_tasks(
     session: Session, *, month: MonthRange, filters: TaskFilters, params: PageParams
-) -> Page[TaskRead]:
-    """A page of the tasks created in `month` that match `filters`."""
+) -> bytes:
+    """A page of the tasks created in `month` that match `filters`: `Page[TaskRead]` as JSON,
+    built by PostgreSQL (a task is answered as it is stored)."""
     scope = f"tasks:{month.start.date()}:{filters.model_dump_json()}"
     keyset = Keyset(
         repository.sort_key(filters), descending=filters.order is SortOrder.DESC, scope=scope
     )
-    return paginate(
+    return paginate_json(
         session,
         repository.tasks_query(month=month, filters=filters),
         keyset=keyset,
         params=params,
-        page_type=Page[TaskRead],
+        item_type=TaskRead,
     )
 
 

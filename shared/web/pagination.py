@@ -19,7 +19,23 @@ from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 from fastapi import Depends
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Integer, Select, Table, bindparam, func, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    Integer,
+    Row,
+    Select,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    func,
+    literal,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 
 from shared.web.months import MonthRange
@@ -224,6 +240,42 @@ def _count_statement(query: Select[Any]) -> Select[Any]:
     )
 
 
+def _page_rows(
+    connection: Connection,
+    statement_of: Callable[[bool], Select[Any]],
+    query: ListQuery,
+    keyset: Keyset,
+    params: PageParams,
+) -> tuple[list[str], Sequence[Row[Any]], dict[str, Any]]:
+    """The names of the page's columns, its rows, and the page's other fields."""
+    total = None
+    if params.with_total:
+        total = connection.execute(_count_statement(query.statement), query.values).scalar_one()
+    values = {**query.values, "page_limit": params.page_size + 1}
+    if params.cursor is not None:
+        values |= keyset.bound_values(keyset.decode(params.cursor))
+    else:
+        values["page_offset"] = params.offset
+    result = connection.execute(statement_of(params.cursor is not None), values)
+    rows = result.all()
+    has_next = len(rows) > params.page_size
+    next_page = None
+    if params.cursor is None and has_next and params.page * params.page_size <= MAX_OFFSET:
+        next_page = params.page + 1
+    keys = len(keyset.columns)
+    return (
+        list(result.keys())[:-keys],
+        rows[: params.page_size],
+        {
+            "total": total,
+            "page": None if params.cursor is not None else params.page,
+            "page_size": params.page_size,
+            "next_page": next_page,
+            "next_cursor": keyset.encode(rows[params.page_size - 1][-keys:]) if has_next else None,
+        },
+    )
+
+
 def paginate(
     session: Session,
     query: ListQuery,
@@ -241,36 +293,76 @@ def paginate(
     `page_type` is the concrete page (`Page[TaskRead]`): FastAPI then takes the answer as it is,
     where a bare `Page` would be validated again, item by item.
     """
-    connection = session.connection()
-    total = None
-    if params.with_total:
-        total = connection.execute(_count_statement(query.statement), query.values).scalar_one()
-    values = {**query.values, "page_limit": params.page_size + 1}
-    if params.cursor is not None:
-        values |= keyset.bound_values(keyset.decode(params.cursor))
-    else:
-        values["page_offset"] = params.offset
-    statement = _page_statement(query.statement, keyset, after=params.cursor is not None)
-    result = connection.execute(statement, values)
-    keys = len(keyset.columns)
-    names = list(result.keys())[:-keys]
-    rows = result.all()
-    has_next = len(rows) > params.page_size
-    rows = rows[: params.page_size]
-    next_page = None
-    if params.cursor is None and has_next and params.page * params.page_size <= MAX_OFFSET:
-        next_page = params.page + 1
+    names, rows, fields = _page_rows(
+        session.connection(),
+        lambda after: _page_statement(query.statement, keyset, after=after),
+        query,
+        keyset,
+        params,
+    )
     # Validated in one call, the items as plain dicts: reading them by attribute from the rows
     # (`from_attributes`) costs pydantic four times as much.
     return page_type.model_validate(
-        {
-            "items": [dict(zip(names, row, strict=False)) for row in rows],
-            "total": total,
-            "page": None if params.cursor is not None else params.page,
-            "page_size": params.page_size,
-            "next_page": next_page,
-            "next_cursor": keyset.encode(rows[-1][-keys:]) if has_next else None,
-        }
+        {"items": [dict(zip(names, row, strict=False)) for row in rows], **fields}
+    )
+
+
+def paginate_json(
+    session: Session,
+    query: ListQuery,
+    *,
+    keyset: Keyset,
+    params: PageParams,
+    item_type: type[BaseModel],
+) -> bytes:
+    """`paginate`'s page as the JSON `Page[item_type]` serialises to, each item built by
+    PostgreSQL (`json_items`): Python reads one short text per item instead of its columns,
+    and neither validates nor serialises them. For a list whose rows the API answers as they
+    are stored; `item_type` names the fields, in their order.
+    """
+    fields = tuple(item_type.model_fields)
+    _, rows, page = _page_rows(
+        session.connection(),
+        lambda after: _json_page_statement(query.statement, keyset, after=after, fields=fields),
+        query,
+        keyset,
+        params,
+    )
+    rest = json.dumps(page, separators=(",", ":"))
+    return b"".join(
+        [b'{"items":[', ",".join(row[0] for row in rows).encode(), b"],", rest[1:].encode()]
+    )
+
+
+def utc_iso(column: ColumnElement[datetime]) -> ColumnElement[str]:
+    """The time as pydantic writes a UTC datetime: `2025-12-01T09:00:00Z`, with `.ffffff` before
+    the `Z` only when there are microseconds; NULL for NULL."""
+    utc = column.op("AT TIME ZONE")(literal("UTC"))
+    return func.replace(func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), ".000000Z", "Z")
+
+
+def _json_page_statement(
+    query: Select[Any], keyset: Keyset, *, after: bool, fields: tuple[str, ...]
+) -> Select[Any]:
+    """`_page_statement` of `query`'s rows, each as its item's JSON text (the named fields, in
+    order, the times written as `utc_iso`), then its sort key."""
+
+    def build() -> Select[Any]:
+        selected = {column.name: column for column in query.selected_columns}
+        columns = [
+            utc_iso(selected[name]).label(name)
+            if isinstance(selected[name].type, DateTime)
+            else selected[name]
+            for name in fields
+        ]
+        # A lateral row of the formatted fields beside each row: row_to_json names its fields
+        # after the columns, and writes them compactly, in order.
+        item = select(*columns).correlate(*query.get_final_froms()).lateral("item")
+        items = query.with_only_columns(cast(func.row_to_json(item.table_valued()), Text))
+        return _page_statement(items.join(item, true()), keyset, after=after)
+
+    return _derived(
+        query, ("json", *map(id, keyset.columns), keyset.descending, after, fields), build
     )
 
 

@@ -2,10 +2,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import TypeAdapter
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.tasks.models import Task
+from services.tasks.schemas import TaskRead
 from services.tasks.tests.factories import create_task
 from shared.contracts.events import TaskStatus
+from shared.web.pagination import Page
 from tests.tokens import TestSigner
 
 
@@ -190,3 +195,44 @@ def test_invalid_parameters_are_422_naming_them(
 
 def test_the_last_month_there_is_answers(client: TestClient, signer: TestSigner) -> None:
     assert _list(client, signer, year=9998, month=12)["total"] == 0
+
+
+def test_a_page_built_by_postgresql_is_the_json_pydantic_writes(
+    client: TestClient, signer: TestSigner, session: Session
+) -> None:
+    """The list's JSON comes from PostgreSQL; byte for byte, it is what `Page[TaskRead]` makes
+    of the same rows: escapes, times in UTC with and without microseconds, nulls, key order."""
+    december = datetime(2025, 12, 1, tzinfo=UTC)
+    titles = ['Quote " and \\ back', "tab\tnew\nline \x01 \x1f", "naïve 日本 🎉 </script>", "plain"]
+    for n, title in enumerate(titles):
+        create_task(
+            session,
+            title=title,
+            description=None if n % 2 else "two\r\nlines \u2028",
+            status=TaskStatus.DONE if n == 2 else TaskStatus.TODO,
+            assignee_id=None if n == 1 else 7,
+            due_date=[None, datetime(1, 1, 2, tzinfo=UTC), december.replace(year=9999)][n % 3],
+            created_at=december + timedelta(days=n, microseconds=[0, 1, 120000, 999999][n]),
+        )
+    month = {"year": 2025, "month": 12}
+    first = client.get("/tasks/", params={**month, "page_size": 3}, headers=signer.headers(1))
+    cursor = first.json()["next_cursor"]
+    second = client.get("/tasks/", params={**month, "cursor": cursor}, headers=signer.headers(1))
+
+    assert first.headers["content-type"] == "application/json"
+    for response, count in ((first, 3), (second, 1)):
+        assert response.status_code == 200, response.text
+        page = Page[TaskRead].model_validate_json(response.content)
+        assert len(page.items) == count
+        assert response.content == TypeAdapter(Page[TaskRead]).dump_json(page)
+    items = first.json()["items"] + second.json()["items"]
+    assert [item["title"] for item in items] == titles[::-1]
+    stored = [TaskRead.model_validate(task).model_dump(mode="json") for task in _stored(session)]
+    assert items == stored[::-1]
+    assert items[0]["created_at"] == "2025-12-04T00:00:00.999999Z"
+    assert items[-1]["created_at"] == "2025-12-01T00:00:00Z"
+    assert items[-2]["due_date"] == "0001-01-02T00:00:00Z"
+
+
+def _stored(session: Session) -> list[Task]:
+    return list(session.scalars(select(Task).order_by(Task.id)))
