@@ -131,13 +131,18 @@ def service_settings(
 
 
 def on_test_session(app: FastAPI, session: Session) -> FastAPI:
-    """`app`, its requests using the test's `session` (so the test's transaction)."""
+    """`app`, its requests using the test's `session` (so the test's transaction), also those
+    given a connection (`Database.query`)."""
     database: Database = app.state.database
 
     def test_session(*, read_only: bool = False) -> AbstractContextManager[Session]:
         return nullcontext(session)
 
+    def test_connection() -> AbstractContextManager[Connection]:
+        return nullcontext(session.connection())
+
     database.session = test_session  # type: ignore[method-assign]
+    database.autocommit = test_connection  # type: ignore[method-assign]
     return app
 
 

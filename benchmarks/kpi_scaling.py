@@ -87,11 +87,11 @@ def median_ms(call: Callable[[], object], repeat: int) -> float:
 def timings(session: Session, repeat: int) -> dict[str, float]:
     span = MonthSpan(first=date(2025, 1, 1), last=date(2025, 12, 1))
     calls: dict[str, Callable[[], object]] = {
-        "completion-rate": lambda: service.completion_rate(session, month=MONTH),
-        "by-user": lambda: service.by_user(session, month=MONTH),
-        "monthly": lambda: service.monthly(session, month=MONTH),
-        "trend (12 months)": lambda: service.trend(session, span=span),
-        "monthly (Asia/Kathmandu)": lambda: service.monthly(session, month=ZONED),
+        "completion-rate": lambda: service.completion_rate(session.connection(), month=MONTH),
+        "by-user": lambda: service.by_user(session.connection(), month=MONTH),
+        "monthly": lambda: service.monthly(session.connection(), month=MONTH),
+        "trend (12 months)": lambda: service.trend(session.connection(), span=span),
+        "monthly (Asia/Kathmandu)": lambda: service.monthly(session.connection(), month=ZONED),
         "flow times (June, Kathmandu)": lambda: flow_service.times(
             session, window=WINDOW, by_assignee=True
         ),

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     DateTime,
     Integer,
     String,
@@ -297,9 +298,9 @@ def completion_counts(session: Session, *, ranges: Ranges, measure: str) -> dict
     return {index: int(count) for index, count in session.execute(query)}
 
 
-def usernames(session: Session, *, users: Table, user_ids: Sequence[int]) -> dict[int, str]:
+def usernames(connection: Connection, *, users: Table, user_ids: Sequence[int]) -> dict[int, str]:
     """The directory's usernames of these users (the ones it knows)."""
     if not user_ids:
         return {}
     query = select(users.c.id, users.c.username).where(users.c.id.in_(user_ids))
-    return {user_id: username for user_id, username in session.execute(query)}
+    return {user_id: username for user_id, username in connection.execute(query)}

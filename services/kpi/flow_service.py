@@ -122,7 +122,9 @@ def times(session: Session, *, window: FlowWindow, by_assignee: bool) -> FlowTim
     """Lead and cycle time of the tasks completed in the window, in all and per assignee."""
     histograms = _histograms(session, window, by_assignee=by_assignee)
     assignees = sorted({key for _, key in histograms if key != -1})
-    names = flow_repository.usernames(session, users=user_directory, user_ids=assignees)
+    names = flow_repository.usernames(
+        session.connection(), users=user_directory, user_ids=assignees
+    )
     per_assignee = [
         AssigneeTimes(
             assignee_id=None if key == UNASSIGNED else key,

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Date,
     DateTime,
     Integer,
@@ -217,10 +218,10 @@ _MONTH_SERIES = union_all(
 
 
 def status_counts_by_month(
-    session: Session, *, first: date, last: date
+    connection: Connection, *, first: date, last: date
 ) -> dict[date, dict[str, int]]:
     """Live tasks created in each month from `first` to `last`, by status."""
-    rows = session.connection().execute(_STATUS_COUNTS_BY_MONTH, {"first": first, "last": last})
+    rows = connection.execute(_STATUS_COUNTS_BY_MONTH, {"first": first, "last": last})
     counts: dict[date, dict[str, int]] = {}
     for month, status, count in rows:
         counts.setdefault(month, {})[status] = int(count)
@@ -228,13 +229,13 @@ def status_counts_by_month(
 
 
 def status_counts_by_assignee(
-    session: Session, *, month: date, users: Table
+    connection: Connection, *, month: date, users: Table
 ) -> list[tuple[int, str | None, str, int]]:
     """(assignee key, username or None, status, count) of the live tasks created in `month`.
 
     The usernames come from the directory `users`, in the same statement.
     """
-    rows = session.connection().execute(_by_assignee(users), {"month": month})
+    rows = connection.execute(_by_assignee(users), {"month": month})
     return [tuple(row) for row in rows]
 
 
@@ -248,13 +249,13 @@ def _by_assignee(users: Table) -> Select[Any]:
 
 
 def month_series(
-    session: Session, *, first: date, last: date
+    connection: Connection, *, first: date, last: date
 ) -> tuple[dict[date, dict[str, int]], dict[date, tuple[int, float]]]:
     """Each month from `first` to `last`: its live tasks by status, and its (completed, total
     seconds to completion); one statement, one round trip."""
     counts: dict[date, dict[str, int]] = {}
     completions: dict[date, tuple[int, float]] = {}
-    rows = session.connection().execute(_MONTH_SERIES, {"first": first, "last": last})
+    rows = connection.execute(_MONTH_SERIES, {"first": first, "last": last})
     for month, status, count, seconds in rows:
         if status is None:
             completions[month] = (int(count), float(seconds))
@@ -334,13 +335,12 @@ _DUE_THIS_HOUR_BEFORE_NOW = select(func.count()).where(
 
 
 def month_totals(
-    session: Session, *, month: date, start: datetime, end: datetime, now: datetime
+    connection: Connection, *, month: date, start: datetime, end: datetime, now: datetime
 ) -> MonthTotals:
     """The counters of the month `month` ([start, end)), overdue as of `now`."""
     hour = hour_of(now)
     today_start = hour.replace(hour=0)
     params = {"month": month, "hour": hour, "today": today_start.date(), "today_start": today_start}
-    connection = session.connection()
     row = connection.execute(_MONTH_TOTALS, params).one()
     *statuses, completed, seconds, before_today, today_before_hour, due_this_hour = row
     overdue = int(before_today) + int(today_before_hour)

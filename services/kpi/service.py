@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from services.kpi import flow_repository, flow_service, repository, zoned
@@ -141,12 +141,12 @@ def _store(state: StoredState, event: TaskEvent) -> None:
     state.completed_at = task.completed_at
 
 
-def completion_rate(session: Session, *, month: MonthRange) -> CompletionRate:
+def completion_rate(connection: Connection, *, month: MonthRange) -> CompletionRate:
     """Tasks created in `month`, how many are done, and the share done."""
     first = date(month.year, month.month, 1)
-    counts = repository.status_counts_by_month(session, first=first, last=first).get(first, {})
+    counts = repository.status_counts_by_month(connection, first=first, last=first).get(first, {})
     if not month.utc_aligned:
-        counts = zoned.status_counts(session, months=[month], counts=[counts])[0]
+        counts = zoned.status_counts(connection, months=[month], counts=[counts])[0]
     total, done = sum(counts.values()), counts.get(TaskStatus.DONE, 0)
     return CompletionRate(
         year=month.year,
@@ -157,21 +157,21 @@ def completion_rate(session: Session, *, month: MonthRange) -> CompletionRate:
     )
 
 
-def by_user(session: Session, *, month: MonthRange) -> ByUserKpi:
+def by_user(connection: Connection, *, month: MonthRange) -> ByUserKpi:
     """Per assignee (by id, the unassigned last): tasks created in `month` by status, with the
     usernames of the directory (`None` for a user whose events have not arrived yet)."""
     counts: Counter[tuple[int, str]] = Counter()
     names: dict[int, str | None] = {}
     rows = repository.status_counts_by_assignee(
-        session, month=date(month.year, month.month, 1), users=user_directory
+        connection, month=date(month.year, month.month, 1), users=user_directory
     )
     for key, username, status, count in rows:
         counts[(key, status)] = count
         names[key] = username
     if not month.utc_aligned:
-        counts = zoned.assignee_counts(session, months=[month], counts=[counts])[0]
+        counts = zoned.assignee_counts(connection, months=[month], counts=[counts])[0]
         missing = [key for key, _ in counts if key not in names]
-        names.update(flow_repository.usernames(session, users=user_directory, user_ids=missing))
+        names.update(flow_repository.usernames(connection, users=user_directory, user_ids=missing))
     by_key: dict[int, dict[str, int]] = {}
     for (key, status), count in counts.items():
         if count:
@@ -196,21 +196,23 @@ def _user_kpi(key: int, username: str | None, by_status: dict[str, int]) -> User
     )
 
 
-def monthly(session: Session, *, month: MonthRange, now: datetime | None = None) -> MonthlyKpi:
+def monthly(
+    connection: Connection, *, month: MonthRange, now: datetime | None = None
+) -> MonthlyKpi:
     """Tasks created in `month` by status and overdue; completions in `month`, mean time."""
     now = now or datetime.now(UTC)
     utc = MonthRange.of(month.year, month.month)
     totals = repository.month_totals(
-        session, month=utc.start.date(), start=utc.start, end=utc.end, now=now
+        connection, month=utc.start.date(), start=utc.start, end=utc.end, now=now
     )
     counts, overdue = totals.by_status, totals.overdue
     completed, seconds = totals.completed, totals.completed_seconds
     if not month.utc_aligned:
-        counts = zoned.status_counts(session, months=[month], counts=[counts])[0]
+        counts = zoned.status_counts(connection, months=[month], counts=[counts])[0]
         [(completed, seconds)] = zoned.completions(
-            session, months=[month], counts=[(completed, seconds)]
+            connection, months=[month], counts=[(completed, seconds)]
         )
-        overdue += zoned.overdue(session, month=month, now=now)
+        overdue += zoned.overdue(connection, month=month, now=now)
     return MonthlyKpi(
         year=month.year,
         month=month.month,
@@ -224,17 +226,17 @@ def monthly(session: Session, *, month: MonthRange, now: datetime | None = None)
     )
 
 
-def trend(session: Session, *, span: MonthSpan) -> Trend:
+def trend(connection: Connection, *, span: MonthSpan) -> Trend:
     """One point per month of `span`, months without tasks included (zeros)."""
-    counts, done_in = repository.month_series(session, first=span.first, last=span.last)
+    counts, done_in = repository.month_series(connection, first=span.first, last=span.last)
     firsts = list(span.months())
     by_status = [counts.get(first, {}) for first in firsts]
     completions = [done_in.get(first, (0, 0.0)) for first in firsts]
     if span.tz != "UTC":  # another zone's months may need their ends corrected
         months = [MonthRange.of(first.year, first.month, span.tz) for first in firsts]
         if not all(month.utc_aligned for month in months):
-            by_status = zoned.status_counts(session, months=months, counts=by_status)
-            completions = zoned.completions(session, months=months, counts=completions)
+            by_status = zoned.status_counts(connection, months=months, counts=by_status)
+            completions = zoned.completions(connection, months=months, counts=completions)
     items = []
     for month, statuses, (completed, _) in zip(firsts, by_status, completions, strict=True):
         total, done = sum(statuses.values()), statuses.get(TaskStatus.DONE, 0)

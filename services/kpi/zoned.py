@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from services.kpi import zoned_repository
 from services.kpi.zoned_repository import Edges
@@ -36,10 +36,13 @@ def edges(months: Sequence[MonthRange]) -> Edges:
 
 
 def assignee_counts(
-    session: Session, *, months: Sequence[MonthRange], counts: Sequence[Counter[tuple[int, str]]]
+    connection: Connection,
+    *,
+    months: Sequence[MonthRange],
+    counts: Sequence[Counter[tuple[int, str]]],
 ) -> list[Counter[tuple[int, str]]]:
     """Each month's {(assignee key, status): count}, from its UTC month's `counts`."""
-    corrections = zoned_repository.created_counts(session, edges=edges(months))
+    corrections = zoned_repository.created_counts(connection, edges=edges(months))
     merged = []
     for index, base in enumerate(counts):
         total = Counter(base)
@@ -49,10 +52,10 @@ def assignee_counts(
 
 
 def status_counts(
-    session: Session, *, months: Sequence[MonthRange], counts: Sequence[StatusCounts]
+    connection: Connection, *, months: Sequence[MonthRange], counts: Sequence[StatusCounts]
 ) -> list[StatusCounts]:
     """Each month's {status: count}, from its UTC month's `counts`."""
-    corrections = zoned_repository.created_counts(session, edges=edges(months))
+    corrections = zoned_repository.created_counts(connection, edges=edges(months))
     merged = []
     for index, base in enumerate(counts):
         total = Counter(base)
@@ -63,10 +66,10 @@ def status_counts(
 
 
 def completions(
-    session: Session, *, months: Sequence[MonthRange], counts: Sequence[tuple[int, float]]
+    connection: Connection, *, months: Sequence[MonthRange], counts: Sequence[tuple[int, float]]
 ) -> list[tuple[int, float]]:
     """Each month's (completions, seconds to completion), from its UTC month's `counts`."""
-    corrections = zoned_repository.completions(session, edges=edges(months))
+    corrections = zoned_repository.completions(connection, edges=edges(months))
     merged = []
     for index, (completed, seconds) in enumerate(counts):
         more, more_seconds = corrections.get(index, (0, 0.0))
@@ -74,6 +77,6 @@ def completions(
     return merged
 
 
-def overdue(session: Session, *, month: MonthRange, now: datetime) -> int:
+def overdue(connection: Connection, *, month: MonthRange, now: datetime) -> int:
     """The correction of a month's overdue count."""
-    return zoned_repository.overdue(session, edges=edges([month]), now=now)
+    return zoned_repository.overdue(connection, edges=edges([month]), now=now)

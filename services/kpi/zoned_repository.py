@@ -10,8 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, column, func, select, true, values
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, DateTime, Integer, column, func, select, true, values
 
 from services.kpi.models import UNASSIGNED, TaskState
 from shared.contracts.events import TaskStatus
@@ -46,7 +45,9 @@ def _per_edge(
     )
 
 
-def created_counts(session: Session, *, edges: Edges) -> dict[int, dict[tuple[int, str], int]]:
+def created_counts(
+    connection: Connection, *, edges: Edges
+) -> dict[int, dict[tuple[int, str], int]]:
     """{month index: {(assignee key, status): signed count}} of live tasks created in the edges."""
     if not edges:
         return {}
@@ -66,12 +67,12 @@ def created_counts(session: Session, *, edges: Edges) -> dict[int, dict[tuple[in
         .group_by(table.c.index, rows.c.key_0, rows.c.key_1)
     )
     counts: dict[int, dict[tuple[int, str], int]] = {}
-    for index, key, status, count in session.execute(query):
+    for index, key, status, count in connection.execute(query):
         counts.setdefault(index, {})[(key, status)] = int(count)
     return counts
 
 
-def completions(session: Session, *, edges: Edges) -> dict[int, tuple[int, float]]:
+def completions(connection: Connection, *, edges: Edges) -> dict[int, tuple[int, float]]:
     """{month index: (signed completions, signed seconds to completion)} in the edges."""
     if not edges:
         return {}
@@ -96,10 +97,10 @@ def completions(session: Session, *, edges: Edges) -> dict[int, tuple[int, float
         .where(rows.c.sum_0 > 0)
         .group_by(table.c.index)
     )
-    return {index: (int(n), float(s)) for index, n, s in session.execute(query)}
+    return {index: (int(n), float(s)) for index, n, s in connection.execute(query)}
 
 
-def overdue(session: Session, *, edges: Edges, now: datetime) -> int:
+def overdue(connection: Connection, *, edges: Edges, now: datetime) -> int:
     """The signed count of open tasks created in the edges and due before `now`."""
     if not edges:
         return 0
@@ -118,4 +119,4 @@ def overdue(session: Session, *, edges: Edges, now: datetime) -> int:
         .select_from(table)
         .join(rows, true())
     )
-    return int(session.execute(query).scalar_one())
+    return int(connection.execute(query).scalar_one())

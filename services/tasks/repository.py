@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, bindparam, insert, select
+from sqlalchemy import ColumnElement, Connection, Row, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from services.tasks.models import DUE_DATE_ASC_KEY, DUE_DATE_DESC_KEY, OUTBOX, Task
@@ -22,10 +22,10 @@ def get_task(session: Session, *, task_id: int, for_update: bool = False) -> Tas
 _TASK_BY_ID = select(*table_of(Task).c).where(table_of(Task).c.id == bindparam("task_id"))
 
 
-def read_task(session: Session, *, task_id: int) -> dict[str, Any] | None:
+def read_task(connection: Connection, *, task_id: int) -> dict[str, Any] | None:
     """The task's columns by name, for an answer (no ORM object: a read tracks nothing, and
     the identity map and the object cost more than the SELECT)."""
-    result = session.connection().execute(_TASK_BY_ID, {"task_id": task_id})
+    result = connection.execute(_TASK_BY_ID, {"task_id": task_id})
     row = result.one_or_none()
     return None if row is None else dict(zip(result.keys(), row, strict=True))
 

@@ -80,7 +80,7 @@ async def create_task(
 @router.get("/", operation_id="tasks_list", response_model=Page[TaskRead])
 async def list_tasks(_: CurrentUser, database: DatabaseDep, query: TaskListDep) -> Response:
     """Tasks created in a month (UTC; the current one by default), filtered and sorted."""
-    page = await database.read(
+    page = await database.query(
         service.list_tasks, month=query.month, filters=query.filters, params=query.page
     )
     return Response(page, media_type="application/json")  # already `Page[TaskRead]`
@@ -97,7 +97,7 @@ async def get_task(
     response: Response,
 ) -> TaskRead | Response:
     """One task, with its version as the ETag; 304 when `If-None-Match` names that version."""
-    task = await database.read(service.get_task, task_id=task_id)
+    task = await database.query(service.get_task, task_id=task_id)
     if if_none_match is not None and if_none_match.weak_match(task.version):
         etag = {"ETag": version_etag(task.version)}
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=etag)

@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from services.tasks import policy, repository
@@ -59,16 +60,16 @@ def create_task(
     return TaskRead.model_validate(stored)
 
 
-def get_task(session: Session, *, task_id: int) -> TaskRead:
+def get_task(connection: Connection, *, task_id: int) -> TaskRead:
     """The task; 404 if there is none."""
-    task = repository.read_task(session, task_id=task_id)
+    task = repository.read_task(connection, task_id=task_id)
     if task is None:
         raise NotFoundError("No task has this id.")
     return TaskRead.model_validate(task)
 
 
 def list_tasks(
-    session: Session, *, month: MonthRange, filters: TaskFilters, params: PageParams
+    connection: Connection, *, month: MonthRange, filters: TaskFilters, params: PageParams
 ) -> bytes:
     """A page of the tasks created in `month` that match `filters`: `Page[TaskRead]` as JSON,
     built by PostgreSQL (a task is answered as it is stored)."""
@@ -77,7 +78,7 @@ def list_tasks(
         repository.sort_key(filters), descending=filters.order is SortOrder.DESC, scope=scope
     )
     return paginate_json(
-        session,
+        connection,
         repository.tasks_query(month=month, filters=filters),
         keyset=keyset,
         params=params,

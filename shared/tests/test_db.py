@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from shared.core.db import Database, DatabaseUnavailableError, OverloadedError
@@ -19,7 +19,7 @@ def database(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-def _backend_pid(session: Session) -> int:
+def _backend_pid(session: Session | Connection) -> int:
     pid: int = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
     return pid
 
@@ -30,14 +30,20 @@ def _kill(engine: Engine, pid: int) -> None:
         connection.commit()
 
 
+# A use case given a session (`read`) or a connection (`query`) is retried alike.
+READS = pytest.mark.parametrize("way", ["read", "query"])
+
+
+@READS
 def test_a_connection_cut_before_the_write_is_retried_on_a_fresh_one(
-    database: Database, engine: Engine
+    database: Database, engine: Engine, way: str
 ) -> None:
-    pids = {asyncio.run(database.read(_backend_pid)) for _ in range(4)}
+    read = getattr(database, way)
+    pids = {asyncio.run(read(_backend_pid)) for _ in range(4)}
     for pid in pids:  # every pooled connection dies, as when PostgreSQL restarts
         _kill(engine, pid)
 
-    answered = asyncio.run(database.read(_backend_pid))
+    answered = asyncio.run(read(_backend_pid))
 
     assert answered not in pids
 
@@ -60,11 +66,12 @@ def test_a_connection_cut_during_the_commit_is_a_503_not_a_second_write(
     assert caught.value.headers["Retry-After"] == "1"
 
 
-def test_an_unreachable_database_is_a_503_with_retry_after() -> None:
+@READS
+def test_an_unreachable_database_is_a_503_with_retry_after(way: str) -> None:
     database = Database("postgresql+psycopg2://postgres@127.0.0.1:1/none_test", pool_size=1)
     try:
         with pytest.raises(DatabaseUnavailableError) as caught:
-            asyncio.run(database.read(_backend_pid))
+            asyncio.run(getattr(database, way)(_backend_pid))
     finally:
         database.dispose()
 

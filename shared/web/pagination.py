@@ -308,7 +308,7 @@ def paginate(
 
 
 def paginate_json(
-    session: Session,
+    connection: Connection,
     query: ListQuery,
     *,
     keyset: Keyset,
@@ -322,7 +322,7 @@ def paginate_json(
     """
     fields = tuple(item_type.model_fields)
     _, rows, page = _page_rows(
-        session.connection(),
+        connection,
         lambda after: _json_page_statement(query.statement, keyset, after=after, fields=fields),
         query,
         keyset,

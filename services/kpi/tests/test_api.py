@@ -267,8 +267,10 @@ def test_overdue_counts_every_due_date_before_now_across_days_and_hours(session:
     events.append(create_next_event(after=events[-1], status=TaskStatus.DONE, at=at(5, 19)))
     apply_events(session, *events)
 
-    kpi = service.monthly(session, month=MonthRange.of(2025, 5), now=now)
+    kpi = service.monthly(session.connection(), month=MonthRange.of(2025, 5), now=now)
 
     assert kpi.overdue == sum(due_dates.values())
-    later = service.monthly(session, month=MonthRange.of(2025, 5), now=now + timedelta(days=2))
+    later = service.monthly(
+        session.connection(), month=MonthRange.of(2025, 5), now=now + timedelta(days=2)
+    )
     assert later.overdue == len(due_dates)
