@@ -30,8 +30,6 @@ from services.kpi.schemas import (
     MonthlyKpi,
     MonthSpan,
     Trend,
-    TrendPoint,
-    UserKpi,
 )
 from shared.contracts.events import TaskEvent, TaskEventType, TaskStatus
 from shared.web.months import MonthRange
@@ -180,20 +178,22 @@ def by_user(connection: Connection, *, month: MonthRange) -> ByUserKpi:
         _user_kpi(key, None if key == UNASSIGNED else names.get(key), by_key[key])
         for key in sorted(by_key, key=lambda key: (key == UNASSIGNED, key))
     ]
-    return ByUserKpi(year=month.year, month=month.month, items=items)
+    # The items as dicts: one validation.
+    return ByUserKpi.model_validate({"year": month.year, "month": month.month, "items": items})
 
 
-def _user_kpi(key: int, username: str | None, by_status: dict[str, int]) -> UserKpi:
-    total, done = sum(by_status.values()), by_status.get(TaskStatus.DONE, 0)
-    return UserKpi(
-        assignee_id=None if key == UNASSIGNED else key,
-        username=username,
-        total=total,
-        done=done,
-        in_progress=by_status.get(TaskStatus.IN_PROGRESS, 0),
-        todo=by_status.get(TaskStatus.TODO, 0),
-        completion_rate=_rate(done, total),
-    )
+def _user_kpi(key: int, username: str | None, by_status: dict[str, int]) -> dict[str, Any]:
+    """`UserKpi`'s fields."""
+    total, done = sum(by_status.values()), by_status.get(_DONE, 0)
+    return {
+        "assignee_id": None if key == UNASSIGNED else key,
+        "username": username,
+        "total": total,
+        "done": done,
+        "in_progress": by_status.get(_IN_PROGRESS, 0),
+        "todo": by_status.get(_TODO, 0),
+        "completion_rate": _rate(done, total),
+    }
 
 
 def monthly(
@@ -237,22 +237,30 @@ def trend(connection: Connection, *, span: MonthSpan) -> Trend:
         if not all(month.utc_aligned for month in months):
             by_status = zoned.status_counts(connection, months=months, counts=by_status)
             completions = zoned.completions(connection, months=months, counts=completions)
-    items = []
+    points = []
     for month, statuses, (completed, _) in zip(firsts, by_status, completions, strict=True):
-        total, done = sum(statuses.values()), statuses.get(TaskStatus.DONE, 0)
-        items.append(
-            TrendPoint(
-                year=month.year,
-                month=month.month,
-                total=total,
-                todo=statuses.get(TaskStatus.TODO, 0),
-                in_progress=statuses.get(TaskStatus.IN_PROGRESS, 0),
-                done=done,
-                completed_in_month=completed,
-                completion_rate=_rate(done, total),
-            )
+        total, done = sum(statuses.values()), statuses.get(_DONE, 0)
+        points.append(
+            {
+                "year": month.year,
+                "month": month.month,
+                "total": total,
+                "todo": statuses.get(_TODO, 0),
+                "in_progress": statuses.get(_IN_PROGRESS, 0),
+                "done": done,
+                "completed_in_month": completed,
+                "completion_rate": _rate(done, total),
+            }
         )
-    return Trend(items=items)
+    return Trend.model_validate({"items": points})  # the points as dicts: one validation
+
+
+# The counters' status keys, as stored (plain strings: looked up without the enum's hash).
+_TODO, _IN_PROGRESS, _DONE = (
+    TaskStatus.TODO.value,
+    TaskStatus.IN_PROGRESS.value,
+    TaskStatus.DONE.value,
+)
 
 
 def _rate(done: int, total: int) -> float:
