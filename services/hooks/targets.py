@@ -118,11 +118,11 @@ class PinnedTransport(httpx.AsyncBaseTransport):
         *,
         https_only: bool,
         inner: httpx.AsyncBaseTransport | None = None,
-        limits: httpx.Limits | None = None,
+        limits: httpx.Limits,
     ) -> None:
         self._allow = allow
         self._https_only = https_only
-        self._inner = inner or httpx.AsyncHTTPTransport(retries=0, limits=limits or httpx.Limits())
+        self._inner = inner or httpx.AsyncHTTPTransport(retries=0, limits=limits)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url

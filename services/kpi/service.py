@@ -34,6 +34,14 @@ from services.kpi.schemas import (
 from shared.contracts.events import TaskEvent, TaskEventType, TaskStatus
 from shared.web.months import MonthRange
 
+# The counters' status keys, as stored: plain strings, which a dict finds on its fast path (a
+# `TaskStatus` member, a str subclass, takes the slow one).
+_TODO, _IN_PROGRESS, _DONE = (
+    TaskStatus.TODO.value,
+    TaskStatus.IN_PROGRESS.value,
+    TaskStatus.DONE.value,
+)
+
 
 class _Deltas:
     """Changes to the counters from one event, netted per row."""
@@ -145,7 +153,7 @@ def completion_rate(connection: Connection, *, month: MonthRange) -> CompletionR
     counts = repository.status_counts_by_month(connection, first=first, last=first).get(first, {})
     if not month.utc_aligned:
         counts = zoned.status_counts(connection, months=[month], counts=[counts])[0]
-    total, done = sum(counts.values()), counts.get(TaskStatus.DONE, 0)
+    total, done = sum(counts.values()), counts.get(_DONE, 0)
     return CompletionRate(
         year=month.year,
         month=month.month,
@@ -217,9 +225,9 @@ def monthly(
         year=month.year,
         month=month.month,
         total=sum(counts.values()),
-        todo=counts.get(TaskStatus.TODO, 0),
-        in_progress=counts.get(TaskStatus.IN_PROGRESS, 0),
-        done=counts.get(TaskStatus.DONE, 0),
+        todo=counts.get(_TODO, 0),
+        in_progress=counts.get(_IN_PROGRESS, 0),
+        done=counts.get(_DONE, 0),
         completed_in_month=completed,
         overdue=overdue,
         avg_completion_seconds=seconds / completed if completed else None,
@@ -253,14 +261,6 @@ def trend(connection: Connection, *, span: MonthSpan) -> Trend:
             }
         )
     return Trend.model_validate({"items": points})  # the points as dicts: one validation
-
-
-# The counters' status keys, as stored (plain strings: looked up without the enum's hash).
-_TODO, _IN_PROGRESS, _DONE = (
-    TaskStatus.TODO.value,
-    TaskStatus.IN_PROGRESS.value,
-    TaskStatus.DONE.value,
-)
 
 
 def _rate(done: int, total: int) -> float:

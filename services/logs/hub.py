@@ -7,8 +7,8 @@ task reads the entries after the last one it saw, in pages, with a pooled connec
 length of the read, turns each into its SSE frame once, and hands the frame to every stream
 whose filters it matches, all of a page at once. Notifications that arrive while it reads, or
 while it waits after a hand-out (`gather_seconds`: longer with more streams open), are folded
-into its next read. Entries are read in id
-order, which is commit order, so a stream never sees one entry after a later one.
+into its next read. Entries are read in id order, which is commit order, so a stream never sees
+one entry after a later one.
 
 A stream's buffer is bounded: a stream that falls `buffer_limit` entries behind (its client
 reads too slowly) is closed, and its client resumes from the last entry it got.

@@ -223,15 +223,22 @@ def _derived(
 
 
 def _page_statement(query: Select[Any], keyset: Keyset, *, after: bool) -> Select[Any]:
-    def build() -> Select[Any]:
-        keys = [column.label(f"sort_key_{n}") for n, column in enumerate(keyset.columns)]
-        ordered = query.add_columns(*keys).order_by(*keyset.order_by())
-        ordered = ordered.limit(bindparam("page_limit", type_=Integer))
-        if after:
-            return ordered.where(keyset.after_bound())
-        return ordered.offset(bindparam("page_offset", type_=Integer))
+    return _derived(
+        query,
+        (*map(id, keyset.columns), keyset.descending, after),
+        lambda: _ordered_page(query, keyset, after=after),
+    )
 
-    return _derived(query, (*map(id, keyset.columns), keyset.descending, after), build)
+
+def _ordered_page(query: Select[Any], keyset: Keyset, *, after: bool) -> Select[Any]:
+    """`query`'s rows with their sort key, in keyset order, a page from an offset or after a
+    cursor's row (built, not kept: `_page_statement` keeps it)."""
+    keys = [column.label(f"sort_key_{n}") for n, column in enumerate(keyset.columns)]
+    ordered = query.add_columns(*keys).order_by(*keyset.order_by())
+    ordered = ordered.limit(bindparam("page_limit", type_=Integer))
+    if after:
+        return ordered.where(keyset.after_bound())
+    return ordered.offset(bindparam("page_offset", type_=Integer))
 
 
 def _count_statement(query: Select[Any]) -> Select[Any]:
@@ -316,9 +323,9 @@ def paginate_json(
     item_type: type[BaseModel],
 ) -> bytes:
     """`paginate`'s page as the JSON `Page[item_type]` serialises to, each item built by
-    PostgreSQL (`json_items`): Python reads one short text per item instead of its columns,
-    and neither validates nor serialises them. For a list whose rows the API answers as they
-    are stored; `item_type` names the fields, in their order.
+    PostgreSQL (`_json_page_statement`): Python reads one short text per item instead of its
+    columns, and neither validates nor serialises them. For a list whose rows the API answers
+    as they are stored; `item_type` names the fields, in their order.
     """
     fields = tuple(item_type.model_fields)
     _, rows, page = _page_rows(
@@ -359,7 +366,7 @@ def _json_page_statement(
         # after the columns, and writes them compactly, in order.
         item = select(*columns).correlate(*query.get_final_froms()).lateral("item")
         items = query.with_only_columns(cast(func.row_to_json(item.table_valued()), Text))
-        return _page_statement(items.join(item, true()), keyset, after=after)
+        return _ordered_page(items.join(item, true()), keyset, after=after)
 
     return _derived(
         query, ("json", *map(id, keyset.columns), keyset.descending, after, fields), build
