@@ -2,37 +2,35 @@
 
 python -m services.hooks.consumer   # reads the durable queue `hooks.task-events`
 
-Idempotent as every consumer: the event's id is claimed in `processed_event` in the same
-transaction as its deliveries, and a delivery is unique per (endpoint, event), so a
-redelivered event adds nothing. The commit NOTIFYs the dispatchers (`dispatcher.py`).
+Idempotent as every consumer: the event's id is claimed in `processed_event` in the statement
+that adds its deliveries, and a delivery is unique per (endpoint, event), so a redelivered
+event adds nothing. That statement NOTIFYs the dispatchers (`dispatcher.py`) when it added any.
 """
 
-from collections.abc import Sequence
-
-from sqlalchemy.orm import Session
+from typing import Any
 
 from services.hooks import messages, repository
 from services.hooks.config import HooksSettings
 from services.hooks.models import processed_event
 from shared.contracts.events import TASK_EVENTS, TaskEvent
+from shared.messaging.applying import ClaimingStatement
 from shared.messaging.subscriptions import Subscription, run_consumers
 
 QUEUE = "hooks.task-events"
 
 
-def handle_batch(session: Session, events: Sequence[TaskEvent]) -> None:
-    """The deliveries of several events, in one statement."""
-    repository.add_deliveries(
-        session,
-        events=[
-            (event.event_id, event.event_type.value, messages.event_body(event)) for event in events
-        ],
-    )
+def _row(event: TaskEvent) -> dict[str, Any]:
+    return {
+        "event_id": str(event.event_id),
+        "event_type": event.event_type.value,
+        "body": messages.event_body(event),
+    }
 
 
-def handle(session: Session, event: TaskEvent) -> None:
-    """The deliveries of one event."""
-    handle_batch(session, [event])
+# A batch is one autocommit statement: the claim, the deliveries, the dispatchers' wake-up.
+FAN_OUT = ClaimingStatement[TaskEvent](
+    repository.CLAIM_AND_FAN_OUT, columns=["event_id", "event_type", "body"], row=_row
+)
 
 
 def subscriptions(settings: HooksSettings) -> list[Subscription[TaskEvent]]:
@@ -43,8 +41,7 @@ def subscriptions(settings: HooksSettings) -> list[Subscription[TaskEvent]]:
             exchange=settings.events_exchange,
             binding_key=TASK_EVENTS,
             model=TaskEvent,
-            handler=handle,
-            batch_handler=handle_batch,
+            rows=FAN_OUT,
         )
     ]
 

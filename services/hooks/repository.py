@@ -1,44 +1,51 @@
 """Queries of the `hooks` schema for the API and the consumer. Never commits."""
 
-import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, text, update
+from sqlalchemy import ARRAY, ColumnElement, Text, Uuid, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from services.hooks.models import CHANNEL, Attempt, Delivery, DeliveryStatus, Endpoint
 from shared.core.db import table_of
 from shared.web.pagination import ListQuery, filtered
 
-# One row per (active endpoint that wants the event, event), skipping pairs that exist.
-_FAN_OUT = text(
-    """
-    INSERT INTO hooks.delivery (endpoint_id, event_id, event_type, body, next_attempt_at)
-    SELECT endpoint.id, event.event_id, event.event_type, event.body, now()
-    FROM unnest(CAST(:event_ids AS uuid[]), CAST(:event_types AS text[]),
-                CAST(:bodies AS text[])) AS event(event_id, event_type, body)
-    JOIN hooks.endpoint AS endpoint
-      ON endpoint.status = 'active' AND event.event_type = ANY(endpoint.event_types)
-    ON CONFLICT (endpoint_id, event_id) DO NOTHING
-    """
-)
 _WAKE = text(f"SELECT pg_notify('{CHANNEL}', '')")
-
-
-def add_deliveries(session: Session, *, events: Sequence[tuple[uuid.UUID, str, str]]) -> int:
-    """A pending delivery of each (event_id, event_type, body) to each endpoint that wants it;
-    the dispatchers are woken when the transaction commits. How many were added."""
-    values = {
-        "event_ids": [str(event_id) for event_id, _, _ in events],
-        "event_types": [event_type for _, event_type, _ in events],
-        "bodies": [body for _, _, body in events],
-    }
-    added = session.execute(_FAN_OUT, values).rowcount  # type: ignore[attr-defined]
-    if added:
-        wake_dispatchers(session)
-    return int(added)
+# The consumer's batch in one statement (`ClaimingStatement`): the events' ids claimed, a row
+# per (active endpoint that wants a claimed event, event), and the dispatchers woken at commit
+# if any was added. `woken` is joined so it runs; it has no rows when nothing was added.
+CLAIM_AND_FAN_OUT = (
+    text(
+        f"""
+    WITH event AS (
+        SELECT * FROM unnest(CAST(:event_id AS uuid[]), CAST(:event_type AS text[]),
+                             CAST(:body AS text[])) AS event(event_id, event_type, body)
+    ), claimed AS (
+        INSERT INTO hooks.processed_event (event_id)
+        SELECT event_id FROM event ORDER BY event_id
+        ON CONFLICT DO NOTHING
+        RETURNING event_id
+    ), added AS (
+        INSERT INTO hooks.delivery (endpoint_id, event_id, event_type, body, next_attempt_at)
+        SELECT endpoint.id, event.event_id, event.event_type, event.body, now()
+        FROM event JOIN hooks.endpoint AS endpoint
+          ON endpoint.status = 'active' AND event.event_type = ANY(endpoint.event_types)
+        WHERE event.event_id IN (SELECT event_id FROM claimed)
+        ON CONFLICT (endpoint_id, event_id) DO NOTHING
+        RETURNING 1
+    ), woken AS (
+        SELECT pg_notify('{CHANNEL}', '') WHERE EXISTS (SELECT FROM added)
+    )
+    SELECT claimed.event_id FROM claimed LEFT JOIN woken ON true
+    """
+    )
+    .bindparams(
+        bindparam("event_id", type_=ARRAY(Text)),
+        bindparam("event_type", type_=ARRAY(Text)),
+        bindparam("body", type_=ARRAY(Text)),
+    )
+    .columns(event_id=Uuid)
+)
 
 
 def wake_dispatchers(session: Session) -> None:

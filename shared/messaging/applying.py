@@ -11,7 +11,9 @@ id the other needs).
 
 A read model that is one row per event (`RowPerEvent`, e.g. the activity log) is written in the
 same statement as the claim, in autocommit: one round trip for the batch instead of four
-(BEGIN, the claim, the rows, COMMIT), and a statement is atomic on its own.
+(BEGIN, the claim, the rows, COMMIT), and a statement is atomic on its own. Any other model
+whose batch one statement can write does the same with a `ClaimingStatement` of its own (e.g.
+the webhooks' fan-out to endpoints).
 """
 
 import uuid
@@ -23,6 +25,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import ValidationError
 from sqlalchemy import Column, DateTime, MetaData, Select, Table, Uuid, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 from shared.contracts.events import Envelope
 from shared.core.db import Database, as_columns, insert_columns
@@ -43,6 +46,19 @@ class RowPerEvent(Generic[EventT]):
     """
 
     table: Table
+    columns: Sequence[str]
+    row: Callable[[EventT], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ClaimingStatement(Generic[EventT]):
+    """One statement that claims a batch's event ids in `processed_event` (`ON CONFLICT DO
+    NOTHING`, in id order) and writes what the claimed events make, returning the claimed ids
+    (a column `event_id` of type `Uuid`). Its parameters: one array per name of `columns`, of
+    the values `row(event)` gives, one event each (the first copy of each id). Run in
+    autocommit, with no handler and no transaction around it."""
+
+    statement: Executable
     columns: Sequence[str]
     row: Callable[[EventT], dict[str, Any]]
 
@@ -91,10 +107,10 @@ class EventApplier(Generic[EventT]):
         processed: Table,
         handler: Handler[EventT] | None = None,
         batch_handler: BatchHandler[EventT] | None = None,
-        rows: RowPerEvent[EventT] | None = None,
+        rows: RowPerEvent[EventT] | ClaimingStatement[EventT] | None = None,
     ) -> None:
         if (handler is None) == (rows is None):
-            raise TypeError("give either a handler or the rows of a row-per-event read model")
+            raise TypeError("give either a handler or the statement that writes a batch")
         self.model = model
         self.database = database
         self.processed = processed
@@ -106,7 +122,9 @@ class EventApplier(Generic[EventT]):
             .returning(processed.c.event_id)
         )
         # A row-per-event model's statement: built once, like the claim's.
-        self._rows = None if rows is None else (rows, _claim_and_insert(processed, rows))
+        if isinstance(rows, RowPerEvent):
+            rows = ClaimingStatement(_claim_and_insert(processed, rows), rows.columns, rows.row)
+        self._statement = rows
 
     def process(self, body: bytes) -> Outcome:
         """Apply one message in one transaction, unless its event was applied before."""
@@ -114,8 +132,8 @@ class EventApplier(Generic[EventT]):
 
     def process_batch(self, events: Sequence[EventT]) -> list[Outcome]:
         """Apply `events` in order in one transaction; each is claimed by its `event_id` first."""
-        if self._rows is not None:
-            return self._insert_rows(*self._rows, events)
+        if self._statement is not None:
+            return self._in_one_statement(self._statement, events)
         with self.database.sessionmaker() as session:
             claimed = self._claim(session, [event.event_id for event in events])
             fresh, outcomes = _sorted_out(events, claimed)
@@ -128,19 +146,16 @@ class EventApplier(Generic[EventT]):
             session.commit()
         return outcomes
 
-    def _insert_rows(
-        self,
-        rows: RowPerEvent[EventT],
-        statement: Select[uuid.UUID],
-        events: Sequence[EventT],
+    def _in_one_statement(
+        self, statement: ClaimingStatement[EventT], events: Sequence[EventT]
     ) -> list[Outcome]:
-        """Claim `events` and insert the rows of the ones claimed, in one autocommit statement."""
+        """Claim `events` and write what the ones claimed make, in one autocommit statement."""
         first: dict[uuid.UUID, EventT] = {}  # one row per id: its first copy's
         for event in events:
             first.setdefault(event.event_id, event)
-        values = as_columns((rows.row(event) for event in first.values()), rows.columns)
+        values = as_columns((statement.row(event) for event in first.values()), statement.columns)
         with self.database.autocommit() as connection:
-            claimed = set(connection.execute(statement, values).scalars())
+            claimed = set(connection.execute(statement.statement, values).scalars())
         return _sorted_out(events, claimed)[1]
 
     def _claim(self, session: Session, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:

@@ -47,6 +47,7 @@ from shared.core.db import Database, DatabaseFailure, classify
 from shared.messaging import metrics
 from shared.messaging.applying import (
     BatchHandler,
+    ClaimingStatement,
     EventApplier,
     EventT,
     Handler,
@@ -103,7 +104,7 @@ class EventConsumer(EventApplier[EventT]):
         processed: Table,
         handler: Handler[EventT] | None = None,
         batch_handler: BatchHandler[EventT] | None = None,
-        rows: RowPerEvent[EventT] | None = None,
+        rows: RowPerEvent[EventT] | ClaimingStatement[EventT] | None = None,
     ) -> None:
         super().__init__(
             model=model,

@@ -13,7 +13,13 @@ from sqlalchemy import Table
 
 from shared.core.db import Database
 from shared.core.settings import ServiceSettings
-from shared.messaging.applying import BatchHandler, EventT, Handler, RowPerEvent
+from shared.messaging.applying import (
+    BatchHandler,
+    ClaimingStatement,
+    EventT,
+    Handler,
+    RowPerEvent,
+)
 from shared.messaging.broker import declare_events_exchange, declare_unrouted_exchange
 from shared.messaging.consumer import EventConsumer
 from shared.messaging.queues import (
@@ -36,7 +42,8 @@ class Subscription(Generic[EventT]):
     model: type[EventT]
     handler: Handler[EventT] | None = None
     batch_handler: BatchHandler[EventT] | None = None
-    rows: RowPerEvent[EventT] | None = None  # instead of a handler (`shared.messaging.applying`)
+    # Instead of a handler: the statement that writes a batch (`shared.messaging.applying`).
+    rows: RowPerEvent[EventT] | ClaimingStatement[EventT] | None = None
 
     def config(self, settings: ServiceSettings) -> ConsumerConfig:
         """The consumer's broker side, with the service's broker URL."""

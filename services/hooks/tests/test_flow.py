@@ -3,18 +3,21 @@ real receiver. At least once with a stable `webhook-id`; no attempt sent twice; 
 endpoint holds only its own slots."""
 
 import asyncio
+import select
 import threading
 from collections import Counter
 
+import psycopg2
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, text
+from sqlalchemy import select as select_from
 from sqlalchemy.engine import Engine
 from standardwebhooks.webhooks import Webhook
 
 from services.hooks.config import HooksSettings
-from services.hooks.consumer import handle, handle_batch
+from services.hooks.consumer import FAN_OUT
 from services.hooks.dispatcher import Dispatcher
-from services.hooks.models import processed_event
+from services.hooks.models import CHANNEL, processed_event
 from services.hooks.tests.clock import Clock, RunningClock
 from services.hooks.tests.factories import (
     attempts,
@@ -45,8 +48,7 @@ def consumer(config: ConsumerConfig, database: Database) -> EventConsumer[TaskEv
         model=TaskEvent,
         database=database,
         processed=processed_event,
-        handler=handle,
-        batch_handler=handle_batch,
+        rows=FAN_OUT,
     )
 
 
@@ -70,6 +72,40 @@ def test_an_event_becomes_one_delivery_per_endpoint_that_wants_it_once(
         (deletions.id, deleted.event_id, "task.deleted"),
     }
     assert all(d.status == "pending" and d.attempt_count == 0 for d in deliveries(engine))
+
+
+def test_the_dispatchers_are_woken_only_by_a_batch_that_added_deliveries(
+    consumer: EventConsumer[TaskEvent], engine: Engine, receiver: Receiver
+) -> None:
+    create_endpoint(engine, url=receiver.url("/deleted"), event_types=["task.deleted"])
+    listener = psycopg2.connect(
+        engine.url.render_as_string(hide_password=False).replace("+psycopg2", "")
+    )
+    listener.autocommit = True
+    listener.cursor().execute(f"LISTEN {CHANNEL}")
+
+    def wake_ups_before_a_sentinel() -> int:
+        """The NOTIFYs received so far: the sentinel comes after them (commit order)."""
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_notify(:channel, 'sentinel')"), {"channel": CHANNEL})
+            connection.commit()
+        received: list[str] = []
+        while "sentinel" not in received:
+            select.select([listener], [], [], 5)
+            listener.poll()
+            received += [notify.payload for notify in listener.notifies]
+            listener.notifies.clear()
+        return received.index("sentinel")
+
+    try:
+        consumer.process_batch([create_event(event_type=TaskEventType.CREATED)])  # nobody wants it
+        quiet = wake_ups_before_a_sentinel()
+        consumer.process_batch([create_event(event_type=TaskEventType.DELETED)])
+        added = wake_ups_before_a_sentinel()
+    finally:
+        listener.close()
+
+    assert (quiet, added) == (0, 1)
 
 
 def test_while_the_receiver_is_down_nothing_is_lost_and_ids_stay_stable(
@@ -114,7 +150,7 @@ def test_while_the_receiver_is_down_nothing_is_lost_and_ids_stay_stable(
     retried = [d for d in deliveries(engine) if d.attempt_count == 2]
     assert len(retried) == 5  # the first five: refused once, then delivered
     with engine.connect() as connection:
-        assert connection.scalar(select(func.count()).select_from(processed_event)) == 10
+        assert connection.scalar(select_from(func.count()).select_from(processed_event)) == 10
 
 
 def test_two_dispatchers_never_send_one_attempt_twice(
