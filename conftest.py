@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import MetaData, create_engine, make_url, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import DropSchema
@@ -138,8 +139,18 @@ def on_test_session(app: FastAPI, session: Session) -> FastAPI:
     def test_session(*, read_only: bool = False) -> AbstractContextManager[Session]:
         return nullcontext(session)
 
-    def test_connection() -> AbstractContextManager[Connection]:
-        return nullcontext(session.connection())
+    @contextmanager
+    def test_connection() -> Iterator[Connection]:
+        # As in autocommit: what the statements did stays, whatever happens next, and no
+        # transaction is left open; a failed statement changed nothing.
+        try:
+            yield session.connection()
+        except DBAPIError:
+            session.rollback()
+            raise
+        finally:
+            if session.in_transaction():
+                session.commit()
 
     database.session = test_session  # type: ignore[method-assign]
     database.autocommit = test_connection  # type: ignore[method-assign]

@@ -72,7 +72,9 @@ async def create_task(
     response: Response,
 ) -> TaskRead:
     """Create a task; the caller is its creator."""
-    task = await users.run(database, service.create_task, token=user.token, data=data, actor=user)
+    task = await users.run(
+        database.write, service.create_task, token=user.token, data=data, actor=user
+    )
     response.headers["Location"] = f"{request.scope.get('root_path', '')}/tasks/{task.id}"
     return _with_etag(task, response)
 
@@ -124,7 +126,7 @@ async def update_task(
 ) -> TaskRead:
     """Change the fields given; the others stay. PUT and PATCH behave the same."""
     task = await users.run(
-        database,
+        database.run,
         service.update_task,
         token=user.token,
         task_id=task_id,

@@ -19,44 +19,41 @@ from shared.web.security import Principal
 
 # Bookkeeping that changes on every write; not reported as a changed field.
 _UNREPORTED = {"updated_at", "version"}
+_NEW_ID = 0  # a created task's id in its event until the database numbers the task
 
 
 def create_task(
-    session: Session, *, data: TaskCreate, actor: Principal, users: KnownUsers
+    connection: Connection, *, data: TaskCreate, actor: Principal, users: KnownUsers
 ) -> TaskRead:
-    """Create a task owned by `actor`."""
+    """Create a task owned by `actor`: the task and its event in one statement (`Database.write`:
+    one round trip, no BEGIN and COMMIT). The event is written before the database numbers the
+    task, with the id 0, which that statement replaces by the new id."""
     if data.imports_history:
         policy.ensure_can_import(actor)
     if data.assignee_id is not None:
-        users.ensure_exists(session, data.assignee_id, field="assignee_id")
+        users.ensure_exists(connection, data.assignee_id, field="assignee_id")
     now = datetime.now(UTC)
     created_at = data.created_at or now
     done = data.status is TaskStatus.DONE
     completed_at = (data.completed_at or created_at) if done else None
-    task = repository.insert_task(
-        session,
-        values={
-            "title": data.title,
-            "description": data.description,
-            "status": data.status.value,
-            "assignee_id": data.assignee_id,
-            "creator_id": actor.id,
-            "due_date": data.due_date,
-            "created_at": created_at,
-            # An imported done task's last change is its completion: no later change predates it.
-            "updated_at": completed_at or created_at,
-            "completed_at": completed_at,
-            "version": 1,
-        },
-    )
-    # Both models read the stored row as a dict: by attribute (`from_attributes`) costs
-    # pydantic several times as much.
-    stored = task._asdict()
-    snapshot = TaskSnapshot.model_validate(stored)
-    _record(
-        session, TaskEventType.CREATED, snapshot=snapshot, version=1, actor=actor, at=created_at
-    )
-    session.commit()
+    values = {
+        "title": data.title,
+        "description": data.description,
+        "status": data.status.value,
+        "assignee_id": data.assignee_id,
+        "creator_id": actor.id,
+        "due_date": data.due_date,
+        "created_at": created_at,
+        # An imported done task's last change is its completion: no later change predates it.
+        "updated_at": completed_at or created_at,
+        "completed_at": completed_at,
+        "version": 1,
+    }
+    # The values are stored as given (times in UTC, text as validated), so the event's snapshot
+    # is the stored row but for its id.
+    snapshot = TaskSnapshot.model_validate({"id": _NEW_ID, **values})
+    event = _event(TaskEventType.CREATED, snapshot=snapshot, version=1, actor=actor, at=created_at)
+    stored = repository.insert_task_with_event(connection, values=values, event=event)
     return TaskRead.model_validate(stored)
 
 
@@ -206,7 +203,22 @@ def _record(
     at: datetime,
     changes: dict[str, FieldChange] | None = None,
 ) -> None:
-    event = TaskEvent(
+    event = _event(
+        event_type, snapshot=snapshot, version=version, actor=actor, at=at, changes=changes
+    )
+    repository.add_outbox_event(session, event=event)
+
+
+def _event(
+    event_type: TaskEventType,
+    *,
+    snapshot: TaskSnapshot,
+    version: int,
+    actor: Principal,
+    at: datetime,
+    changes: dict[str, FieldChange] | None = None,
+) -> TaskEvent:
+    return TaskEvent(
         event_id=uuid.uuid4(),
         event_type=event_type,
         occurred_at=at,
@@ -216,4 +228,3 @@ def _record(
         task=snapshot,
         changes=changes or {},
     )
-    repository.add_outbox_event(session, event=event)

@@ -15,20 +15,26 @@ TTL. Only a miss while auth is down or slow (past the HTTP timeout) is a 503.
 """
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from services.tasks.models import user_directory
-from shared.core.db import Database
 from shared.core.errors import InvalidFieldError, ServiceUnavailableError
 from shared.messaging import directory
 
 T = TypeVar("T")
+
+
+class Runner(Protocol):
+    """How a use case is run in a database thread: `Database.run` (a session) or `.write`."""
+
+    def __call__(self, use_case: Callable[..., T], /, **kwargs: Any) -> Awaitable[T]: ...
 
 
 class _User(BaseModel):
@@ -51,17 +57,19 @@ class KnownUsers:
 
     answers: Mapping[int, str] = field(default_factory=dict)  # user id -> username
 
-    def ensure_exists(self, session: Session, user_id: int, *, field: str) -> None:
+    def ensure_exists(self, session: Session | Connection, user_id: int, *, field: str) -> None:
         """Return if the user exists; on a miss, end the transaction and raise `DirectoryMiss`.
 
         Call it before the use case reads anything else (nothing is locked yet). An answer
-        from auth is stored in the session, to commit with the use case.
+        from auth is stored in the session, to commit with the use case (given an autocommit
+        connection, at once: a user auth vouched for may be stored whatever the use case does).
         """
         if directory.is_known(session, user_directory, user_id=user_id):
             return
         username = self.answers.get(user_id)
         if username is None:
-            session.rollback()  # nothing waits in a transaction while auth is asked
+            if isinstance(session, Session):  # a connection is in autocommit: no transaction
+                session.rollback()  # nothing waits in a transaction while auth is asked
             raise DirectoryMiss(user_id, field=field)
         directory.remember_user(session, user_directory, user_id=user_id, username=username)
 
@@ -84,16 +92,17 @@ class UserDirectory:
         self._unknown: dict[int, float] = {}  # user id -> until when auth's 404 is believed
 
     async def run(
-        self, database: Database, use_case: Callable[..., T], /, *, token: str, **kwargs: Any
+        self, runner: Runner, use_case: Callable[..., T], /, *, token: str, **kwargs: Any
     ) -> T:
-        """`use_case(session, users=..., **kwargs)` in a database thread; on a directory miss,
-        auth is asked here, on the event loop, and the use case runs once more."""
+        """`runner(use_case, users=..., **kwargs)` (`Database.run` or `.write`): the use case
+        in a database thread; on a directory miss, auth is asked here, on the event loop, and
+        the use case runs once more."""
         try:
-            return await database.run(use_case, users=KnownUsers(), **kwargs)
+            return await runner(use_case, users=KnownUsers(), **kwargs)
         except DirectoryMiss as miss:
             user_id, field_name = miss.user_id, miss.field
         username = await self._ask_auth(user_id, field=field_name, token=token)
-        return await database.run(use_case, users=KnownUsers({user_id: username}), **kwargs)
+        return await runner(use_case, users=KnownUsers({user_id: username}), **kwargs)
 
     async def _ask_auth(self, user_id: int, *, field: str, token: str) -> str:
         """The user's name; 422 naming `field` if auth has no such user; 503 if it cannot say."""

@@ -1,14 +1,15 @@
 """Engine, session and metadata helpers shared by the services."""
 
 import asyncio
+import select as io_select
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from contextvars import copy_context
 from enum import Enum, StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import structlog
 from fastapi import Depends, Request
@@ -26,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from shared.core.errors import ServiceUnavailableError
@@ -62,11 +63,13 @@ CONNECT_ARGS: dict[str, Any] = {
 
 class _Given(Enum):
     """What a use case is given: a session in a transaction (`run`), a session in autocommit
-    (`read`), or a connection in autocommit (`query`)."""
+    (`read`), a connection in autocommit for reads (`query`), or one for a write that is a
+    single statement (`write`)."""
 
     SESSION = "session"
     READ_SESSION = "read session"
     CONNECTION = "connection"
+    WRITE = "write"
 
 
 class Database:
@@ -112,6 +115,9 @@ class Database:
         # connection back and forth costs more than the idle connections do); so does a write
         # that is one statement (`autocommit`).
         self.read_engine: Engine = create_engine(url, isolation_level="AUTOCOMMIT", **pool)
+        # Their statements are their commits: a connection the server has closed is set aside
+        # before one is sent on it, not found dead by a write that then cannot know its fate.
+        event.listen(self.read_engine, "checkout", _set_aside_if_closed)
         self._read_sessionmaker = sessionmaker(self.read_engine, expire_on_commit=False)
         self._executor = ThreadPoolExecutor(pool_size, thread_name_prefix="db")
         self._capacity = pool_size + queue_limit
@@ -148,6 +154,13 @@ class Database:
         transaction object, snapshot and close) was a third of a GET's database-thread time."""
         return await self._submit(use_case, kwargs, _Given.CONNECTION)
 
+    async def write(self, use_case: Callable[..., T], /, **kwargs: Any) -> T:
+        """As `query`, for a write that is one statement (its own transaction: no BEGIN and
+        COMMIT round trips). A connection that fails during that statement is a 503, never run
+        again: the statement may have committed. One that fails before it (connecting, or found
+        closed by the server at checkout) is retried as `run` retries."""
+        return await self._submit(use_case, kwargs, _Given.WRITE)
+
     async def _submit(self, use_case: Callable[..., T], kwargs: dict[str, Any], given: _Given) -> T:
         with self._counting:
             if self._in_flight >= self._capacity:
@@ -178,29 +191,38 @@ class Database:
             raise DatabaseUnavailableError() from second.__cause__
 
     def _once(self, use_case: Callable[..., T], kwargs: dict[str, Any], given: _Given) -> T:
-        if given is _Given.CONNECTION:
-            try:  # connecting too: a pool checkout may open a connection
-                with self.autocommit() as connection:
+        if given in (_Given.CONNECTION, _Given.WRITE):
+            with ExitStack() as held:
+                try:  # a pool checkout may open a connection: nothing is sent yet
+                    connection = held.enter_context(self.autocommit())
+                except DBAPIError as exc:
+                    _raise_as_failure(exc, committing=False)
+                try:
                     return use_case(connection, **kwargs)
-            except DBAPIError as exc:
-                if (failure := _failure(exc, committing=False)) is None:
-                    raise
-                raise failure from exc
+                except DBAPIError as exc:  # a write's statement is its own commit
+                    _raise_as_failure(exc, committing=given is _Given.WRITE)
         with self.session(read_only=given is _Given.READ_SESSION) as session:
             session.info.pop(_COMMITTING, None)
             try:
                 return use_case(session, **kwargs)
             except DBAPIError as exc:
-                committing = bool(session.info.get(_COMMITTING))
-                if (failure := _failure(exc, committing=committing)) is None:
-                    raise
-                raise failure from exc
+                _raise_as_failure(exc, committing=bool(session.info.get(_COMMITTING)))
 
     def dispose(self) -> None:
         """Stop the threads and close every pooled connection."""
         self._executor.shutdown(wait=True)
         self.engine.dispose()
         self.read_engine.dispose()
+
+
+def _set_aside_if_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Pool checkout: a connection with anything to read was closed by the server (an idle
+    connection in autocommit is sent nothing else: PostgreSQL restarted, or its backend was
+    terminated, and said so before closing). The pool then opens a fresh one."""
+    poll = io_select.poll()
+    poll.register(dbapi_connection.fileno(), io_select.POLLIN)
+    if poll.poll(0):
+        raise DisconnectionError("the server closed the connection while it was idle")
 
 
 class OverloadedError(ServiceUnavailableError):
@@ -234,6 +256,14 @@ def _failure(exc: DBAPIError, *, committing: bool) -> Exception | None:
     if isinstance(exc, OperationalError):  # e.g. a timeout, or a commit cut off
         return DatabaseUnavailableError()
     return None
+
+
+def _raise_as_failure(exc: DBAPIError, *, committing: bool) -> NoReturn:
+    """Raise what `_failure` makes of `exc`, or `exc` itself."""
+    failure = _failure(exc, committing=committing)
+    if failure is None:
+        raise exc
+    raise failure from exc
 
 
 _COMMITTING = "committing"

@@ -6,7 +6,7 @@ change nothing. A row stored from an HTTP look-up at auth has version 0: the use
 event (version 1 and up) replaces it. Queries here never commit.
 """
 
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, select
+from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -40,7 +40,9 @@ def apply_user_event(session: Session, table: Table, *, event: UserEvent) -> boo
     return stored is not None
 
 
-def remember_user(session: Session, table: Table, *, user_id: int, username: str) -> None:
+def remember_user(
+    session: Session | Connection, table: Table, *, user_id: int, username: str
+) -> None:
     """Store what auth answered for a user not yet in the directory; an event's row wins."""
     session.execute(
         insert(table)
@@ -49,6 +51,6 @@ def remember_user(session: Session, table: Table, *, user_id: int, username: str
     )
 
 
-def is_known(session: Session, table: Table, *, user_id: int) -> bool:
+def is_known(session: Session | Connection, table: Table, *, user_id: int) -> bool:
     """Whether the directory has the user."""
     return session.scalar(select(table.c.id).where(table.c.id == user_id)) is not None

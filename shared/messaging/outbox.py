@@ -20,12 +20,14 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     DateTime,
     Identity,
     Index,
     Insert,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
@@ -33,10 +35,12 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
+    insert,
+    literal,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
@@ -139,24 +143,56 @@ class StoredEvent:
 
 
 def add_event(session: Session, outbox: Outbox, *, event: Envelope, entity_id: int) -> None:
-    """Store `event` in the caller's transaction; its relay is woken when that commits.
-
-    The row names the request being handled (`shared.core.context`) and its trace, if any.
-    """
-    row = {
-        "event_id": event.event_id,
-        "event_type": event.event_type,
-        outbox.entity_id: entity_id,
-        "payload_json": event.model_dump_json(),
-        "request_id": current_request_id(),
-    }
-    trace_context = tracing.current_context()
+    """Store `event` in the caller's transaction; its relay is woken when that commits."""
+    row = {outbox.entity_id: entity_id, **event_values(event)}
+    trace_context = row.pop("trace_context")
     if trace_context is not None:  # tracing on (off: the column stays NULL, at no cost)
         row["trace_context"] = trace_context
     # As parameters, not `.values(...)`: the compiled INSERT is cached for each set of columns,
     # and no value is made into a clause of the statement on every call.
     session.connection().execute(outbox.insert, row)
     # No NOTIFY here: the table's trigger sends it (`notify_trigger_ddl`), in the same round trip.
+
+
+def event_values(event: Envelope) -> dict[str, Any]:
+    """An outbox row's parameters for `event`, but its entity's id: the event, its JSON, and
+    the request being handled (`shared.core.context`) and its trace, if any."""
+    return {
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "payload_json": event.model_dump_json(),
+        "request_id": current_request_id(),
+        "trace_context": tracing.current_context(),
+    }
+
+
+def insert_with_event(
+    outbox: Outbox, entity: Insert, *, id_paths: Sequence[Sequence[str]]
+) -> Select[Any]:
+    """One statement that inserts an entity and its event: `WITH entity AS (INSERT ...
+    RETURNING ...), event AS (INSERT INTO outbox ... SELECT ... FROM entity) SELECT * FROM
+    entity`. In autocommit it is one round trip, and atomic like any statement.
+
+    `entity` is an INSERT with bound values, RETURNING its row (`id` first among them). The
+    database makes that id: the event's JSON (`event_values`, written with a placeholder id)
+    gets it at each of `id_paths`, and the row's entity column gets it too. Built once per
+    producer; executed with the entity's values and `event_values`.
+    """
+    new = entity.cte("entity")
+    payload: ColumnElement[Any] = cast(bindparam("payload_json", type_=Text), JSONB)
+    for path in id_paths:
+        payload = func.jsonb_set(payload, literal(list(path), ARRAY(Text)), func.to_jsonb(new.c.id))
+    table = outbox.table
+    parameters = ["event_id", "event_type", "request_id", "trace_context"]
+    event = insert(table).from_select(
+        [*parameters, outbox.entity_id, "payload"],
+        select(
+            *(bindparam(name, type_=table.c[name].type) for name in parameters),
+            new.c.id,
+            payload,
+        ),
+    )
+    return select(*new.c).add_cte(event.cte("event"))
 
 
 def notify_trigger_ddl(*, schema: str, channel: str) -> list[str]:

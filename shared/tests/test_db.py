@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -25,13 +26,21 @@ def _backend_pid(session: Session | Connection) -> int:
 
 
 def _kill(engine: Engine, pid: int) -> None:
+    """Terminate the backend and wait until it is gone (it has told its client by then)."""
     with engine.connect() as connection:
         connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         connection.commit()
+    gone = text("SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = :pid)")
+    while True:
+        with engine.connect() as connection:  # a new transaction: a fresh view of the backends
+            if connection.scalar(gone, {"pid": pid}):
+                return
+        time.sleep(0.01)
 
 
-# A use case given a session (`read`) or a connection (`query`) is retried alike.
-READS = pytest.mark.parametrize("way", ["read", "query"])
+# A use case given a session (`read`) or a connection (`query`, `write`) is retried alike: a
+# `write` because its checkout sets aside a connection the server has closed.
+READS = pytest.mark.parametrize("way", ["read", "query", "write"])
 
 
 @READS
@@ -64,6 +73,23 @@ def test_a_connection_cut_during_the_commit_is_a_503_not_a_second_write(
     assert len(attempts) == 1
     assert caught.value.status_code == 503
     assert caught.value.headers["Retry-After"] == "1"
+
+
+def test_a_connection_cut_during_a_one_statement_write_is_a_503_not_a_second_write(
+    database: Database, engine: Engine
+) -> None:
+    attempts = []
+
+    def lose_the_connection_then_write(connection: Connection) -> None:
+        attempts.append(1)
+        _kill(engine, _backend_pid(connection))
+        connection.execute(text("SELECT 1"))  # the write: did it commit? nobody knows
+
+    with pytest.raises(DatabaseUnavailableError) as caught:
+        asyncio.run(database.write(lose_the_connection_then_write))
+
+    assert len(attempts) == 1
+    assert caught.value.status_code == 503
 
 
 @READS

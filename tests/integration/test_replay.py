@@ -76,7 +76,10 @@ def write(engine: Engine, n: int) -> None:
     with Session(engine, expire_on_commit=False) as session:
         if n % 3 == 0:
             data = TaskCreate(title=f"task {n}")
-            tasks_service.create_task(session, data=data, actor=ACTOR, users=UNUSED_USERS)
+            tasks_service.create_task(
+                session.connection(), data=data, actor=ACTOR, users=UNUSED_USERS
+            )
+            session.commit()
             return
         status = TaskStatus.DONE if n % 3 == 1 else TaskStatus.IN_PROGRESS
         tasks_service.update_task(

@@ -81,9 +81,14 @@ def outbox_events(session: Session, *, task_id: int | None = None) -> list[Outbo
 
 def create_tasks(session: Session, count: int) -> list[int]:
     """Create and commit tasks through the service, each with its event; their ids."""
-    return [
+    ids = [
         service.create_task(
-            session, data=TaskCreate(title=f"task {n}"), actor=ACTOR, users=UNUSED_USERS
+            session.connection(),
+            data=TaskCreate(title=f"task {n}"),
+            actor=ACTOR,
+            users=UNUSED_USERS,
         ).id
         for n in range(count)
     ]
+    session.commit()  # each create is its own statement, in autocommit in the service
+    return ids

@@ -4,11 +4,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from services.tasks.models import Task
 from services.tasks.tests.factories import create_task, outbox_events
-from shared.contracts.events import TaskEvent, TaskStatus
+from shared.contracts.events import TaskEvent, TaskSnapshot, TaskStatus
 from shared.contracts.roles import Role
 from tests.auth_users import FakeAuthUsers
 from tests.tokens import TestSigner
@@ -278,11 +279,12 @@ def test_delete_removes_the_task_and_records_it_as_it_was(
     assert (event.task.version, event.version) == (1, 2)
 
 
-def test_write_and_event_roll_back_together(
+def test_an_update_and_its_event_roll_back_together(
     client: TestClient, signer: TestSigner, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from services.tasks import service
 
+    task = create_task(session, title="Before")
     real_record = service._record
 
     def record_then_fail(*args: Any, **kwargs: Any) -> None:
@@ -292,11 +294,48 @@ def test_write_and_event_roll_back_together(
     monkeypatch.setattr(service, "_record", record_then_fail)
 
     with pytest.raises(RuntimeError):
+        client.patch(f"/tasks/{task.id}", json={"title": "After"}, headers=signer.headers(1))
+
+    session.rollback()
+    assert session.scalar(select(Task.title).where(Task.id == task.id)) == "Before"
+    assert outbox_events(session) == []
+
+
+def test_a_create_whose_event_cannot_be_stored_stores_no_task(
+    client: TestClient, signer: TestSigner, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.messaging import outbox
+
+    real_values = outbox.event_values
+
+    def unreadable_event(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        return {**real_values(*args, **kwargs), "payload_json": "{not json"}
+
+    monkeypatch.setattr(outbox, "event_values", unreadable_event)
+
+    with pytest.raises(DataError):  # the outbox half of the one statement fails: all of it does
         _create(client, signer)
 
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Task)) == 0
     assert outbox_events(session) == []
+
+
+def test_a_created_tasks_event_carries_the_id_the_database_gave_it(
+    client: TestClient, signer: TestSigner, session: Session
+) -> None:
+    created = [_create(client, signer, title=f"task {n}").json() for n in range(3)]
+
+    events = [TaskEvent.model_validate(row.payload) for row in outbox_events(session)]
+    assert [row.task_id for row in outbox_events(session)] == [task["id"] for task in created]
+    assert [(event.task_id, event.task.id) for event in events] == [
+        (task["id"], task["id"]) for task in created
+    ]
+    stored = [
+        TaskSnapshot.model_validate(row, from_attributes=True)
+        for row in session.scalars(select(Task).order_by(Task.id))
+    ]
+    assert [event.task for event in events] == stored
 
 
 def test_created_at_is_utc_now(client: TestClient, signer: TestSigner) -> None:
