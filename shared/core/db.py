@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import copy_context
 from enum import Enum, StrEnum
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -192,11 +192,11 @@ class Database:
 
     def _once(self, use_case: Callable[..., T], kwargs: dict[str, Any], given: _Given) -> T:
         if given in (_Given.CONNECTION, _Given.WRITE):
-            with ExitStack() as held:
-                try:  # a pool checkout may open a connection: nothing is sent yet
-                    connection = held.enter_context(self.autocommit())
-                except DBAPIError as exc:
-                    _raise_as_failure(exc, committing=False)
+            try:  # the pool's checkout (it may open a connection): nothing is sent yet
+                held = self.autocommit()
+            except DBAPIError as exc:
+                _raise_as_failure(exc, committing=False)
+            with held as connection:
                 try:
                     return use_case(connection, **kwargs)
                 except DBAPIError as exc:  # a write's statement is its own commit
@@ -218,11 +218,17 @@ class Database:
 def _set_aside_if_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
     """Pool checkout: a connection with anything to read was closed by the server (an idle
     connection in autocommit is sent nothing else: PostgreSQL restarted, or its backend was
-    terminated, and said so before closing). The pool then opens a fresh one."""
-    poll = io_select.poll()
-    poll.register(dbapi_connection.fileno(), io_select.POLLIN)
+    terminated, and said so before closing). The pool then opens a fresh one. One poll object
+    per connection, made at its first checkout: a zero-timeout poll is then one system call."""
+    poll = record.info.get(_POLL)
+    if poll is None:
+        poll = record.info[_POLL] = io_select.poll()
+        poll.register(dbapi_connection.fileno(), io_select.POLLIN)
     if poll.poll(0):
         raise DisconnectionError("the server closed the connection while it was idle")
+
+
+_POLL = "efficient.poll"
 
 
 class OverloadedError(ServiceUnavailableError):
