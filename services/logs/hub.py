@@ -17,7 +17,6 @@ reads too slowly) is closed, and its client resumes from the last entry it got.
 import asyncio
 import signal
 import threading
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,16 +49,20 @@ MAX_GATHER_SECONDS = 0.25
 Entry = tuple[int, dict[str, Any], bytes]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Subscriber:
-    """One open stream: its filters, the frames waiting for it, why it must end (if it must)."""
+    """One open stream: its filters, the frames waiting for it, why it must end (if it must).
+
+    Kept small (slots, a list, one future while it waits): a process holds thousands."""
 
     filters: LogFilters
     buffer_limit: int
-    frames: deque[tuple[int, bytes]] = field(default_factory=deque)  # (entry id, frame)
+    frames: list[tuple[int, bytes]] = field(default_factory=list)  # (entry id, frame)
     last_id: int = 0  # the newest entry handed to it (a resume's backlog sets it first)
-    ended: str | None = None  # slow, shutdown, generation_changed
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: str | None = None  # slow, shutdown, generation_changed, disconnected
+    beat_due: bool = False  # its heartbeat is due (`beat`)
+    _woken: bool = False  # woken while not waiting: the next `wait` returns at once
+    _waiter: asyncio.Future[None] | None = None
 
     def offer(self, entries: Sequence[Entry]) -> bool:
         """Queue the frames of the entries the stream wants (entries in id order), waking it
@@ -80,19 +83,38 @@ class Subscriber:
             return False
         self.frames.extend(wanted)
         self.last_id = wanted[-1][0]
-        self.wake.set()
+        self._wake()
         return True
 
     def skip_through(self, entry_id: int) -> None:
         """Forget the entries up to `entry_id` (a resume sent them from the table)."""
-        while self.frames and self.frames[0][0] <= entry_id:
-            self.frames.popleft()
+        self.frames = [(frame_id, frame) for frame_id, frame in self.frames if frame_id > entry_id]
         self.last_id = max(self.last_id, entry_id)
 
     def end(self, reason: str) -> None:
         """Ask the stream to end (it ends after the frames it holds)."""
         self.ended = self.ended or reason
-        self.wake.set()
+        self._wake()
+
+    def beat(self) -> None:
+        """Its heartbeat is due (a timer's callback)."""
+        self.beat_due = True
+        self._wake()
+
+    async def wait(self) -> None:
+        """Until it is woken (by `offer`, `end` or `beat`), unless it was since the last wait."""
+        if not self._woken:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        self._woken = False
+
+    def _wake(self) -> None:
+        self._woken = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
 
 class ActivityHub:
@@ -147,9 +169,14 @@ class ActivityHub:
         for subscriber in list(self._subscribers):
             subscriber.end("shutdown")
 
+    @property
+    def streams(self) -> int:
+        """The streams subscribed now."""
+        return len(self._subscribers)
+
     def gather_seconds(self) -> float:
         """How long to wait after a hand-out before the next read (see WAKE_UPS_PER_SECOND)."""
-        return min(len(self._subscribers) / self.wake_ups_per_second, MAX_GATHER_SECONDS)
+        return min(self.streams / self.wake_ups_per_second, MAX_GATHER_SECONDS)
 
     def subscribe(self, filters: LogFilters) -> Subscriber:
         """A new stream's subscription: from now on it is handed every new entry it matches."""

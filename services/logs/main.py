@@ -9,6 +9,7 @@ from services.logs.config import LogsSettings
 from services.logs.hub import ActivityHub
 from services.logs.models import SCHEMA
 from services.logs.router import router
+from services.logs.streaming import Detacher
 from shared.web.app import create_service_app
 from shared.web.security import TokenVerifier
 
@@ -27,6 +28,8 @@ def create_app(
         read_model=SCHEMA,  # X-Read-Model: replaying while a replay rebuilds it
     )
     app.state.activity_hub = ActivityHub(app.state.database, settings.database_url)
+    app.add_middleware(Detacher)  # the outermost of the app's layers: live streams detach
+
     common = app.router.lifespan_context
 
     @asynccontextmanager

@@ -4,11 +4,11 @@ from typing import Annotated
 
 import jwt
 from fastapi import APIRouter, Header, Query, Response
-from fastapi.sse import EventSourceResponse
 
 from services.logs import live, service
 from services.logs.deps import HubDep, LogFiltersDep, StreamFiltersDep
 from services.logs.schemas import LogEntryRead
+from services.logs.streaming import DetachedStream
 from shared.core.db import DatabaseDep
 from shared.web.pagination import Page, PageDep
 from shared.web.security import CurrentUser
@@ -64,7 +64,7 @@ async def list_logs(
 @router.get(
     "/stream",
     operation_id="logs_stream",
-    response_class=Response,  # an EventSourceResponse, made here (see `live.open_stream`)
+    response_class=Response,  # a DetachedStream, made here (see `services/logs/streaming.py`)
     responses=_STREAM_RESPONSES,
     description=_STREAM_DESCRIPTION,
 )
@@ -77,7 +77,7 @@ async def stream_logs(
     after: Annotated[
         str | None, Query(max_length=64, description="A cursor, when no Last-Event-ID is sent.")
     ] = None,
-) -> EventSourceResponse:
+) -> DetachedStream:
     """The activity log, live, resumable from a cursor."""
     # The token was verified; its `exp` says when the stream ends.
     claims = jwt.decode(user.token, options={"verify_signature": False})
@@ -86,8 +86,9 @@ async def stream_logs(
         resume_from=last_event_id if last_event_id is not None else after,
         expires_at=float(claims["exp"]),
     )
-    events = await live.open_stream(hub, database, stream, heartbeat=live.HEARTBEAT_SECONDS)
-    return EventSourceResponse(
-        events,
+    opened = await live.open_stream(hub, database, stream, heartbeat=live.HEARTBEAT_SECONDS)
+    return DetachedStream(
+        opened.chunks,
+        on_disconnect=opened.end,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

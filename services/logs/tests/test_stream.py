@@ -2,6 +2,7 @@
 against the real PostgreSQL (entries written by the consumer's own statement)."""
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from services.logs import service
 from services.logs.config import LogsSettings
 from services.logs.consumer import ENTRIES
 from services.logs.hub import ActivityHub
-from services.logs.live_metrics import CLOSED
+from services.logs.live_metrics import CLOSED, STREAMS_OPEN
 from services.logs.main import create_app
 from services.logs.models import ActivityLog, processed_event
 from services.logs.tests.factories import committed_entries, create_event
@@ -246,3 +247,29 @@ def test_a_stream_that_falls_too_far_behind_is_closed_and_its_client_resumes_wit
     assert behind == []
     assert CLOSED.labels("slow")._value.get() == closed + 1
     assert [event.json()["task_id"] for event in resumed] == list(range(10, 20))
+
+
+def test_a_client_that_goes_away_leaves_no_stream_behind(
+    settings: LogsSettings, committed: None, signer: TestSigner, applier: EventApplier[TaskEvent]
+) -> None:
+    app = create_app(settings, token_verifier=signer.verifier())
+    hub: ActivityHub = app.state.activity_hub
+    opened = STREAMS_OPEN._value.get()
+    with (
+        served(app) as url,
+        httpx.Client(base_url=url, headers=signer.headers(7), timeout=30) as http,
+    ):
+        for _ in range(3):
+            with http.stream("GET", "/logs/stream") as response:
+                stream = events(response)  # kept: dropping it closes the connection
+                write(applier)
+                next(stream)
+                assert hub.streams == 1
+        # Idle streams too: nothing is written to them, and they still end with their clients.
+        for _ in range(3):
+            with http.stream("GET", "/logs/stream") as response:
+                assert response.status_code == 200
+        deadline = time.monotonic() + 10
+        while (hub.streams, STREAMS_OPEN._value.get()) != (0, opened):
+            assert time.monotonic() < deadline, (hub.streams, STREAMS_OPEN._value.get(), opened)
+            time.sleep(0.02)
