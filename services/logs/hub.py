@@ -41,9 +41,10 @@ PAGE_SIZE = 500
 # Stream wake-ups a second the hub aims to stay under. A hand-out wakes every stream it has
 # entries for once, whatever it carries (each wake-up is a write through the gateway), so after
 # a hand-out the hub waits before it reads again, in proportion to the open streams: 1,000
-# streams wait 50 ms (at most 20 hand-outs a second), 10 streams 0.5 ms. Entries committed in
-# between go out together; an entry after a quiet spell goes out at once.
-WAKE_UPS_PER_SECOND = 20_000
+# streams wait 200 ms (at most 5 hand-outs a second), 10 streams 2 ms. Entries committed in
+# between go out together; an entry after a quiet spell goes out at once. A wake-up costs the
+# process about 35 us (docs/live-activity.md): 5,000 a second keep it under a fifth of a core.
+WAKE_UPS_PER_SECOND = 5_000
 MAX_GATHER_SECONDS = 0.25
 # An entry as the hub hands it out: its id, its columns (for the filters) and its SSE frame.
 Entry = tuple[int, dict[str, Any], bytes]
