@@ -29,7 +29,6 @@ def create_app(
     )
     app.state.activity_hub = ActivityHub(app.state.database, settings.database_url)
     app.add_middleware(Detacher)  # the outermost of the app's layers: live streams detach
-
     common = app.router.lifespan_context
 
     @asynccontextmanager

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, bindparam, insert, select
+from sqlalchemy import ColumnElement, Connection, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from services.tasks.models import DUE_DATE_ASC_KEY, DUE_DATE_DESC_KEY, OUTBOX, Task
@@ -33,15 +33,6 @@ def read_task(connection: Connection, *, task_id: int) -> dict[str, Any] | None:
 
 # Built once, the values bound per call: building and cache-keying the INSERT anew cost more
 # than a third of what executing it does.
-_INSERT_TASK = insert(TASK).returning(*TASK.c)
-
-
-def insert_task(session: Session, *, values: dict[str, Any]) -> Row[Any]:
-    """Insert one task; the stored row, read by attribute like a `Task` (no ORM object: a
-    create has nothing to track, and the unit of work would cost more than the INSERT)."""
-    return session.connection().execute(_INSERT_TASK, values).one()
-
-
 _TASK_VALUES = {
     column.name: bindparam(column.name, type_=column.type)
     for column in TASK.c

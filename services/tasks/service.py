@@ -115,8 +115,7 @@ def update_task(
     task.updated_at = now
     task.version += 1
     session.flush()
-    _record(
-        session,
+    event = _event(
         TaskEventType.UPDATED,
         snapshot=_snapshot(task),
         version=task.version,
@@ -124,6 +123,7 @@ def update_task(
         at=now,
         changes=diff,
     )
+    repository.add_outbox_event(session, event=event)
     session.commit()
     return TaskRead.model_validate(task)
 
@@ -137,14 +137,14 @@ def delete_task(
     _check_version(task, expected_versions)
     snapshot = _snapshot(task)
     repository.delete_task(session, task=task)
-    _record(
-        session,
+    event = _event(
         TaskEventType.DELETED,
         snapshot=snapshot,
         version=snapshot.version + 1,
         actor=actor,
         at=datetime.now(UTC),
     )
+    repository.add_outbox_event(session, event=event)
     session.commit()
 
 
@@ -191,22 +191,6 @@ def _diff(before: TaskSnapshot, after: TaskSnapshot) -> dict[str, FieldChange]:
         for name in new
         if name not in _UNREPORTED and old[name] != new[name]
     }
-
-
-def _record(
-    session: Session,
-    event_type: TaskEventType,
-    *,
-    snapshot: TaskSnapshot,
-    version: int,
-    actor: Principal,
-    at: datetime,
-    changes: dict[str, FieldChange] | None = None,
-) -> None:
-    event = _event(
-        event_type, snapshot=snapshot, version=version, actor=actor, at=at, changes=changes
-    )
-    repository.add_outbox_event(session, event=event)
 
 
 def _event(

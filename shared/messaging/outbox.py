@@ -145,9 +145,8 @@ class StoredEvent:
 def add_event(session: Session, outbox: Outbox, *, event: Envelope, entity_id: int) -> None:
     """Store `event` in the caller's transaction; its relay is woken when that commits."""
     row = {outbox.entity_id: entity_id, **event_values(event)}
-    trace_context = row.pop("trace_context")
-    if trace_context is not None:  # tracing on (off: the column stays NULL, at no cost)
-        row["trace_context"] = trace_context
+    if row["trace_context"] is None:  # tracing off: the column stays NULL, at no cost
+        del row["trace_context"]
     # As parameters, not `.values(...)`: the compiled INSERT is cached for each set of columns,
     # and no value is made into a clause of the statement on every call.
     session.connection().execute(outbox.insert, row)

@@ -2,10 +2,10 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from services.tasks import consumer, repository, service
+from services.tasks import consumer, service
 from services.tasks.models import OutboxEvent, Task, user_directory
 from services.tasks.schemas import TaskCreate
 from services.tasks.users import KnownUsers
@@ -36,9 +36,9 @@ def create_task(
     auth must not roll it back.
     """
     created_at = created_at or datetime.now(UTC)
-    row = repository.insert_task(
-        session,
-        values={
+    task_id = session.execute(
+        insert(Task).returning(Task.id),
+        {
             "title": title,
             "description": description,
             "status": status.value,
@@ -50,8 +50,8 @@ def create_task(
             "completed_at": created_at if status is TaskStatus.DONE else None,
             "version": 1,
         },
-    )
-    task = session.get_one(Task, row.id)
+    ).scalar_one()
+    task = session.get_one(Task, task_id)
     session.commit()
     return task
 

@@ -282,16 +282,16 @@ def test_delete_removes_the_task_and_records_it_as_it_was(
 def test_an_update_and_its_event_roll_back_together(
     client: TestClient, signer: TestSigner, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.tasks import service
+    from services.tasks import repository
 
     task = create_task(session, title="Before")
-    real_record = service._record
+    real_add = repository.add_outbox_event
 
     def record_then_fail(*args: Any, **kwargs: Any) -> None:
-        real_record(*args, **kwargs)
+        real_add(*args, **kwargs)
         raise RuntimeError("the process dies before commit")
 
-    monkeypatch.setattr(service, "_record", record_then_fail)
+    monkeypatch.setattr(repository, "add_outbox_event", record_then_fail)
 
     with pytest.raises(RuntimeError):
         client.patch(f"/tasks/{task.id}", json={"title": "After"}, headers=signer.headers(1))
